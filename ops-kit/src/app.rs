@@ -1,0 +1,674 @@
+//! [`App`]: the one entry point that turns an `axum::Router` into an
+//! operable service.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use ops_kit::App;
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     let _logs = ops_kit::telemetry::Telemetry::from_env().unwrap().init().unwrap();
+//!     let routes = Router::new().route("/api/hello", get(|| async { "hello" }));
+//!
+//!     App::new("hello", env!("CARGO_PKG_VERSION"))
+//!         .router(routes)
+//!         .serve("127.0.0.1:3000")
+//!         .await
+//!         .exit_code()
+//! }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::{TcpListener, ToSocketAddrs};
+
+use crate::health::{self, DynCheck, HealthCheck};
+use crate::layer::{CaptureRouteLayer, OpsLayer};
+use crate::lifecycle::Lifecycle;
+use crate::shutdown::{self, Hook, Signal, Signals};
+
+type StartupTask = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// A service under construction: its routes, checks, hooks and limits.
+///
+/// See the [module docs](self) for a complete `main`.
+#[must_use]
+pub struct App {
+    name: Arc<str>,
+    version: Arc<str>,
+    router: Router,
+    checks: Vec<(String, Arc<dyn DynCheck>)>,
+    hooks: Vec<Hook>,
+    startup: Vec<StartupTask>,
+    ops: OpsLayer,
+    shutdown_timeout: Duration,
+    shutdown_delay: Duration,
+    cleanup_timeout: Duration,
+    check_timeout: Duration,
+    check_cache_ttl: Duration,
+    lifecycle: Lifecycle,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field(
+                "checks",
+                &self.checks.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("hooks", &self.hooks)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("shutdown_delay", &self.shutdown_delay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// A service called `name` at `version` (shown by `GET /api/health`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("crm-app", "1.4.0");
+    /// # let _ = app;
+    /// ```
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            name: name.into().into(),
+            version: version.into().into(),
+            router: Router::new(),
+            checks: Vec::new(),
+            hooks: Vec::new(),
+            startup: Vec::new(),
+            ops: OpsLayer::new(),
+            shutdown_timeout: shutdown::DEFAULT_SHUTDOWN_TIMEOUT,
+            shutdown_delay: Duration::ZERO,
+            cleanup_timeout: shutdown::DEFAULT_CLEANUP_TIMEOUT,
+            check_timeout: health::DEFAULT_CHECK_TIMEOUT,
+            check_cache_ttl: health::DEFAULT_CHECK_CACHE_TTL,
+            lifecycle: Lifecycle::new(),
+        }
+    }
+
+    /// Adds the service's routes (merged with any added before).
+    ///
+    /// Layers the service put on `router` (authentication, say) apply to its
+    /// own routes only; the probes stay outside them.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    ///
+    /// let app = ops_kit::App::new("svc", "1.0.0")
+    ///     .router(Router::new().route("/api/a", get(|| async { "a" })))
+    ///     .router(Router::new().route("/api/b", get(|| async { "b" })));
+    /// # let _ = app;
+    /// ```
+    pub fn router(mut self, router: Router) -> Self {
+        self.router = self.router.merge(router);
+        self
+    }
+
+    /// Registers a readiness check under `name` (the key in `checks`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::health::CheckError;
+    ///
+    /// let app = ops_kit::App::new("svc", "1.0.0")
+    ///     .readiness_check("search", || async { Err::<(), _>(CheckError::new("index rebuilding")) });
+    /// # let _ = app;
+    /// ```
+    pub fn readiness_check(mut self, name: impl Into<String>, check: impl HealthCheck) -> Self {
+        self.checks.push((name.into(), Arc::new(check)));
+        self
+    }
+
+    /// Registers a cleanup handler, run after the drain. Handlers run newest
+    /// first, each logged as `[SHUTDOWN] Closing <name>...` and
+    /// `[SHUTDOWN] <Name> closed`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), sqlx::Error> {
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let app = ops_kit::App::new("svc", "1.0.0")
+    ///     .on_shutdown("database pool", move || async move { pool.close().await });
+    /// # let _ = app;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_shutdown<F, Fut>(mut self, name: impl Into<String>, hook: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hooks.push(Hook::new(name, hook));
+        self
+    }
+
+    /// Registers start-up work (migrations, warm-up) that runs once the port
+    /// is bound. Until all of it has finished, readiness answers 503
+    /// (`starting`) while liveness answers 200. If any of it fails, the
+    /// service logs `[STARTUP ERROR] FATAL: …` and shuts down with status 1.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").on_startup(async {
+    ///     // run migrations, fill caches…
+    ///     Ok::<(), std::io::Error>(())
+    /// });
+    /// # let _ = app;
+    /// ```
+    pub fn on_startup<Fut, E>(mut self, task: Fut) -> Self
+    where
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display,
+    {
+        self.startup.push(Box::pin(
+            async move { task.await.map_err(|e| e.to_string()) },
+        ));
+        self
+    }
+
+    /// Sets the largest accepted request body (default 1 MiB).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").body_limit(8 * 1024 * 1024);
+    /// # let _ = app;
+    /// ```
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.ops = self.ops.body_limit(bytes);
+        self
+    }
+
+    /// Sets the request timeout (default 30 s); a request past it is
+    /// answered with 503 and its handler is dropped.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").request_timeout(std::time::Duration::from_secs(10));
+    /// # let _ = app;
+    /// ```
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.ops = self.ops.request_timeout(timeout);
+        self
+    }
+
+    /// Sets how long in-flight requests get to finish once shutdown starts
+    /// (default 30 s, `SHUTDOWN_TIMEOUT_SECS`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").shutdown_timeout(std::time::Duration::from_secs(20));
+    /// # let _ = app;
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets the pre-stop delay (default 0, `SHUTDOWN_DELAY_SECS`): after the
+    /// signal, the server keeps serving this long with readiness at 503.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").shutdown_delay(std::time::Duration::from_secs(5));
+    /// # let _ = app;
+    /// ```
+    pub fn shutdown_delay(mut self, delay: Duration) -> Self {
+        self.shutdown_delay = delay;
+        self
+    }
+
+    /// Sets the time each cleanup handler gets (default 5 s).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").cleanup_timeout(std::time::Duration::from_secs(2));
+    /// # let _ = app;
+    /// ```
+    pub fn cleanup_timeout(mut self, timeout: Duration) -> Self {
+        self.cleanup_timeout = timeout;
+        self
+    }
+
+    /// Sets the time each readiness check gets (default 800 ms).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").check_timeout(std::time::Duration::from_millis(300));
+    /// # let _ = app;
+    /// ```
+    pub fn check_timeout(mut self, timeout: Duration) -> Self {
+        self.check_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a readiness result is shared between probes (default 1 s).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").check_cache_ttl(std::time::Duration::from_secs(2));
+    /// # let _ = app;
+    /// ```
+    pub fn check_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.check_cache_ttl = ttl;
+        self
+    }
+
+    /// Reads `SHUTDOWN_TIMEOUT_SECS` and `SHUTDOWN_DELAY_SECS` from a
+    /// validated configuration (see [`Validator::standard`](crate::config::Validator::standard)).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Validator};
+    ///
+    /// let config = Validator::standard()
+    ///     .validate(&Env::from_pairs([("SHUTDOWN_DELAY_SECS", "5")]))
+    ///     .unwrap();
+    /// let app = ops_kit::App::new("svc", "1.0.0").configure(&config);
+    /// # let _ = app;
+    /// ```
+    pub fn configure(mut self, config: &crate::config::Validated) -> Self {
+        if let Some(secs) = config.parsed::<u64>("SHUTDOWN_TIMEOUT_SECS") {
+            self.shutdown_timeout = Duration::from_secs(secs);
+        }
+        if let Some(secs) = config.parsed::<u64>("SHUTDOWN_DELAY_SECS") {
+            self.shutdown_delay = Duration::from_secs(secs);
+        }
+        self
+    }
+
+    /// The lifecycle handle the probes read; clone it to watch for shutdown.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0");
+    /// let lifecycle = app.lifecycle();
+    /// assert_eq!(lifecycle.phase(), ops_kit::Phase::Starting);
+    /// ```
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle.clone()
+    }
+
+    pub(crate) fn assemble(&mut self) -> Router {
+        let checks = Arc::new(health::runner::Checks::new(
+            std::mem::take(&mut self.checks),
+            self.check_timeout,
+            self.check_cache_ttl,
+        ));
+        let probes = health::routes::router(
+            self.lifecycle.clone(),
+            checks,
+            self.name.clone(),
+            self.version.clone(),
+        );
+        std::mem::take(&mut self.router)
+            .merge(probes)
+            .route_layer(CaptureRouteLayer)
+            .layer(DefaultBodyLimit::max(self.ops.shared.body_limit))
+            .layer(self.ops.clone())
+    }
+
+    /// The whole stack as a `Router`, for tests and for embedding, marked
+    /// ready. Start-up tasks and shutdown hooks only run under
+    /// [`serve`](Self::serve).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use tower::ServiceExt;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let router = ops_kit::App::new("svc", "1.0.0").into_router();
+    /// let response = router
+    ///     .oneshot(http::Request::get("/api/health/ready").body(axum::body::Body::empty()).unwrap())
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(response.status(), 200);
+    /// assert!(response.headers().contains_key("x-request-id"));
+    /// # }
+    /// ```
+    pub fn into_router(mut self) -> Router {
+        let router = self.assemble();
+        self.lifecycle.set_ready();
+        router
+    }
+
+    /// Binds `addr` and serves until SIGTERM or SIGINT, then shuts down
+    /// gracefully (see [`shutdown`](crate::shutdown)).
+    pub async fn serve(self, addr: impl ToSocketAddrs + fmt::Display) -> Served {
+        let listener = match TcpListener::bind(&addr).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::error!(target: "ops_kit::startup", "[STARTUP ERROR] FATAL: cannot listen on {addr}: {err}");
+                return Served(Err(ServeError::Bind(err)));
+            }
+        };
+        self.serve_listener(listener).await
+    }
+
+    /// Serves on a listener the caller bound (port 0 in tests), until
+    /// SIGTERM or SIGINT.
+    pub async fn serve_listener(self, listener: TcpListener) -> Served {
+        let signals = match Signals::new() {
+            Ok(signals) => signals,
+            Err(err) => return Served(Err(ServeError::Signals(err))),
+        };
+        self.run(listener, Trigger::Signals(signals)).await
+    }
+
+    /// Serves until `shutdown` resolves (instead of a signal), then shuts
+    /// down gracefully. For embedding and tests.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let served = ops_kit::App::new("svc", "1.0.0")
+    ///     .serve_with_shutdown(listener, async {})
+    ///     .await;
+    /// assert!(served.is_ok());
+    /// # }
+    /// ```
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Served {
+        self.run(listener, Trigger::Future(Box::pin(shutdown)))
+            .await
+    }
+
+    async fn run(mut self, listener: TcpListener, trigger: Trigger) -> Served {
+        let addr = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(err) => return Served(Err(ServeError::Bind(err))),
+        };
+        let router = self.assemble();
+        let lifecycle = self.lifecycle.clone();
+        let in_flight = self.ops.in_flight().clone();
+
+        let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = close_rx.await;
+        });
+        let mut server = tokio::spawn(async move { server.await });
+        tracing::info!(
+            target: "ops_kit::startup",
+            service = &*self.name,
+            version = &*self.version,
+            "[STARTUP] Listening on http://{addr}"
+        );
+
+        let started = Instant::now();
+        let startup = std::mem::take(&mut self.startup);
+        let mut startup = tokio::spawn(async move {
+            for task in startup {
+                task.await?;
+            }
+            Ok::<(), String>(())
+        });
+        let mut startup_done = false;
+        let mut trigger = trigger;
+        let mut failure: Option<ServeError> = None;
+
+        let reason: Option<Signal> = loop {
+            tokio::select! {
+                result = &mut startup, if !startup_done => {
+                    startup_done = true;
+                    match result {
+                        Ok(Ok(())) => {
+                            lifecycle.set_ready();
+                            tracing::info!(
+                                target: "ops_kit::startup",
+                                "[STARTUP] Ready in {} ms",
+                                started.elapsed().as_millis()
+                            );
+                        }
+                        Ok(Err(message)) => {
+                            tracing::error!(target: "ops_kit::startup", "[STARTUP ERROR] FATAL: start-up failed: {message}");
+                            failure = Some(ServeError::Startup(message));
+                            break None;
+                        }
+                        Err(join) => {
+                            let message = format!("start-up task panicked: {join}");
+                            tracing::error!(target: "ops_kit::startup", "[STARTUP ERROR] FATAL: {message}");
+                            failure = Some(ServeError::Startup(message));
+                            break None;
+                        }
+                    }
+                }
+                signal = trigger.wait() => break signal,
+                result = &mut server => {
+                    let err = match result {
+                        Ok(Ok(())) => std::io::Error::other("server stopped unexpectedly"),
+                        Ok(Err(err)) => err,
+                        Err(join) => std::io::Error::other(join.to_string()),
+                    };
+                    tracing::error!(target: "ops_kit::shutdown", "[SHUTDOWN ERROR] HTTP server failed: {err}");
+                    lifecycle.begin_shutdown();
+                    let _ = shutdown::run_hooks(std::mem::take(&mut self.hooks), self.cleanup_timeout).await;
+                    return Served(Err(ServeError::Server(err)));
+                }
+            }
+        };
+
+        lifecycle.begin_shutdown();
+        match reason {
+            Some(signal) => tracing::info!(
+                target: "ops_kit::shutdown",
+                "[SHUTDOWN] Received {}, starting graceful shutdown...",
+                signal.name()
+            ),
+            None => tracing::info!(
+                target: "ops_kit::shutdown",
+                "[SHUTDOWN] Starting graceful shutdown..."
+            ),
+        }
+        if !startup_done {
+            startup.abort();
+        }
+        trigger.exit_on_second_signal();
+
+        if failure.is_none() && !self.shutdown_delay.is_zero() {
+            tracing::info!(
+                target: "ops_kit::shutdown",
+                "[SHUTDOWN] Waiting {} ms before closing (pre-stop delay)...",
+                self.shutdown_delay.as_millis()
+            );
+            tokio::time::sleep(self.shutdown_delay).await;
+        }
+
+        tracing::info!(target: "ops_kit::shutdown", "[SHUTDOWN] Closing HTTP server...");
+        let _ = close_tx.send(());
+        let drained = match tokio::time::timeout(self.shutdown_timeout, &mut server).await {
+            Ok(_) => {
+                tracing::info!(target: "ops_kit::shutdown", "[SHUTDOWN] HTTP server closed");
+                true
+            }
+            Err(_) => {
+                let stuck = in_flight.snapshot();
+                tracing::error!(
+                    target: "ops_kit::shutdown",
+                    in_flight = stuck.len() as u64,
+                    "[SHUTDOWN ERROR] Timed out after {} ms waiting for {} in-flight request(s)",
+                    self.shutdown_timeout.as_millis(),
+                    stuck.len()
+                );
+                for entry in &stuck {
+                    tracing::error!(
+                        target: "ops_kit::shutdown",
+                        requestId = entry.request_id.as_str(),
+                        method = entry.method.as_str(),
+                        path = entry.uri.path(),
+                        elapsed_ms = entry.started.elapsed().as_millis() as u64,
+                        "[SHUTDOWN ERROR] Abandoned in-flight request"
+                    );
+                }
+                server.abort();
+                failure.get_or_insert(ServeError::DrainTimedOut {
+                    in_flight: stuck.len(),
+                });
+                false
+            }
+        };
+
+        let cleaned =
+            shutdown::run_hooks(std::mem::take(&mut self.hooks), self.cleanup_timeout).await;
+        if !cleaned {
+            failure.get_or_insert(ServeError::CleanupTimedOut);
+        }
+        match failure {
+            None if drained => {
+                tracing::info!(target: "ops_kit::shutdown", "[SHUTDOWN] Graceful shutdown complete");
+                Served(Ok(()))
+            }
+            None => Served(Err(ServeError::CleanupTimedOut)),
+            Some(err) => {
+                tracing::error!(target: "ops_kit::shutdown", "[SHUTDOWN ERROR] Shutdown finished with errors: {err}");
+                Served(Err(err))
+            }
+        }
+    }
+}
+
+enum Trigger {
+    Signals(Signals),
+    Future(Pin<Box<dyn Future<Output = ()> + Send>>),
+    Fired,
+}
+
+impl Trigger {
+    /// Waits for the first signal (or the custom future).
+    async fn wait(&mut self) -> Option<Signal> {
+        match self {
+            Trigger::Signals(signals) => Some(signals.recv().await),
+            Trigger::Future(fut) => {
+                fut.as_mut().await;
+                None
+            }
+            Trigger::Fired => std::future::pending().await,
+        }
+    }
+
+    /// From now on, another signal ends the process at once.
+    fn exit_on_second_signal(&mut self) {
+        let signals = match std::mem::replace(self, Trigger::Fired) {
+            Trigger::Signals(signals) => Some(signals),
+            _ => Signals::new().ok(),
+        };
+        if let Some(mut signals) = signals {
+            tokio::spawn(async move {
+                let signal = signals.recv().await;
+                tracing::error!(
+                    target: "ops_kit::shutdown",
+                    "[SHUTDOWN] Received {} during shutdown, exiting immediately",
+                    signal.name()
+                );
+                crate::telemetry::flush();
+                std::process::exit(1);
+            });
+        }
+    }
+}
+
+/// Why serving ended with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("cannot bind the listener: {0}")]
+    Bind(#[source] std::io::Error),
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    /// The HTTP server stopped on its own.
+    #[error("the HTTP server failed: {0}")]
+    Server(#[source] std::io::Error),
+    /// A start-up task failed.
+    #[error("start-up failed: {0}")]
+    Startup(String),
+    /// In-flight requests did not finish within the shutdown timeout.
+    #[error("{in_flight} request(s) were still in flight when the shutdown timeout expired")]
+    DrainTimedOut {
+        /// How many requests were abandoned.
+        in_flight: usize,
+    },
+    /// A cleanup handler did not finish within its timeout.
+    #[error("a cleanup handler timed out")]
+    CleanupTimedOut,
+}
+
+/// How serving ended; turn it into the process's exit status with
+/// [`exit_code`](Self::exit_code).
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let served = ops_kit::App::new("svc", "1.0.0").serve_with_shutdown(listener, async {}).await;
+/// assert_eq!(served.exit_code(), std::process::ExitCode::SUCCESS);
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct Served(Result<(), ServeError>);
+
+impl Served {
+    /// Whether the shutdown was clean.
+    pub fn is_ok(&self) -> bool {
+        self.0.is_ok()
+    }
+
+    /// The error, if any.
+    pub fn error(&self) -> Option<&ServeError> {
+        self.0.as_ref().err()
+    }
+
+    /// 0 after a clean shutdown, 1 otherwise. Flushes queued log lines.
+    pub fn exit_code(&self) -> ExitCode {
+        crate::telemetry::flush();
+        if self.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+
+    /// The underlying result.
+    pub fn into_result(self) -> Result<(), ServeError> {
+        self.0
+    }
+}

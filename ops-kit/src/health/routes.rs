@@ -1,0 +1,125 @@
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::{Router, routing::get};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::runner::{Checks, Report};
+use crate::error::json_response;
+use crate::lifecycle::{Lifecycle, Phase};
+
+/// The path of the liveness probe.
+pub const LIVE_PATH: &str = "/api/health/live";
+/// The path of the readiness probe.
+pub const READY_PATH: &str = "/api/health/ready";
+/// The path of the combined health report.
+pub const HEALTH_PATH: &str = "/api/health";
+
+#[derive(Clone)]
+struct HealthState {
+    lifecycle: Lifecycle,
+    checks: Arc<Checks>,
+    service: Arc<str>,
+    version: Arc<str>,
+}
+
+/// The three probe routes.
+pub(crate) fn router(
+    lifecycle: Lifecycle,
+    checks: Arc<Checks>,
+    service: Arc<str>,
+    version: Arc<str>,
+) -> Router {
+    Router::new()
+        .route(LIVE_PATH, get(live))
+        .route(READY_PATH, get(ready))
+        .route(HEALTH_PATH, get(combined))
+        .with_state(HealthState {
+            lifecycle,
+            checks,
+            service,
+            version,
+        })
+}
+
+fn timestamp() -> Value {
+    Value::from(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn uptime(lifecycle: &Lifecycle) -> Value {
+    // Milliseconds precision is plenty and keeps the number short.
+    let secs = (lifecycle.uptime().as_secs_f64() * 1000.0).round() / 1000.0;
+    Value::from(secs)
+}
+
+async fn live(State(state): State<HealthState>) -> Response {
+    let body = json!({
+        "status": "alive",
+        "timestamp": timestamp(),
+        "uptime": uptime(&state.lifecycle),
+    });
+    json_response(StatusCode::OK, &body)
+}
+
+/// The readiness status word and HTTP status for a phase and, when ready, a report.
+async fn evaluate(state: &HealthState) -> (&'static str, StatusCode, Option<Arc<Report>>) {
+    match state.lifecycle.phase() {
+        Phase::Starting => ("starting", StatusCode::SERVICE_UNAVAILABLE, None),
+        Phase::ShuttingDown => ("shutting_down", StatusCode::SERVICE_UNAVAILABLE, None),
+        Phase::Ready => {
+            let report = state.checks.report().await;
+            // Shutdown may have begun while the checks ran.
+            if state.lifecycle.phase() == Phase::ShuttingDown {
+                ("shutting_down", StatusCode::SERVICE_UNAVAILABLE, None)
+            } else if report.healthy() {
+                ("ready", StatusCode::OK, Some(report))
+            } else {
+                ("not_ready", StatusCode::SERVICE_UNAVAILABLE, Some(report))
+            }
+        }
+    }
+}
+
+async fn ready(State(state): State<HealthState>) -> Response {
+    let (status, code, report) = evaluate(&state).await;
+    let mut checks = Map::new();
+    if let Some(report) = report {
+        for result in &report.results {
+            checks.insert(result.name.clone(), Value::from(result.label));
+        }
+    }
+    let body = json!({
+        "status": status,
+        "timestamp": timestamp(),
+        "checks": checks,
+    });
+    json_response(code, &body).into_response()
+}
+
+async fn combined(State(state): State<HealthState>) -> Response {
+    let (status, code, report) = evaluate(&state).await;
+    let mut checks = Map::new();
+    if let Some(report) = report {
+        for result in &report.results {
+            let mut entry = Map::new();
+            entry.insert("status".into(), Value::from(result.label));
+            let ms = (result.latency.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+            entry.insert("latencyMs".into(), Value::from(ms));
+            if let Some(error) = &result.error {
+                entry.insert("error".into(), Value::from(error.as_str()));
+            }
+            checks.insert(result.name.clone(), Value::Object(entry));
+        }
+    }
+    let body = json!({
+        "status": status,
+        "service": &*state.service,
+        "version": &*state.version,
+        "timestamp": timestamp(),
+        "uptime": uptime(&state.lifecycle),
+        "checks": checks,
+    });
+    json_response(code, &body)
+}

@@ -1,0 +1,264 @@
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::response::Response;
+use http::{Method, StatusCode, Uri, header};
+use http_body::Body as _;
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+use tokio::time::Sleep;
+
+use crate::RequestId;
+use crate::error::envelope;
+use crate::inflight::Registration;
+use crate::request_id::REQUEST_ID_HEADER;
+
+/// What the future needs once the response is known.
+pub(crate) struct Meta {
+    pub(crate) started: Instant,
+    pub(crate) request_id: RequestId,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) span: tracing::Span,
+    pub(crate) body_limit: usize,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) _registration: Registration,
+}
+
+pin_project! {
+    /// The response future of [`OpsService`](super::OpsService).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: Option<TaskLocalFuture<RequestId, F>>,
+        #[pin]
+        deadline: Option<Sleep>,
+        meta: Option<Meta>,
+        rejected: Option<StatusCode>,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(meta: Meta, inner: TaskLocalFuture<RequestId, F>) -> Self {
+        Self {
+            deadline: meta.timeout.map(tokio::time::sleep),
+            inner: Some(inner),
+            meta: Some(meta),
+            rejected: None,
+        }
+    }
+
+    pub(crate) fn rejected(meta: Meta, status: StatusCode) -> Self {
+        Self {
+            inner: None,
+            deadline: None,
+            meta: Some(meta),
+            rejected: Some(status),
+        }
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let meta = this
+            .meta
+            .as_ref()
+            .expect("ResponseFuture polled after completion");
+
+        let response = if let Some(status) = this.rejected.take() {
+            bare(status)
+        } else {
+            let entered = meta.span.enter();
+            let mut inner = this.inner.as_mut();
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                inner
+                    .as_mut()
+                    .as_pin_mut()
+                    .expect("inner future present until completion")
+                    .poll(cx)
+            }));
+            let response = match polled {
+                Ok(Poll::Ready(Ok(response))) => response,
+                Ok(Poll::Ready(Err(err))) => return Poll::Ready(Err(err)),
+                Ok(Poll::Pending) => {
+                    match this.deadline.as_mut().as_pin_mut().map(|d| d.poll(cx)) {
+                        Some(Poll::Ready(())) => {
+                            // Drop the handler now: its work is abandoned.
+                            this.inner.set(None);
+                            tracing::warn!(target: "ops_kit::request", "request timed out");
+                            bare(StatusCode::SERVICE_UNAVAILABLE).with_marker(Marker::TimedOut)
+                        }
+                        _ => return Poll::Pending,
+                    }
+                }
+                Err(_panic) => {
+                    // The panic hook has logged it, inside this request's span.
+                    this.inner.set(None);
+                    bare(StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            };
+            drop(entered);
+            response
+        };
+
+        let meta = this.meta.take().expect("checked above");
+        Poll::Ready(Ok(finish(meta, response, cx)))
+    }
+}
+
+/// Why ops-kit itself produced a response, to word the envelope.
+#[derive(Clone, Copy)]
+enum Marker {
+    TimedOut,
+}
+
+trait WithMarker {
+    fn with_marker(self, marker: Marker) -> Self;
+}
+
+impl WithMarker for Response {
+    fn with_marker(mut self, marker: Marker) -> Self {
+        self.extensions_mut().insert(marker);
+        self
+    }
+}
+
+fn bare(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response {
+    let status = response.status();
+    if (status.is_client_error() || status.is_server_error()) && !is_json(&response) {
+        response = wrap_in_envelope(&meta, response, cx);
+    }
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER, meta.request_id.header_value().clone());
+
+    let elapsed = meta.started.elapsed();
+    let ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    let route = response.extensions().get::<MatchedPath>();
+    match route {
+        Some(route) => tracing::info!(
+            target: "ops_kit::metrics",
+            requestId = meta.request_id.as_str(),
+            request_duration_ms = ms,
+            method = meta.method.as_str(),
+            path = meta.uri.path(),
+            status = status.as_u16() as u64,
+            route = route.as_str(),
+            "[METRICS]"
+        ),
+        None => tracing::info!(
+            target: "ops_kit::metrics",
+            requestId = meta.request_id.as_str(),
+            request_duration_ms = ms,
+            method = meta.method.as_str(),
+            path = meta.uri.path(),
+            status = status.as_u16() as u64,
+            "[METRICS]"
+        ),
+    }
+    response
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.split(';').next().unwrap_or("").trim();
+            ct.eq_ignore_ascii_case("application/json") || ct.ends_with("+json")
+        })
+}
+
+/// The longest text of a 4xx rejection that is passed on to the client.
+const MAX_MESSAGE: usize = 512;
+
+fn wrap_in_envelope(meta: &Meta, mut response: Response, cx: &mut Context<'_>) -> Response {
+    let status = response.status();
+    let message: String = if response.extensions().get::<Marker>().is_some() {
+        match meta.timeout {
+            Some(t) => format!("request timed out after {} ms", t.as_millis()),
+            None => "request timed out".to_owned(),
+        }
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "request body is larger than the limit of {} bytes",
+            meta.body_limit
+        )
+    } else if status == StatusCode::NOT_FOUND && body_is_empty(&response) {
+        format!("no route for {} {}", meta.method, meta.uri.path())
+    } else if status == StatusCode::METHOD_NOT_ALLOWED {
+        format!(
+            "method {} is not allowed on {}",
+            meta.method,
+            meta.uri.path()
+        )
+    } else if status.is_server_error() {
+        // Never pass a server-side text on: it may describe internals.
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => "service unavailable".to_owned(),
+            _ => "internal server error".to_owned(),
+        }
+    } else {
+        text_of(response.body_mut(), cx)
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase())
+    };
+    let mut wrapped = envelope(status, &message, meta.request_id.as_str());
+    // Keep headers such as `Allow` on 405 or `Retry-After`.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            wrapped.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    *wrapped.extensions_mut() = std::mem::take(response.extensions_mut());
+    wrapped
+}
+
+fn body_is_empty(response: &Response) -> bool {
+    response.body().size_hint().exact() == Some(0)
+}
+
+/// The text of a small, already-buffered body (axum's rejections are).
+fn text_of(body: &mut Body, cx: &mut Context<'_>) -> Option<String> {
+    if body.size_hint().exact() == Some(0) {
+        return None;
+    }
+    match Pin::new(body).poll_frame(cx) {
+        Poll::Ready(Some(Ok(frame))) => {
+            let data = frame.into_data().ok()?;
+            let text = String::from_utf8_lossy(&data);
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            let mut end = text.len().min(MAX_MESSAGE);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            Some(text[..end].to_owned())
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,156 @@
+//! The per-request middleware: request id, span, limits, error envelope and
+//! the `[METRICS]` line, in one layer and one future.
+//!
+//! For every request [`OpsLayer`]:
+//!
+//! 1. picks the [`RequestId`](crate::RequestId) (the client's safe
+//!    `x-request-id`, or a fresh UUID), stores it in the request extensions
+//!    and opens a `request` span with `requestId`, `method` and `path`;
+//! 2. refuses bodies over the limit (413) and requests that run past the
+//!    timeout (503), and turns a panic in the handler into a 500 while the
+//!    process stays up;
+//! 3. turns every error response that is not already JSON (404, 405, axum's
+//!    rejections, the limits, panics) into the JSON envelope
+//!    `{"error":…,"code":…,"requestId":…}`;
+//! 4. echoes `x-request-id` on every response;
+//! 5. logs one line per request:
+//!    `[METRICS] requestId=<id> request_duration_ms=<ms> method=<M> path=<path> status=<code>`
+//!    followed by `route=<template>` when a route matched. The path never
+//!    includes the query string.
+//!
+//! It is one hand-written future rather than a stack of generic layers
+//! because it sits on every request; see `docs/performance.md`.
+//!
+//! [`App`](crate::App) installs it for you. To use it on a bare router, add
+//! [`OpsLayer`] as the outermost layer and `DefaultBodyLimit` with the
+//! same limit:
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::{Router, routing::get, extract::DefaultBodyLimit};
+//! use ops_kit::OpsLayer;
+//!
+//! let ops = OpsLayer::new()
+//!     .body_limit(256 * 1024)
+//!     .request_timeout(Duration::from_secs(10));
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "hi" }))
+//!     .layer(DefaultBodyLimit::max(256 * 1024))
+//!     .layer(ops);
+//! ```
+
+mod future;
+mod route;
+mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower::Layer;
+
+pub use self::future::ResponseFuture;
+pub(crate) use self::route::CaptureRouteLayer;
+pub use self::service::OpsService;
+
+use crate::inflight::InFlight;
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The default request timeout: 30 seconds.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Configuration of [`OpsService`]; see the [module docs](self).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct OpsLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) body_limit: usize,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) in_flight: InFlight,
+}
+
+impl Default for OpsLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OpsLayer {
+    /// The defaults: 1 MiB body limit, 30 s request timeout.
+    pub fn new() -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                body_limit: DEFAULT_BODY_LIMIT,
+                request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
+                in_flight: InFlight::default(),
+            }),
+        }
+    }
+
+    /// Sets the largest accepted request body, in bytes.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let layer = ops_kit::OpsLayer::new().body_limit(64 * 1024);
+    /// ```
+    pub fn body_limit(self, bytes: usize) -> Self {
+        self.with(|s| s.body_limit = bytes)
+    }
+
+    /// Sets how long a request may take before it is answered with 503.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let layer = ops_kit::OpsLayer::new().request_timeout(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn request_timeout(self, timeout: Duration) -> Self {
+        self.with(|s| s.request_timeout = Some(timeout))
+    }
+
+    /// Lets requests run as long as they like.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let layer = ops_kit::OpsLayer::new().no_request_timeout();
+    /// ```
+    pub fn no_request_timeout(self) -> Self {
+        self.with(|s| s.request_timeout = None)
+    }
+
+    fn with(self, f: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = Shared {
+            body_limit: self.shared.body_limit,
+            request_timeout: self.shared.request_timeout,
+            in_flight: self.shared.in_flight.clone(),
+        };
+        f(&mut shared);
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    pub(crate) fn in_flight(&self) -> &InFlight {
+        &self.shared.in_flight
+    }
+}
+
+impl<S> Layer<S> for OpsLayer {
+    type Service = OpsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OpsService::new(inner, self.shared.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;

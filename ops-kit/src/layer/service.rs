@@ -1,0 +1,103 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{Request, header};
+use tower::Service;
+
+use super::Shared;
+use super::future::{Meta, ResponseFuture};
+use crate::RequestId;
+use crate::inflight::Entry;
+use crate::request_id::REQUEST_ID_HEADER;
+
+/// The service made by [`OpsLayer`](super::OpsLayer).
+#[derive(Debug, Clone)]
+pub struct OpsService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> OpsService<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+}
+
+impl<S, B> Service<Request<B>> for OpsService<S>
+where
+    S: Service<Request<Body>, Response = Response>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let request_id = RequestId::for_request(req.headers().get(REQUEST_ID_HEADER));
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(request_id.clone());
+        // Downstream code that reads the header sees the id actually in use.
+        parts
+            .headers
+            .insert(REQUEST_ID_HEADER, request_id.header_value().clone());
+
+        let span = tracing::info_span!(
+            target: "ops_kit::request",
+            "request",
+            requestId = request_id.as_str(),
+            method = parts.method.as_str(),
+            path = parts.uri.path(),
+        );
+        let registration = self.shared.in_flight.register(Entry {
+            request_id: request_id.clone(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            started,
+        });
+        let meta = Meta {
+            started,
+            request_id: request_id.clone(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            span,
+            body_limit: self.shared.body_limit,
+            timeout: self.shared.request_timeout,
+            _registration: registration,
+        };
+
+        if declared_length(&parts.headers).is_some_and(|len| len > self.shared.body_limit as u64) {
+            return ResponseFuture::rejected(meta, http::StatusCode::PAYLOAD_TOO_LARGE);
+        }
+
+        let body = if http_body::Body::is_end_stream(&body) {
+            Body::new(body)
+        } else {
+            Body::new(http_body_util::Limited::new(body, self.shared.body_limit))
+        };
+        let req = Request::from_parts(parts, body);
+        let future = {
+            let _entered = meta.span.enter();
+            crate::request_id::CURRENT.scope(request_id, self.inner.call(req))
+        };
+        ResponseFuture::new(meta, future)
+    }
+}
+
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}

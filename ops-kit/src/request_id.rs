@@ -1,0 +1,231 @@
+//! Request ids: the correlation key of every log line, error body and audit entry.
+//!
+//! [`OpsLayer`](crate::OpsLayer) gives every request a [`RequestId`]. A client's
+//! `x-request-id` header is kept when it is safe to print (1–128 characters of
+//! `[A-Za-z0-9._:-]`); anything else is replaced by a fresh UUID, so that nothing
+//! a client sends can forge or split a log line. Handlers read the id with the
+//! [`RequestId`] extractor.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use ops_kit::RequestId;
+//!
+//! async fn whoami(id: RequestId) -> String {
+//!     format!("your request id is {id}")
+//! }
+//!
+//! let app: Router = Router::new().route("/whoami", get(whoami));
+//! ```
+
+use std::fmt;
+
+use axum::extract::FromRequestParts;
+use http::{HeaderName, HeaderValue, request::Parts};
+
+use crate::error::ApiError;
+
+/// The header that carries the request id in both directions: `x-request-id`.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest client-supplied request id that is kept.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The id of one request.
+///
+/// Cloning is cheap (the bytes are shared). Use it as an axum extractor in
+/// handlers; it is always present behind [`OpsLayer`](crate::OpsLayer).
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::RequestId;
+///
+/// let kept = RequestId::from_client(Some(b"edge-7f3a.1")).unwrap();
+/// assert_eq!(kept.as_str(), "edge-7f3a.1");
+///
+/// // Unsafe ids are refused; the layer then generates a fresh one.
+/// assert!(RequestId::from_client(Some(b"id\nINJECTED")).is_none());
+/// assert_eq!(RequestId::generate().as_str().len(), 36);
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// A fresh random id (a hyphenated UUID v4).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let a = ops_kit::RequestId::generate();
+    /// let b = ops_kit::RequestId::generate();
+    /// assert_ne!(a, b);
+    /// ```
+    pub fn generate() -> Self {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        Self(HeaderValue::from_str(text).expect("a UUID is a valid header value"))
+    }
+
+    /// Keeps a client-supplied id when it is safe, `None` otherwise.
+    ///
+    /// Safe means 1 to [`MAX_REQUEST_ID_LEN`] characters, each an ASCII
+    /// letter, digit, `.`, `_`, `:` or `-`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::RequestId;
+    ///
+    /// assert!(RequestId::from_client(Some(b"abc-123")).is_some());
+    /// assert!(RequestId::from_client(Some(b"")).is_none());
+    /// assert!(RequestId::from_client(Some(b"has space")).is_none());
+    /// assert!(RequestId::from_client(None).is_none());
+    /// ```
+    pub fn from_client(value: Option<&[u8]>) -> Option<Self> {
+        let bytes = value?;
+        if is_safe(bytes) {
+            HeaderValue::from_bytes(bytes).ok().map(Self)
+        } else {
+            None
+        }
+    }
+
+    /// The id of a request: the client's header if it is safe, else a fresh one.
+    pub(crate) fn for_request(header: Option<&HeaderValue>) -> Self {
+        match header {
+            Some(value) if is_safe(value.as_bytes()) => Self(value.clone()),
+            _ => Self::generate(),
+        }
+    }
+
+    /// The id as text.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let id = ops_kit::RequestId::from_client(Some(b"req-1")).unwrap();
+    /// assert_eq!(id.as_str(), "req-1");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        // Only ASCII ever gets in, so this cannot fail.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as a header value, ready to be echoed.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let id = ops_kit::RequestId::generate();
+    /// assert_eq!(id.header_value().to_str().unwrap(), id.as_str());
+    /// ```
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+}
+
+fn is_safe(bytes: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<RequestId>().cloned().ok_or_else(|| {
+            ApiError::internal_message("RequestId extractor used without ops_kit::OpsLayer")
+        })
+    }
+}
+
+tokio::task_local! {
+    pub(crate) static CURRENT: RequestId;
+}
+
+/// Runs `fut` with `id` as the current request id of the task.
+#[cfg(test)]
+pub(crate) async fn scope<F: Future>(id: RequestId, fut: F) -> F::Output {
+    CURRENT.scope(id, fut).await
+}
+
+/// The id of the request the current task is serving, if any.
+///
+/// [`ApiError`] uses it to fill the envelope's `requestId`; code that has no
+/// extractor at hand (a repository function logging a warning) can use it too.
+///
+/// # Example
+///
+/// ```
+/// // Outside a request there is none.
+/// assert!(ops_kit::request_id::current().is_none());
+/// ```
+pub fn current() -> Option<RequestId> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_a_client_id_made_of_safe_characters() {
+        let id = RequestId::for_request(Some(&HeaderValue::from_static("A-z_0.9:x")));
+        assert_eq!(id.as_str(), "A-z_0.9:x");
+    }
+
+    #[test]
+    fn keeps_a_client_id_of_exactly_128_characters() {
+        let long = "a".repeat(128);
+        let id = RequestId::for_request(Some(&HeaderValue::from_str(&long).unwrap()));
+        assert_eq!(id.as_str(), long);
+    }
+
+    #[test]
+    fn replaces_ids_that_are_empty_too_long_or_unsafe() {
+        let bad: [&[u8]; 7] = [
+            b"",
+            &[b'a'; 129],
+            b"has space",
+            b"tab\there",
+            b"quote\"",
+            b"semi;colon",
+            "caf\u{e9}".as_bytes(),
+        ];
+        for value in bad {
+            let header = HeaderValue::from_bytes(value).unwrap();
+            let id = RequestId::for_request(Some(&header));
+            assert_ne!(id.as_str().as_bytes(), value);
+            assert!(uuid::Uuid::parse_str(id.as_str()).is_ok());
+        }
+    }
+
+    #[test]
+    fn refuses_newlines_and_control_characters() {
+        assert!(RequestId::from_client(Some(b"abc\r\nX-Evil: 1")).is_none());
+        assert!(RequestId::from_client(Some(b"abc\x00")).is_none());
+        assert!(RequestId::from_client(Some(b"abc\x7f")).is_none());
+    }
+
+    #[test]
+    fn generates_a_fresh_uuid_when_the_client_sends_none() {
+        let id = RequestId::for_request(None);
+        assert!(uuid::Uuid::parse_str(id.as_str()).is_ok());
+    }
+}

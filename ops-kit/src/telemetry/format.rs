@@ -1,0 +1,332 @@
+//! The tracing layer that turns events into text or JSON lines.
+//!
+//! Written for the request path: each line is formatted once into a
+//! thread-local buffer (integers with `itoa`, floats with `ryu`, no
+//! intermediate `String` per field) and handed to the [`LineWriter`]. Span
+//! fields are formatted once, when the span is created, and appended to every
+//! event inside it.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::LogFormat;
+use super::writer::LineWriter;
+
+/// Formats events as lines and queues them on a [`LineWriter`].
+pub(crate) struct LineLayer {
+    writer: LineWriter,
+    format: LogFormat,
+}
+
+impl LineLayer {
+    pub(crate) fn new(writer: LineWriter, format: LogFormat) -> Self {
+        Self { writer, format }
+    }
+}
+
+impl fmt::Debug for LineLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LineLayer")
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+/// A span's fields, already formatted for the active format.
+struct SpanFields(String);
+
+thread_local! {
+    static BUF: RefCell<String> = RefCell::new(String::with_capacity(256));
+}
+
+impl<S> Layer<S> for LineLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = String::new();
+        attrs.record(&mut FieldWriter::new(&mut fields, self.format, false));
+        span.extensions_mut().insert(SpanFields(fields));
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(SpanFields(fields)) = extensions.get_mut::<SpanFields>() {
+            values.record(&mut FieldWriter::new(fields, self.format, false));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let line = BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                self.format_event(&mut buf, event, &ctx);
+                buf.as_bytes().to_vec()
+            }
+            // A field's Debug impl logged while we were formatting: fall back
+            // to a fresh buffer rather than panic.
+            Err(_) => {
+                let mut buf = String::new();
+                self.format_event(&mut buf, event, &ctx);
+                buf.into_bytes()
+            }
+        });
+        self.writer.write_line(line);
+    }
+}
+
+impl LineLayer {
+    fn format_event<S>(&self, buf: &mut String, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let meta = event.metadata();
+        match self.format {
+            LogFormat::Text => {
+                // Runbook lines carry their own tag (`[METRICS]`, `[SHUTDOWN]`…)
+                // and are printed as they are; other events get one.
+                let mut message = String::new();
+                event.record(&mut MessageOnly(&mut message));
+                if !message.starts_with('[') {
+                    buf.push('[');
+                    buf.push_str(meta.level().as_str());
+                    buf.push_str("] ");
+                    buf.push_str(meta.target());
+                    buf.push_str(": ");
+                }
+                push_escaped_text(buf, &message);
+                event.record(&mut FieldWriter::new(buf, LogFormat::Text, true));
+            }
+            LogFormat::Json => {
+                buf.push_str("{\"timestamp\":\"");
+                let now = chrono::Utc::now();
+                let _ = write!(buf, "{}", now.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
+                buf.push_str("\",\"level\":\"");
+                buf.push_str(level_str(meta.level()));
+                buf.push_str("\",\"target\":");
+                push_json_string(buf, meta.target());
+                let mut message = String::new();
+                event.record(&mut MessageOnly(&mut message));
+                buf.push_str(",\"message\":");
+                push_json_string(buf, &message);
+                event.record(&mut FieldWriter::new(buf, LogFormat::Json, true));
+            }
+        }
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
+                    buf.push_str(fields);
+                }
+            }
+        }
+        if self.format == LogFormat::Json {
+            buf.push('}');
+        }
+        buf.push('\n');
+    }
+}
+
+fn level_str(level: &Level) -> &'static str {
+    level.as_str()
+}
+
+/// Collects the `message` field alone.
+struct MessageOnly<'a>(&'a mut String);
+
+impl Visit for MessageOnly<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        }
+    }
+}
+
+/// Appends `key=value` (text) or `,"key":value` (JSON) for every field but
+/// the message.
+struct FieldWriter<'a> {
+    buf: &'a mut String,
+    format: LogFormat,
+    skip_message: bool,
+}
+
+impl<'a> FieldWriter<'a> {
+    fn new(buf: &'a mut String, format: LogFormat, skip_message: bool) -> Self {
+        Self {
+            buf,
+            format,
+            skip_message,
+        }
+    }
+
+    fn key(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if self.skip_message && name == "message" {
+            return false;
+        }
+        // `r#type` style raw identifiers keep their prefix in tracing.
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        match self.format {
+            LogFormat::Text => {
+                self.buf.push(' ');
+                self.buf.push_str(name);
+                self.buf.push('=');
+            }
+            LogFormat::Json => {
+                self.buf.push(',');
+                push_json_string(self.buf, name);
+                self.buf.push(':');
+            }
+        }
+        true
+    }
+
+    fn raw(&mut self, value: &str) {
+        self.buf.push_str(value);
+    }
+
+    fn string(&mut self, value: &str) {
+        match self.format {
+            LogFormat::Text => push_text_value(self.buf, value),
+            LogFormat::Json => push_json_string(self.buf, value),
+        }
+    }
+}
+
+impl Visit for FieldWriter<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.key(field) {
+            self.string(value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.key(field) {
+            self.raw(itoa::Buffer::new().format(value));
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.key(field) {
+            self.raw(itoa::Buffer::new().format(value));
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.key(field) {
+            if value.is_finite() {
+                self.raw(ryu::Buffer::new().format_finite(value));
+            } else {
+                self.string(&value.to_string());
+            }
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.key(field) {
+            self.raw(if value { "true" } else { "false" });
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.key(field) {
+            let mut text = String::new();
+            let _ = write!(text, "{value:?}");
+            self.string(&text);
+        }
+    }
+}
+
+/// A text value: bare when it is a plain token, quoted and escaped otherwise,
+/// so that a value can never split the line or fake another field.
+fn push_text_value(buf: &mut String, value: &str) {
+    let plain = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'=' && b != b'\\');
+    if plain {
+        buf.push_str(value);
+    } else {
+        push_json_string(buf, value);
+    }
+}
+
+/// A message in the text format: printed as it is, with control characters
+/// escaped so that it stays on one line.
+fn push_escaped_text(buf: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\n' => buf.push_str("\\n"),
+            '\r' => buf.push_str("\\r"),
+            '\t' => buf.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(buf, "\\u{{{:04x}}}", c as u32);
+            }
+            c => buf.push(c),
+        }
+    }
+}
+
+/// A JSON string literal.
+pub(crate) fn push_json_string(buf: &mut String, value: &str) {
+    buf.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => buf.push_str("\\\""),
+            '\\' => buf.push_str("\\\\"),
+            '\n' => buf.push_str("\\n"),
+            '\r' => buf.push_str("\\r"),
+            '\t' => buf.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(buf, "\\u{:04x}", c as u32);
+            }
+            c => buf.push(c),
+        }
+    }
+    buf.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_text_values_that_could_split_or_fake_a_field() {
+        let mut buf = String::new();
+        push_text_value(&mut buf, "plain-token");
+        buf.push(' ');
+        push_text_value(&mut buf, "two words");
+        buf.push(' ');
+        push_text_value(&mut buf, "x status=500\nforged");
+        assert_eq!(buf, r#"plain-token "two words" "x status=500\nforged""#);
+    }
+
+    #[test]
+    fn escapes_json_control_characters() {
+        let mut buf = String::new();
+        push_json_string(&mut buf, "a\"b\\c\nd\u{1}");
+        assert_eq!(buf, r#""a\"b\\c\nd\u0001""#);
+        let parsed: String = serde_json::from_str(&buf).unwrap();
+        assert_eq!(parsed, "a\"b\\c\nd\u{1}");
+    }
+
+    #[test]
+    fn keeps_messages_on_one_line() {
+        let mut buf = String::new();
+        push_escaped_text(&mut buf, "line one\nline two\u{7}");
+        assert_eq!(buf, "line one\\nline two\\u{0007}");
+    }
+}

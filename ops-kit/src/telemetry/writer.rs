@@ -1,0 +1,173 @@
+//! A lossless, non-blocking line writer.
+//!
+//! Request threads hand finished lines to a channel; one background thread
+//! writes them to the sink in batches and flushes when the channel runs dry.
+//! The request path takes no lock and makes no syscall per line. When the sink
+//! cannot keep up and the channel is full, senders wait: a line is never
+//! dropped silently.
+
+use std::io::Write;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+use std::thread;
+use std::time::Duration;
+
+/// How many lines may wait for the writer thread before senders block.
+pub(crate) const DEFAULT_CAPACITY: usize = 64 * 1024;
+
+enum Message {
+    Line(Vec<u8>),
+    Flush(SyncSender<()>),
+}
+
+/// The sending side; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct LineWriter {
+    tx: SyncSender<Message>,
+    blocked: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for LineWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineWriter")
+            .field("blocked_sends", &self.blocked.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl LineWriter {
+    /// Starts the writer thread over `sink`.
+    pub(crate) fn spawn<W: Write + Send + 'static>(sink: W, capacity: usize) -> Self {
+        let (tx, rx) = mpsc::sync_channel(capacity);
+        thread::Builder::new()
+            .name("ops-kit-log".into())
+            .spawn(move || run(sink, rx))
+            .expect("spawning the log writer thread");
+        Self {
+            tx,
+            blocked: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Queues one line (which must end with `\n`).
+    pub(crate) fn write_line(&self, line: Vec<u8>) {
+        match self.tx.try_send(Message::Line(line)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(message)) => {
+                // Back-pressure instead of loss: wait for the writer.
+                self.blocked.fetch_add(1, Ordering::Relaxed);
+                let _ = self.tx.send(message);
+            }
+            Err(TrySendError::Disconnected(Message::Line(line))) => {
+                // The writer thread is gone (process exiting): write directly.
+                let _ = std::io::stdout().lock().write_all(&line);
+            }
+            Err(TrySendError::Disconnected(Message::Flush(_))) => {}
+        }
+    }
+
+    /// Waits until every line queued so far is written and flushed.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let (ack_tx, ack_rx) = mpsc::sync_channel(1);
+        if self.tx.send(Message::Flush(ack_tx)).is_err() {
+            return false;
+        }
+        ack_rx.recv_timeout(timeout).is_ok()
+    }
+
+    /// How many times a sender had to wait for a full queue.
+    pub(crate) fn blocked_sends(&self) -> u64 {
+        self.blocked.load(Ordering::Relaxed)
+    }
+}
+
+fn run<W: Write>(sink: W, rx: Receiver<Message>) {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, sink);
+    loop {
+        // Block for the first message, then drain whatever else is queued
+        // before paying for a flush.
+        let first = match rx.recv_timeout(Duration::from_secs(3600)) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Line(line) => {
+                    let _ = out.write_all(&line);
+                }
+                Message::Flush(ack) => {
+                    let _ = out.flush();
+                    let _ = ack.send(());
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        let _ = out.flush();
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writes_every_line_in_order_even_when_the_queue_is_full() {
+        let sink = Shared::default();
+        let writer = LineWriter::spawn(sink.clone(), 4);
+        for i in 0..10_000 {
+            writer.write_line(format!("line {i}\n").into_bytes());
+        }
+        assert!(writer.flush(Duration::from_secs(10)));
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 10_000);
+        assert_eq!(lines[0], "line 0");
+        assert_eq!(lines[9_999], "line 9999");
+    }
+
+    #[test]
+    fn keeps_lines_from_concurrent_threads_whole() {
+        let sink = Shared::default();
+        let writer = LineWriter::spawn(sink.clone(), 16);
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let writer = writer.clone();
+                thread::spawn(move || {
+                    for i in 0..1_000 {
+                        writer.write_line(format!("thread={t} i={i}\n").into_bytes());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(writer.flush(Duration::from_secs(10)));
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 4_000);
+        assert!(
+            text.lines()
+                .all(|l| l.starts_with("thread=") && l.contains(" i="))
+        );
+    }
+}
