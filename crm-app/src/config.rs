@@ -1,0 +1,112 @@
+//! crm-app's settings: the ops-kit standard set plus the CRM's own.
+//!
+//! Every variable, its default and its production rule is listed in
+//! `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ops_kit::config::{Env, Mode, Rejected, Validated, Validator};
+use secrecy::SecretString;
+
+/// Where the development database lives when `DATABASE_URL` is unset.
+pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/crm-app.db";
+
+/// The validated configuration of crm-app.
+#[derive(Debug)]
+pub struct Config {
+    /// Development or production.
+    pub mode: Mode,
+    /// The address to listen on (`HOST`:`PORT`).
+    pub listen: String,
+    /// The database URL (`DATABASE_URL`, or the SQLite file in development).
+    pub database_url: String,
+    /// Whether `DATABASE_URL` was unset and the development default is used.
+    pub database_is_default: bool,
+    /// The key that signs tokens (`JWT_SECRET`, or a generated one in development).
+    pub jwt_secret: SecretString,
+    /// `REDIS_URL`, when set.
+    pub redis_url: Option<String>,
+    /// How long in-flight requests get at shutdown.
+    pub shutdown_timeout: Duration,
+    /// The pre-stop delay.
+    pub shutdown_delay: Duration,
+    validated: Validated,
+}
+
+impl Config {
+    /// The declared settings.
+    pub fn validator() -> Validator {
+        Validator::standard()
+    }
+
+    /// Validates `env`; every failure is in the error.
+    pub fn load(env: &Env) -> Result<Self, Rejected> {
+        let validated = Self::validator().validate(env)?;
+        let host = validated.get("HOST").unwrap_or("127.0.0.1");
+        let port: u16 = validated.parsed("PORT").unwrap_or(3000);
+        let listen = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port).to_string(),
+            Err(_) => format!("{host}:{port}"),
+        };
+        let (database_url, database_is_default) = match validated.get("DATABASE_URL") {
+            Some(url) => (url.to_owned(), false),
+            None => (DEFAULT_SQLITE_URL.to_owned(), true),
+        };
+        Ok(Self {
+            mode: validated.mode(),
+            listen,
+            database_url,
+            database_is_default,
+            jwt_secret: validated
+                .secret("JWT_SECRET")
+                .cloned()
+                .expect("validation guarantees a JWT secret or a development fallback"),
+            redis_url: validated.get("REDIS_URL").map(str::to_owned),
+            shutdown_timeout: Duration::from_secs(
+                validated.parsed("SHUTDOWN_TIMEOUT_SECS").unwrap_or(30),
+            ),
+            shutdown_delay: Duration::from_secs(
+                validated.parsed("SHUTDOWN_DELAY_SECS").unwrap_or(0),
+            ),
+            validated,
+        })
+    }
+
+    /// Logs the warnings and `[STARTUP] Configuration validation passed`.
+    pub fn log(&self) {
+        self.validated.log();
+    }
+
+    /// The raw validated settings.
+    pub fn validated(&self) -> &Validated {
+        &self.validated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn development_defaults_to_an_embedded_sqlite_file_on_loopback() {
+        let config = Config::load(&Env::default()).unwrap();
+        assert_eq!(config.mode, Mode::Development);
+        assert_eq!(config.listen, "127.0.0.1:3000");
+        assert_eq!(config.database_url, DEFAULT_SQLITE_URL);
+        assert!(config.database_is_default);
+    }
+
+    #[test]
+    fn production_requires_a_database_url() {
+        let env = Env::from_pairs([
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"),
+        ]);
+        let rejected = Config::load(&env).unwrap_err();
+        assert_eq!(
+            rejected.errors(),
+            ["DATABASE_URL is required in production"]
+        );
+    }
+}
