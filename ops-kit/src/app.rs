@@ -33,9 +33,13 @@ use axum::extract::DefaultBodyLimit;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::health::{self, DynCheck, HealthCheck};
-use crate::layer::{CaptureRouteLayer, OpsLayer};
+use crate::layer::{CaptureRouteLayer, OpsLayer, OpsService};
 use crate::lifecycle::Lifecycle;
 use crate::shutdown::{self, Hook, Signal, Signals};
+use tower::Layer;
+
+/// The limit axum's body extractors apply unless told otherwise.
+const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 type StartupTask = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
@@ -317,7 +321,9 @@ impl App {
         self.lifecycle.clone()
     }
 
-    pub(crate) fn assemble(&mut self) -> Router {
+    /// The routes with the probes, wrapped in [`OpsService`] as a whole
+    /// (one layer around the router, not one per route).
+    pub(crate) fn assemble(&mut self) -> OpsService<Router> {
         let checks = Arc::new(health::runner::Checks::new(
             std::mem::take(&mut self.checks),
             self.check_timeout,
@@ -329,11 +335,15 @@ impl App {
             self.name.clone(),
             self.version.clone(),
         );
-        std::mem::take(&mut self.router)
+        let mut router = std::mem::take(&mut self.router)
             .merge(probes)
-            .route_layer(CaptureRouteLayer)
-            .layer(DefaultBodyLimit::max(self.ops.shared.body_limit))
-            .layer(self.ops.clone())
+            .route_layer(CaptureRouteLayer);
+        // The layer caps every body itself; axum's extractors add their own
+        // 2 MiB default on top, which only needs lifting for larger limits.
+        if self.ops.shared.body_limit > AXUM_DEFAULT_BODY_LIMIT {
+            router = router.layer(DefaultBodyLimit::max(self.ops.shared.body_limit));
+        }
+        self.ops.layer(router)
     }
 
     /// The whole stack as a `Router`, for tests and for embedding, marked
@@ -355,9 +365,9 @@ impl App {
     /// # }
     /// ```
     pub fn into_router(mut self) -> Router {
-        let router = self.assemble();
+        let service = self.assemble();
         self.lifecycle.set_ready();
-        router
+        Router::new().fallback_service(service)
     }
 
     /// Binds `addr` and serves until SIGTERM or SIGINT, then shuts down
@@ -411,14 +421,14 @@ impl App {
             Ok(addr) => addr,
             Err(err) => return Served(Err(ServeError::Bind(err))),
         };
-        let router = self.assemble();
+        let service = self.assemble();
         let lifecycle = self.lifecycle.clone();
         let in_flight = self.ops.in_flight().clone();
 
         let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::<http::Request<axum::body::Body>>::into_make_service_with_connect_info::<SocketAddr>(service),
         )
         .with_graceful_shutdown(async move {
             let _ = close_rx.await;

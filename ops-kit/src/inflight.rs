@@ -1,8 +1,6 @@
 //! The requests being served right now, so that a shutdown that runs out of
 //! time can say which ones it abandoned.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -27,16 +25,31 @@ pub(crate) struct InFlight {
 
 #[derive(Debug, Default)]
 struct Inner {
-    next: AtomicU64,
-    entries: Mutex<HashMap<u64, Entry>>,
+    slots: Mutex<Slots>,
+}
+
+/// A slab: slots are reused through a free list, so steady traffic neither
+/// allocates nor rehashes.
+#[derive(Debug, Default)]
+struct Slots {
+    entries: Vec<Option<Entry>>,
+    free: Vec<usize>,
 }
 
 impl InFlight {
     pub(crate) fn register(&self, entry: Entry) -> Registration {
-        let key = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut entries) = self.inner.entries.lock() {
-            entries.insert(key, entry);
-        }
+        let mut slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let key = match slots.free.pop() {
+            Some(key) => {
+                slots.entries[key] = Some(entry);
+                key
+            }
+            None => {
+                slots.entries.push(Some(entry));
+                slots.entries.len() - 1
+            }
+        };
+        drop(slots);
         Registration {
             registry: self.clone(),
             key,
@@ -47,10 +60,14 @@ impl InFlight {
     pub(crate) fn snapshot(&self) -> Vec<Entry> {
         let mut entries: Vec<Entry> = self
             .inner
-            .entries
+            .slots
             .lock()
-            .map(|e| e.values().cloned().collect())
-            .unwrap_or_default();
+            .unwrap_or_else(|e| e.into_inner())
+            .entries
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
         entries.sort_by_key(|e| e.started);
         entries
     }
@@ -61,14 +78,19 @@ impl InFlight {
 #[derive(Debug)]
 pub(crate) struct Registration {
     registry: InFlight,
-    key: u64,
+    key: usize,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if let Ok(mut entries) = self.registry.inner.entries.lock() {
-            entries.remove(&self.key);
-        }
+        let mut slots = self
+            .registry
+            .inner
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        slots.entries[self.key] = None;
+        slots.free.push(self.key);
     }
 }
 
@@ -90,5 +112,13 @@ mod tests {
         assert_eq!(registry.snapshot()[0].uri.path(), "/slow");
         drop(registration);
         assert!(registry.snapshot().is_empty());
+        // The slot is reused.
+        let again = registry.register(Entry {
+            request_id: RequestId::generate(),
+            method: Method::POST,
+            uri: Uri::from_static("/again"),
+            started: Instant::now(),
+        });
+        assert_eq!(again.key, 0);
     }
 }

@@ -64,7 +64,8 @@ impl RequestId {
     /// ```
     pub fn generate() -> Self {
         let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        let uuid = uuid::Builder::from_random_bytes(fast_random_bytes()).into_uuid();
+        let text = uuid.hyphenated().encode_lower(&mut buf);
         Self(HeaderValue::from_str(text).expect("a UUID is a valid header value"))
     }
 
@@ -124,6 +125,34 @@ impl RequestId {
     pub fn header_value(&self) -> &HeaderValue {
         &self.0
     }
+}
+
+/// 128 random bits without a syscall: a per-thread generator seeded once
+/// from the OS. Request ids must be unique, not unguessable (they are
+/// correlation keys, never credentials), and a `getrandom` call per request
+/// costs more than the rest of the id handling.
+fn fast_random_bytes() -> [u8; 16] {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let seed = uuid::Uuid::new_v4().as_u128();
+            (seed as u64) ^ ((seed >> 64) as u64)
+        });
+    }
+    STATE.with(|state| {
+        let next = || {
+            // splitmix64
+            let mut z = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+            state.set(z);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&next().to_le_bytes());
+        bytes[8..].copy_from_slice(&next().to_le_bytes());
+        bytes
+    })
 }
 
 fn is_safe(bytes: &[u8]) -> bool {
@@ -221,6 +250,17 @@ mod tests {
         assert!(RequestId::from_client(Some(b"abc\r\nX-Evil: 1")).is_none());
         assert!(RequestId::from_client(Some(b"abc\x00")).is_none());
         assert!(RequestId::from_client(Some(b"abc\x7f")).is_none());
+    }
+
+    #[test]
+    fn generated_ids_are_version_4_uuids_and_do_not_repeat() {
+        let ids: std::collections::HashSet<String> = (0..10_000)
+            .map(|_| RequestId::generate().to_string())
+            .collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(10) {
+            assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 4);
+        }
     }
 
     #[test]

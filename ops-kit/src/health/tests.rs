@@ -116,7 +116,7 @@ async fn a_hung_check_makes_readiness_503_instead_of_hanging() {
 async fn readiness_is_503_until_start_up_has_finished_while_liveness_is_200() {
     let mut app = healthy_app();
     let lifecycle = app.lifecycle();
-    let router = app.assemble();
+    let router = Router::new().fallback_service(app.assemble());
     let (status, body) = probe(&router, "/api/health/ready").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], "starting");

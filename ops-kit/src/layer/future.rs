@@ -2,7 +2,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::MatchedPath;
@@ -10,7 +10,6 @@ use axum::response::Response;
 use http::{Method, StatusCode, Uri, header};
 use http_body::Body as _;
 use pin_project_lite::pin_project;
-use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Sleep;
 
 use crate::RequestId;
@@ -20,7 +19,7 @@ use crate::request_id::REQUEST_ID_HEADER;
 
 /// What the future needs once the response is known.
 pub(crate) struct Meta {
-    pub(crate) started: Instant,
+    pub(crate) started: tokio::time::Instant,
     pub(crate) request_id: RequestId,
     pub(crate) method: Method,
     pub(crate) uri: Uri,
@@ -34,7 +33,7 @@ pin_project! {
     /// The response future of [`OpsService`](super::OpsService).
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: Option<TaskLocalFuture<RequestId, F>>,
+        inner: Option<F>,
         #[pin]
         deadline: Option<Sleep>,
         meta: Option<Meta>,
@@ -49,9 +48,9 @@ impl<F> std::fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(meta: Meta, inner: TaskLocalFuture<RequestId, F>) -> Self {
+    pub(crate) fn new(meta: Meta, inner: F) -> Self {
         Self {
-            deadline: meta.timeout.map(tokio::time::sleep),
+            deadline: None,
             inner: Some(inner),
             meta: Some(meta),
             rejected: None,
@@ -86,17 +85,29 @@ where
         } else {
             let entered = meta.span.enter();
             let mut inner = this.inner.as_mut();
-            let polled = catch_unwind(AssertUnwindSafe(|| {
-                inner
-                    .as_mut()
-                    .as_pin_mut()
-                    .expect("inner future present until completion")
-                    .poll(cx)
-            }));
+            // The request id is the task's current one while the handler runs
+            // (for `ApiError` and for log lines inside the request).
+            let polled = crate::request_id::CURRENT.sync_scope(meta.request_id.clone(), || {
+                catch_unwind(AssertUnwindSafe(|| {
+                    inner
+                        .as_mut()
+                        .as_pin_mut()
+                        .expect("inner future present until completion")
+                        .poll(cx)
+                }))
+            });
             let response = match polled {
                 Ok(Poll::Ready(Ok(response))) => response,
                 Ok(Poll::Ready(Err(err))) => return Poll::Ready(Err(err)),
                 Ok(Poll::Pending) => {
+                    // Armed on the first `Pending`: most handlers finish on
+                    // their first poll and never pay for a timer.
+                    if this.deadline.is_none()
+                        && let Some(timeout) = meta.timeout
+                    {
+                        this.deadline
+                            .set(Some(tokio::time::sleep_until(meta.started + timeout)));
+                    }
                     match this.deadline.as_mut().as_pin_mut().map(|d| d.poll(cx)) {
                         Some(Poll::Ready(())) => {
                             // Drop the handler now: its work is abandoned.

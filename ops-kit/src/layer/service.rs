@@ -1,6 +1,5 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::response::Response;
@@ -42,7 +41,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         let request_id = RequestId::for_request(req.headers().get(REQUEST_ID_HEADER));
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(request_id.clone());
@@ -52,7 +51,7 @@ where
             .insert(REQUEST_ID_HEADER, request_id.header_value().clone());
 
         let span = tracing::info_span!(
-            target: "ops_kit::request",
+            target: crate::telemetry::REQUEST_SPAN_TARGET,
             "request",
             requestId = request_id.as_str(),
             method = parts.method.as_str(),
@@ -62,7 +61,7 @@ where
             request_id: request_id.clone(),
             method: parts.method.clone(),
             uri: parts.uri.clone(),
-            started,
+            started: started.into_std(),
         });
         let meta = Meta {
             started,
@@ -87,7 +86,7 @@ where
         let req = Request::from_parts(parts, body);
         let future = {
             let _entered = meta.span.enter();
-            crate::request_id::CURRENT.scope(request_id, self.inner.call(req))
+            crate::request_id::CURRENT.sync_scope(request_id, || self.inner.call(req))
         };
         ResponseFuture::new(meta, future)
     }

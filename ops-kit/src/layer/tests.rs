@@ -335,8 +335,5 @@ async fn logs_a_handler_panic_with_the_request_id() {
     let lines = out.lines(&guard);
     let panic_line = lines.iter().find(|l| l.starts_with("[PANIC]")).unwrap();
     assert!(panic_line.contains("boom in handler"), "{panic_line}");
-    assert!(
-        panic_line.ends_with("requestId=p-1 method=GET path=/panic"),
-        "{panic_line}"
-    );
+    assert!(panic_line.ends_with(" requestId=p-1"), "{panic_line}");
 }

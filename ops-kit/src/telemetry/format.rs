@@ -38,6 +38,9 @@ impl fmt::Debug for LineLayer {
     }
 }
 
+/// The target of the per-request span of [`OpsLayer`](crate::OpsLayer).
+pub(crate) const REQUEST_SPAN_TARGET: &str = "ops_kit::request";
+
 /// A span's fields, already formatted for the active format.
 struct SpanFields(String);
 
@@ -50,6 +53,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // The request span of `OpsLayer` is on every request: its fields are
+        // not formatted up front; events inside it print the request id
+        // from the task-local instead (see `format_event`).
+        if attrs.metadata().target() == REQUEST_SPAN_TARGET {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut fields = String::new();
         attrs.record(&mut FieldWriter::new(&mut fields, self.format, false));
@@ -91,18 +100,19 @@ impl LineLayer {
         let meta = event.metadata();
         match self.format {
             LogFormat::Text => {
+                event.record(&mut MessageOnly(buf));
                 // Runbook lines carry their own tag (`[METRICS]`, `[SHUTDOWN]`…)
                 // and are printed as they are; other events get one.
-                let mut message = String::new();
-                event.record(&mut MessageOnly(&mut message));
-                if !message.starts_with('[') {
-                    buf.push('[');
-                    buf.push_str(meta.level().as_str());
-                    buf.push_str("] ");
-                    buf.push_str(meta.target());
-                    buf.push_str(": ");
+                if !buf.starts_with('[') {
+                    let prefix = format!("[{}] {}: ", meta.level().as_str(), meta.target());
+                    buf.insert_str(0, &prefix);
                 }
-                push_escaped_text(buf, &message);
+                if buf.bytes().any(|b| b.is_ascii_control())
+                    || buf.contains(['\u{85}', '\u{2028}', '\u{2029}'])
+                {
+                    let raw = std::mem::take(buf);
+                    push_escaped_text(buf, &raw);
+                }
                 event.record(&mut FieldWriter::new(buf, LogFormat::Text, true));
             }
             LogFormat::Json => {
@@ -113,16 +123,26 @@ impl LineLayer {
                 buf.push_str(level_str(meta.level()));
                 buf.push_str("\",\"target\":");
                 push_json_string(buf, meta.target());
-                let mut message = String::new();
-                event.record(&mut MessageOnly(&mut message));
                 buf.push_str(",\"message\":");
-                push_json_string(buf, &message);
+                let start = buf.len();
+                event.record(&mut MessageOnly(buf));
+                if needs_json_escape(&buf[start..]) {
+                    let raw = buf.split_off(start);
+                    push_json_string(buf, &raw);
+                } else {
+                    buf.insert(start, '"');
+                    buf.push('"');
+                }
                 event.record(&mut FieldWriter::new(buf, LogFormat::Json, true));
             }
         }
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
-                if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
+                if span.metadata().target() == REQUEST_SPAN_TARGET {
+                    if let Some(id) = crate::request_id::current() {
+                        FieldWriter::new(buf, self.format, false).pair("requestId", id.as_str());
+                    }
+                } else if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
                     buf.push_str(fields);
                 }
             }
@@ -178,7 +198,16 @@ impl<'a> FieldWriter<'a> {
             return false;
         }
         // `r#type` style raw identifiers keep their prefix in tracing.
-        let name = name.strip_prefix("r#").unwrap_or(name);
+        self.name(name.strip_prefix("r#").unwrap_or(name));
+        true
+    }
+
+    fn pair(&mut self, name: &str, value: &str) {
+        self.name(name);
+        self.string(value);
+    }
+
+    fn name(&mut self, name: &str) {
         match self.format {
             LogFormat::Text => {
                 self.buf.push(' ');
@@ -191,7 +220,6 @@ impl<'a> FieldWriter<'a> {
                 self.buf.push(':');
             }
         }
-        true
     }
 
     fn raw(&mut self, value: &str) {
@@ -278,6 +306,11 @@ fn push_escaped_text(buf: &mut String, value: &str) {
             c => buf.push(c),
         }
     }
+}
+
+fn needs_json_escape(s: &str) -> bool {
+    s.chars()
+        .any(|c| c == '"' || c == '\\' || (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}')
 }
 
 /// A JSON string literal.

@@ -40,6 +40,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use self::format::LineLayer;
+pub(crate) use self::format::REQUEST_SPAN_TARGET;
 use self::writer::LineWriter;
 
 /// The default `LOG_LEVEL` directives.
@@ -362,15 +363,18 @@ mod tests {
     #[test]
     fn appends_span_fields_to_events_inside_the_span() {
         let (out, guard, _d) = capture(LogFormat::Text);
-        let span = tracing::info_span!("request", requestId = "r-1");
+        let span = tracing::info_span!("import", tenantId = "t-1", batch = 3u64);
         span.in_scope(|| tracing::info!("[AUDIT] written"));
-        assert_eq!(out.lines(&guard), vec!["[AUDIT] written requestId=r-1"]);
+        assert_eq!(
+            out.lines(&guard),
+            vec!["[AUDIT] written tenantId=t-1 batch=3"]
+        );
     }
 
     #[test]
     fn writes_one_json_object_per_line_with_fields_as_keys() {
         let (out, guard, _d) = capture(LogFormat::Json);
-        let span = tracing::info_span!("request", requestId = "r-2");
+        let span = tracing::info_span!("import", requestId = "r-2");
         span.in_scope(|| tracing::info!(status = 200u64, ok = true, ms = 1.5, "[METRICS]"));
         let lines = out.lines(&guard);
         assert_eq!(lines.len(), 1);

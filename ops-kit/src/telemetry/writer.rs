@@ -7,7 +7,7 @@
 //! dropped silently.
 
 use std::io::Write;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
@@ -84,30 +84,38 @@ impl LineWriter {
     }
 }
 
+/// How long the writer lets lines pile up once it is busy. While it sleeps,
+/// senders find no waiting receiver and so never make a wake-up syscall.
+const BATCH_WINDOW: Duration = Duration::from_millis(1);
+
 fn run<W: Write>(sink: W, rx: Receiver<Message>) {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, sink);
-    loop {
-        // Block for the first message, then drain whatever else is queued
-        // before paying for a flush.
-        let first = match rx.recv_timeout(Duration::from_secs(3600)) {
-            Ok(message) => message,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
+    // Idle: block until the first line arrives (one wake-up).
+    while let Ok(first) = rx.recv() {
         let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Line(line) => {
-                    let _ = out.write_all(&line);
-                }
-                Message::Flush(ack) => {
-                    let _ = out.flush();
-                    let _ = ack.send(());
+        // Busy: drain, write, flush, then sleep a little so that the next
+        // lines arrive without waking this thread; go back to blocking once
+        // a window passes with nothing queued.
+        loop {
+            let mut wrote = false;
+            while let Some(message) = next.take().or_else(|| rx.try_recv().ok()) {
+                wrote = true;
+                match message {
+                    Message::Line(line) => {
+                        let _ = out.write_all(&line);
+                    }
+                    Message::Flush(ack) => {
+                        let _ = out.flush();
+                        let _ = ack.send(());
+                    }
                 }
             }
-            next = rx.try_recv().ok();
+            let _ = out.flush();
+            if !wrote {
+                break;
+            }
+            thread::sleep(BATCH_WINDOW);
         }
-        let _ = out.flush();
     }
     let _ = out.flush();
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Throughput and latency of the same trivial JSON route served by bare axum
+# and under the full ops-kit stack, in one run, alternating, on loopback.
+#
+#   bench/ops_overhead.sh [rounds] [seconds] [connections]
+#
+# The server is pinned to core 0 (one runtime worker; ops-kit's log writer
+# thread shares that core), wrk to core 1. The ops-kit server's [METRICS]
+# lines go to a file, and the script checks that the file holds exactly one
+# line per request served: no line is dropped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=${1:-5}
+seconds=${2:-10}
+conns=${3:-32}
+out=bench/results
+mkdir -p "$out"
+
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+cargo build --release -q -p ops-kit-bench
+bin=target/release/ops-kit-bench
+
+port_of() { # wait for the "Listening"/"listening" line and print the port
+  local log=$1
+  for _ in $(seq 1 100); do
+    if grep -qi 'listening on' "$log" 2>/dev/null; then
+      grep -oiE 'listening on (http://)?[0-9.]+:[0-9]+' "$log" | head -1 | grep -oE '[0-9]+$'
+      return
+    fi
+    sleep 0.05
+  done
+  echo "server did not start" >&2; cat "$log" >&2; exit 1
+}
+
+run_one() { # variant -> "rps p50_ms p99_ms lines"
+  local variant=$1 log="$out/server-$1.log"
+  : >"$log"
+  taskset -c 0 "$bin" "$variant" 0 >"$log" 2>&1 &
+  local pid=$!
+  local port; port=$(port_of "$log")
+  # warm up
+  taskset -c 1 wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/json" >/dev/null
+  local before; before=$(grep -c '^\[METRICS\]' "$log" || true)
+  local report; report=$(taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port/json")
+  sleep 0.5
+  local after; after=$(grep -c '^\[METRICS\]' "$log" || true)
+  kill -TERM "$pid"; wait "$pid" || true
+  local rps p50 p99 requests
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$report")
+  requests=$(awk '/requests in/ {print $1}' <<<"$report")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$report")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$report")
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $((after - before)) $requests"
+}
+
+to_ms() { # wrk prints 1.23ms, 456.00us or 1.20s
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else { printf "%s", v } }'
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+: >"$out/bare.txt"; : >"$out/ops.txt"
+for round in $(seq 1 "$rounds"); do
+  for variant in bare ops; do
+    result=$(run_one "$variant")
+    echo "$result" >>"$out/$variant.txt"
+    echo "round $round $variant: rps=$(cut -d' ' -f1 <<<"$result") p50=$(cut -d' ' -f2 <<<"$result")ms p99=$(cut -d' ' -f3 <<<"$result")ms" >&2
+    if [ "$variant" = ops ]; then
+      read -r _ _ _ lines requests <<<"$result"
+      # wrk counts completed responses; the server may have logged a few
+      # more (responses wrk cut off at the deadline), never fewer.
+      if [ "$lines" -lt "$requests" ]; then
+        echo "LOST LINES: $lines [METRICS] lines for $requests requests" >&2; exit 1
+      fi
+    fi
+  done
+done
+
+b_rps=$(cut -d' ' -f1 "$out/bare.txt" | median); o_rps=$(cut -d' ' -f1 "$out/ops.txt" | median)
+b_p50=$(cut -d' ' -f2 "$out/bare.txt" | median); o_p50=$(cut -d' ' -f2 "$out/ops.txt" | median)
+b_p99=$(cut -d' ' -f3 "$out/bare.txt" | median); o_p99=$(cut -d' ' -f3 "$out/ops.txt" | median)
+ratio=$(awk -v o="$o_rps" -v b="$b_rps" 'BEGIN {printf "%.1f", 100 * o / b}')
+
+echo
+echo "medians of $rounds alternating rounds, ${seconds}s each, $conns connections, server on core 0, wrk on core 1"
+echo
+echo "| server | requests/s | p50 ms | p99 ms |"
+echo "|---|---:|---:|---:|"
+echo "| bare axum | $b_rps | $b_p50 | $b_p99 |"
+echo "| ops-kit stack | $o_rps | $o_p50 | $o_p99 |"
+echo
+echo "ops-kit keeps ${ratio}% of bare axum's throughput"
