@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Throughput and latency of the same trivial JSON route served by bare axum
 # and under the full ops-kit stack, in one run, alternating, on loopback.
+# Three servers: bare axum; the ops-kit stack with its [METRICS] line (text
+# format, to a file); and the same stack with the line filtered out
+# (LOG_LEVEL=info,ops_kit::metrics=off), which separates the cost of the
+# line from the cost of the rest of the stack.
 #
 #   bench/ops_overhead.sh [rounds] [seconds] [connections]
 #
@@ -33,10 +37,11 @@ port_of() { # wait for the "Listening"/"listening" line and print the port
   echo "server did not start" >&2; cat "$log" >&2; exit 1
 }
 
-run_one() { # variant -> "rps p50_ms p99_ms lines"
-  local variant=$1 log="$out/server-$1.log"
+run_one() { # variant -> "rps p50_ms p99_ms lines requests"
+  local variant=$1 log="$out/server-$1.log" server=$1 level=info
+  if [ "$variant" = quiet ]; then server=ops; level=info,ops_kit::metrics=off; fi
   : >"$log"
-  taskset -c 0 "$bin" "$variant" 0 >"$log" 2>&1 &
+  LOG_LEVEL=$level taskset -c 0 "$bin" "$server" 0 >"$log" 2>&1 &
   local pid=$!
   local port; port=$(port_of "$log")
   # warm up
@@ -64,9 +69,9 @@ to_ms() { # wrk prints 1.23ms, 456.00us or 1.20s
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-: >"$out/bare.txt"; : >"$out/ops.txt"
+: >"$out/bare.txt"; : >"$out/ops.txt"; : >"$out/quiet.txt"
 for round in $(seq 1 "$rounds"); do
-  for variant in bare ops; do
+  for variant in bare ops quiet; do
     result=$(run_one "$variant")
     echo "$result" >>"$out/$variant.txt"
     echo "round $round $variant: rps=$(cut -d' ' -f1 <<<"$result") p50=$(cut -d' ' -f2 <<<"$result")ms p99=$(cut -d' ' -f3 <<<"$result")ms" >&2
@@ -84,7 +89,10 @@ done
 b_rps=$(cut -d' ' -f1 "$out/bare.txt" | median); o_rps=$(cut -d' ' -f1 "$out/ops.txt" | median)
 b_p50=$(cut -d' ' -f2 "$out/bare.txt" | median); o_p50=$(cut -d' ' -f2 "$out/ops.txt" | median)
 b_p99=$(cut -d' ' -f3 "$out/bare.txt" | median); o_p99=$(cut -d' ' -f3 "$out/ops.txt" | median)
+q_rps=$(cut -d' ' -f1 "$out/quiet.txt" | median); q_p50=$(cut -d' ' -f2 "$out/quiet.txt" | median)
+q_p99=$(cut -d' ' -f3 "$out/quiet.txt" | median)
 ratio=$(awk -v o="$o_rps" -v b="$b_rps" 'BEGIN {printf "%.1f", 100 * o / b}')
+q_ratio=$(awk -v o="$q_rps" -v b="$b_rps" 'BEGIN {printf "%.1f", 100 * o / b}')
 
 echo
 echo "medians of $rounds alternating rounds, ${seconds}s each, $conns connections, server on core 0, wrk on core 1"
@@ -92,6 +100,7 @@ echo
 echo "| server | requests/s | p50 ms | p99 ms |"
 echo "|---|---:|---:|---:|"
 echo "| bare axum | $b_rps | $b_p50 | $b_p99 |"
-echo "| ops-kit stack | $o_rps | $o_p50 | $o_p99 |"
+echo "| ops-kit stack, [METRICS] line on | $o_rps | $o_p50 | $o_p99 |"
+echo "| ops-kit stack, [METRICS] line filtered out | $q_rps | $q_p50 | $q_p99 |"
 echo
-echo "ops-kit keeps ${ratio}% of bare axum's throughput"
+echo "with the line: ${ratio}% of bare axum's throughput; without it: ${q_ratio}%"

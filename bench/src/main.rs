@@ -4,12 +4,13 @@
 //! request through the lossless log writer).
 //!
 //! `ops-kit-bench <bare|ops> <port>`; one runtime worker, so that pinning the
-//! process to one core measures one core's worth of work.
+//! process to one core measures one core's worth of work. The `ops` server
+//! reads `LOG_FORMAT` and `LOG_LEVEL` like any ops-kit service.
 
 use std::process::ExitCode;
 
 use axum::{Json, Router, routing::get};
-use ops_kit::telemetry::{LogFormat, Telemetry};
+use ops_kit::telemetry::Telemetry;
 use serde_json::{Value, json};
 
 async fn route() -> Json<Value> {
@@ -37,11 +38,10 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             "ops" => {
-                let format = match std::env::var("LOG_FORMAT").as_deref() {
-                    Ok("json") => LogFormat::Json,
-                    _ => LogFormat::Text,
-                };
-                let _logs = Telemetry::new(format).init().expect("one subscriber");
+                let _logs = Telemetry::from_env()
+                    .expect("valid LOG_FORMAT and LOG_LEVEL")
+                    .init()
+                    .expect("one subscriber");
                 ops_kit::App::new("bench", "0")
                     .router(router)
                     .serve_listener(listener)

@@ -19,14 +19,15 @@ pub struct Config {
     pub mode: Mode,
     /// The address to listen on (`HOST`:`PORT`).
     pub listen: String,
-    /// The database URL (`DATABASE_URL`, or the SQLite file in development).
-    pub database_url: String,
+    /// The database URL (`DATABASE_URL`, or the SQLite file in development);
+    /// secret because it may hold a password.
+    pub database_url: SecretString,
     /// Whether `DATABASE_URL` was unset and the development default is used.
     pub database_is_default: bool,
     /// The key that signs tokens (`JWT_SECRET`, or a generated one in development).
     pub jwt_secret: SecretString,
     /// `REDIS_URL`, when set.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretString>,
     /// How long in-flight requests get at shutdown.
     pub shutdown_timeout: Duration,
     /// The pre-stop delay.
@@ -49,9 +50,9 @@ impl Config {
             Ok(ip) => SocketAddr::new(ip, port).to_string(),
             Err(_) => format!("{host}:{port}"),
         };
-        let (database_url, database_is_default) = match validated.get("DATABASE_URL") {
-            Some(url) => (url.to_owned(), false),
-            None => (DEFAULT_SQLITE_URL.to_owned(), true),
+        let (database_url, database_is_default) = match validated.secret("DATABASE_URL") {
+            Some(url) => (url.clone(), false),
+            None => (SecretString::from(DEFAULT_SQLITE_URL), true),
         };
         Ok(Self {
             mode: validated.mode(),
@@ -62,7 +63,7 @@ impl Config {
                 .secret("JWT_SECRET")
                 .cloned()
                 .expect("validation guarantees a JWT secret or a development fallback"),
-            redis_url: validated.get("REDIS_URL").map(str::to_owned),
+            redis_url: validated.secret("REDIS_URL").cloned(),
             shutdown_timeout: Duration::from_secs(
                 validated.parsed("SHUTDOWN_TIMEOUT_SECS").unwrap_or(30),
             ),
@@ -87,13 +88,14 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn development_defaults_to_an_embedded_sqlite_file_on_loopback() {
         let config = Config::load(&Env::default()).unwrap();
         assert_eq!(config.mode, Mode::Development);
         assert_eq!(config.listen, "127.0.0.1:3000");
-        assert_eq!(config.database_url, DEFAULT_SQLITE_URL);
+        assert_eq!(config.database_url.expose_secret(), DEFAULT_SQLITE_URL);
         assert!(config.database_is_default);
     }
 

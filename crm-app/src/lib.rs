@@ -12,6 +12,7 @@ use axum::Router;
 use ops_kit::App;
 use ops_kit::config::Env;
 use ops_kit::health::PoolCheck;
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -54,7 +55,7 @@ pub async fn run(env: Env) -> ExitCode {
         }
     };
     config.log();
-    let db = match Db::connect_lazy(&config.database_url) {
+    let db = match Db::connect_lazy(config.database_url.expose_secret()) {
         Ok(db) => db,
         Err(err) => {
             tracing::error!(target: "ops_kit::startup", "[STARTUP ERROR] FATAL: {err}");

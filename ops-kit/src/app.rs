@@ -46,6 +46,21 @@ type StartupTask = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 /// A service under construction: its routes, checks, hooks and limits.
 ///
 /// See the [module docs](self) for a complete `main`.
+///
+/// # Example
+///
+/// ```
+/// use axum::{Router, body::Body, routing::get};
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let app = ops_kit::App::new("svc", "1.0.0")
+///     .router(Router::new().route("/api/hello", get(|| async { "hello" })));
+/// let request = http::Request::get("/api/hello").body(Body::empty()).unwrap();
+/// let response = app.into_router().oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// assert!(response.headers().contains_key("x-request-id"));
+/// # }
+/// ```
 #[must_use]
 pub struct App {
     name: Arc<str>,
@@ -372,6 +387,19 @@ impl App {
 
     /// Binds `addr` and serves until SIGTERM or SIGINT, then shuts down
     /// gracefully (see [`shutdown`](crate::shutdown)).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// #[tokio::main]
+    /// async fn main() -> std::process::ExitCode {
+    ///     let served = ops_kit::App::new("svc", "1.0.0").serve("0.0.0.0:3000").await;
+    ///     if let Some(err) = served.error() {
+    ///         eprintln!("serving failed: {err}");
+    ///     }
+    ///     served.exit_code()
+    /// }
+    /// ```
     pub async fn serve(self, addr: impl ToSocketAddrs + fmt::Display) -> Served {
         let listener = match TcpListener::bind(&addr).await {
             Ok(listener) => listener,
@@ -385,6 +413,18 @@ impl App {
 
     /// Serves on a listener the caller bound (port 0 in tests), until
     /// SIGTERM or SIGINT.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let port = listener.local_addr().unwrap().port();
+    /// assert_ne!(port, 0); // the OS picked a free port
+    /// let served = ops_kit::App::new("svc", "1.0.0").serve_listener(listener).await;
+    /// assert!(served.is_ok(), "{:?}", served.error());
+    /// # }
+    /// ```
     pub async fn serve_listener(self, listener: TcpListener) -> Served {
         let signals = match Signals::new() {
             Ok(signals) => signals,
@@ -614,6 +654,19 @@ impl Trigger {
 }
 
 /// Why serving ended with an error.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::{App, ServeError};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // Not a `host:port` address, so nothing can be bound.
+/// let served = App::new("svc", "1.0.0").serve("no-port-here").await;
+/// let err = served.error().unwrap();
+/// assert!(matches!(err, ServeError::Bind(_)));
+/// assert!(err.to_string().starts_with("cannot bind the listener: "));
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
@@ -658,16 +711,45 @@ pub struct Served(Result<(), ServeError>);
 
 impl Served {
     /// Whether the shutdown was clean.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let served = ops_kit::App::new("svc", "1.0.0").serve("no-port-here").await;
+    /// assert!(!served.is_ok());
+    /// # }
+    /// ```
     pub fn is_ok(&self) -> bool {
         self.0.is_ok()
     }
 
     /// The error, if any.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::ServeError;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let served = ops_kit::App::new("svc", "1.0.0").serve("no-port-here").await;
+    /// assert!(matches!(served.error(), Some(ServeError::Bind(_))));
+    /// # }
+    /// ```
     pub fn error(&self) -> Option<&ServeError> {
         self.0.as_ref().err()
     }
 
     /// 0 after a clean shutdown, 1 otherwise. Flushes queued log lines.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::process::ExitCode;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let served = ops_kit::App::new("svc", "1.0.0").serve("no-port-here").await;
+    /// assert_eq!(served.exit_code(), ExitCode::FAILURE);
+    /// # }
+    /// ```
     pub fn exit_code(&self) -> ExitCode {
         crate::telemetry::flush();
         if self.is_ok() {
@@ -678,6 +760,17 @@ impl Served {
     }
 
     /// The underlying result.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::ServeError;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let served = ops_kit::App::new("svc", "1.0.0").serve("no-port-here").await;
+    /// let result: Result<(), ServeError> = served.into_result();
+    /// assert!(matches!(result, Err(ServeError::Bind(_))));
+    /// # }
+    /// ```
     pub fn into_result(self) -> Result<(), ServeError> {
         self.0
     }

@@ -199,7 +199,7 @@ mod tests {
         let flag = ran_next.clone();
         let hooks = vec![
             Hook::new("first", move || async move { *flag.lock().unwrap() = true }),
-            Hook::new("stuck", || std::future::pending::<()>()),
+            Hook::new("stuck", std::future::pending::<()>),
         ];
         assert!(!run_hooks(hooks, Duration::from_secs(5)).await);
         assert!(*ran_next.lock().unwrap());

@@ -28,7 +28,8 @@ impl Env {
     ///
     /// ```
     /// let env = ops_kit::config::Env::from_process();
-    /// # let _ = env;
+    /// let path = std::env::var("PATH").ok().filter(|v| !v.is_empty());
+    /// assert_eq!(env.get("PATH"), path.as_deref());
     /// ```
     pub fn from_process() -> Self {
         Self {
@@ -39,6 +40,18 @@ impl Env {
     }
 
     /// A snapshot made of `pairs`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::Env;
+    ///
+    /// let env = Env::from_pairs([("PORT", "8080"), ("HOST", "0.0.0.0")]);
+    /// assert_eq!(env.get("PORT"), Some("8080"));
+    ///
+    /// let owned = Env::from_pairs(vec![(String::from("APP_ENV"), String::from("production"))]);
+    /// assert_eq!(owned.get("APP_ENV"), Some("production"));
+    /// ```
     pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Self
     where
         K: Into<String>,
@@ -53,6 +66,17 @@ impl Env {
     }
 
     /// The value of `name`, or `None` when it is unset or empty.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::Env;
+    ///
+    /// let env = Env::from_pairs([("PORT", "3000"), ("REDIS_URL", "")]);
+    /// assert_eq!(env.get("PORT"), Some("3000"));
+    /// assert_eq!(env.get("REDIS_URL"), None); // empty counts as unset
+    /// assert_eq!(env.get("DATABASE_URL"), None);
+    /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)
@@ -92,6 +116,19 @@ pub enum Mode {
 
 impl Mode {
     /// Parses `APP_ENV` (unset means development).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::Mode;
+    ///
+    /// assert_eq!(Mode::parse(Some(" production ")), Ok(Mode::Production));
+    /// assert_eq!(Mode::parse(Some("")), Ok(Mode::Development));
+    /// assert_eq!(
+    ///     Mode::parse(Some("prod")).unwrap_err(),
+    ///     r#"APP_ENV must be `production` or `development` (got "prod")"#
+    /// );
+    /// ```
     pub fn parse(value: Option<&str>) -> Result<Self, String> {
         match value.map(str::trim) {
             None | Some("") | Some("development") => Ok(Self::Development),
@@ -104,6 +141,15 @@ impl Mode {
     }
 
     /// `"production"` or `"development"`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::Mode;
+    ///
+    /// assert_eq!(Mode::Production.as_str(), "production");
+    /// assert_eq!(Mode::default().as_str(), "development");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Development => "development",
@@ -112,6 +158,15 @@ impl Mode {
     }
 
     /// Whether this is production.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::Mode;
+    ///
+    /// assert!(Mode::Production.is_production());
+    /// assert!(!Mode::parse(None).unwrap().is_production());
+    /// ```
     pub fn is_production(self) -> bool {
         self == Self::Production
     }

@@ -72,6 +72,16 @@ pub(crate) struct Outcome {
 
 impl Setting {
     /// A plain (non-secret) setting: its value may appear in messages.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::new("REGION"));
+    /// let config = validator.validate(&Env::from_pairs([("REGION", " eu-west-1 ")])).unwrap();
+    /// assert_eq!(config.get("REGION"), Some("eu-west-1")); // trimmed
+    /// ```
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -89,6 +99,19 @@ impl Setting {
 
     /// A secret: its value never appears in any message and is handed out
     /// only as a [`secrecy::SecretString`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    /// use secrecy::ExposeSecret;
+    ///
+    /// let validator = Validator::new().setting(Setting::secret("API_KEY"));
+    /// let config = validator.validate(&Env::from_pairs([("API_KEY", "s3cr3t-k3y")])).unwrap();
+    /// assert_eq!(config.get("API_KEY"), None); // not readable as a plain value
+    /// assert_eq!(config.secret("API_KEY").unwrap().expose_secret(), "s3cr3t-k3y");
+    /// assert!(!format!("{config:?}").contains("s3cr3t-k3y"));
+    /// ```
     pub fn secret(name: impl Into<String>) -> Self {
         Self {
             secret: true,
@@ -97,12 +120,33 @@ impl Setting {
     }
 
     /// Fatal in production when missing.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::new("SMTP_HOST").required_in_production());
+    /// assert!(validator.validate(&Env::default()).is_ok());
+    /// let rejected = validator.validate(&Env::from_pairs([("APP_ENV", "production")])).unwrap_err();
+    /// assert_eq!(rejected.errors(), ["SMTP_HOST is required in production"]);
+    /// ```
     pub fn required_in_production(mut self) -> Self {
         self.required_in_production = true;
         self
     }
 
     /// Fatal in every mode when missing.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::new("TENANT_ID").required());
+    /// let rejected = validator.validate(&Env::default()).unwrap_err();
+    /// assert_eq!(rejected.errors(), ["TENANT_ID is required"]);
+    /// ```
     pub fn required(mut self) -> Self {
         self.required_always = true;
         self
@@ -110,6 +154,20 @@ impl Setting {
 
     /// In production, fatal when shorter than `chars` characters; a warning
     /// in development.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::secret("API_KEY").min_len_in_production(16));
+    /// let dev = validator.validate(&Env::from_pairs([("API_KEY", "abc123")])).unwrap();
+    /// assert_eq!(dev.warnings(), ["API_KEY must be at least 16 characters (fatal in production)"]);
+    ///
+    /// let prod = Env::from_pairs([("APP_ENV", "production"), ("API_KEY", "abc123")]);
+    /// let rejected = validator.validate(&prod).unwrap_err();
+    /// assert_eq!(rejected.errors(), ["API_KEY must be at least 16 characters in production"]);
+    /// ```
     pub fn min_len_in_production(mut self, chars: usize) -> Self {
         self.min_len_in_production = Some(chars);
         self
@@ -117,6 +175,21 @@ impl Setting {
 
     /// In production, fatal when the value is a well-known placeholder or
     /// has fewer than 8 distinct characters; a warning in development.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::secret("SESSION_KEY").strong_in_production());
+    /// let weak = Env::from_pairs([("APP_ENV", "production"), ("SESSION_KEY", "changeme-changeme")]);
+    /// assert_eq!(
+    ///     validator.validate(&weak).unwrap_err().errors(),
+    ///     ["SESSION_KEY is too weak: it contains a well-known placeholder in production"]
+    /// );
+    /// let strong = Env::from_pairs([("APP_ENV", "production"), ("SESSION_KEY", "k9#Vq2!mZr7&Lp4@")]);
+    /// assert!(validator.validate(&strong).is_ok());
+    /// ```
     pub fn strong_in_production(mut self) -> Self {
         self.strong_in_production = true;
         self
@@ -124,12 +197,39 @@ impl Setting {
 
     /// In production, fatal when the value is truthy (`true`, `1`, `yes`,
     /// `on`, in any case).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::new("BYPASS_AUTH").not_true_in_production());
+    /// let prod = Env::from_pairs([("APP_ENV", "production"), ("BYPASS_AUTH", "Yes")]);
+    /// assert_eq!(
+    ///     validator.validate(&prod).unwrap_err().errors(),
+    ///     ["BYPASS_AUTH must not be true in production"]
+    /// );
+    /// let dev = validator.validate(&Env::from_pairs([("BYPASS_AUTH", "1")])).unwrap();
+    /// assert_eq!(dev.warnings(), ["BYPASS_AUTH must not be true (fatal in production)"]);
+    /// ```
     pub fn not_true_in_production(mut self) -> Self {
         self.not_true_in_production = true;
         self
     }
 
     /// Prints `[STARTUP] WARNING: <message>` when the setting is missing.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new()
+    ///     .setting(Setting::new("SENTRY_DSN").warn_if_missing("SENTRY_DSN is not set; errors are only logged"));
+    /// let config = validator.validate(&Env::default()).unwrap();
+    /// assert_eq!(config.warnings(), ["SENTRY_DSN is not set; errors are only logged"]);
+    /// assert!(validator.validate(&Env::from_pairs([("SENTRY_DSN", "https://k@sentry/1")])).unwrap().warnings().is_empty());
+    /// ```
     pub fn warn_if_missing(mut self, message: impl Into<String>) -> Self {
         self.warn_if_missing = Some(message.into());
         self
@@ -137,6 +237,19 @@ impl Setting {
 
     /// The value must parse as `T`; `what` names the expected form in the
     /// error message.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::new("WORKERS").parse::<u8>("a number of workers"));
+    /// let config = validator.validate(&Env::from_pairs([("WORKERS", "4")])).unwrap();
+    /// assert_eq!(config.parsed::<u8>("WORKERS"), Some(4));
+    ///
+    /// let rejected = validator.validate(&Env::from_pairs([("WORKERS", "many")])).unwrap_err();
+    /// assert_eq!(rejected.errors(), [r#"WORKERS must be a number of workers (got "many")"#]);
+    /// ```
     pub fn parse<T: std::str::FromStr>(mut self, what: &'static str) -> Self {
         self.parser = Some(Arc::new(move |value: &str| {
             value
@@ -148,10 +261,22 @@ impl Setting {
         self
     }
 
-    /// The value must be one of `choices`.
+    /// The value must be one of `choices` (compared without regard to case).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::new("CACHE").one_of(&["memory", "redis"]));
+    /// assert!(validator.validate(&Env::from_pairs([("CACHE", "Redis")])).is_ok());
+    ///
+    /// let rejected = validator.validate(&Env::from_pairs([("CACHE", "disk")])).unwrap_err();
+    /// assert_eq!(rejected.errors(), [r#"CACHE must be one of memory, redis (got "disk")"#]);
+    /// ```
     pub fn one_of(mut self, choices: &'static [&'static str]) -> Self {
         self.parser = Some(Arc::new(move |value: &str| {
-            if choices.contains(&value.trim()) {
+            if choices.iter().any(|c| c.eq_ignore_ascii_case(value.trim())) {
                 Ok(())
             } else {
                 Err(format!("must be one of {}", choices.join(", ")))
@@ -161,6 +286,18 @@ impl Setting {
     }
 
     /// The value used when the setting is missing.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::new("PORT").default("3000"));
+    /// assert_eq!(validator.validate(&Env::default()).unwrap().get("PORT"), Some("3000"));
+    ///
+    /// let config = validator.validate(&Env::from_pairs([("PORT", "8080")])).unwrap();
+    /// assert_eq!(config.get("PORT"), Some("8080"));
+    /// ```
     pub fn default(mut self, value: impl Into<String>) -> Self {
         self.fallback = Some(Fallback::Value(value.into()));
         self
@@ -168,6 +305,20 @@ impl Setting {
 
     /// Different defaults in development and production (for example a
     /// loopback listen address in development only).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new()
+    ///     .setting(Setting::new("HOST").default_by_mode("127.0.0.1", "0.0.0.0"));
+    /// let dev = validator.validate(&Env::default()).unwrap();
+    /// assert_eq!(dev.get("HOST"), Some("127.0.0.1"));
+    ///
+    /// let prod = validator.validate(&Env::from_pairs([("APP_ENV", "production")])).unwrap();
+    /// assert_eq!(prod.get("HOST"), Some("0.0.0.0"));
+    /// ```
     pub fn default_by_mode(
         mut self,
         development: impl Into<String>,
@@ -183,6 +334,23 @@ impl Setting {
     /// In development, a missing value is replaced by a fresh random secret
     /// and `warning` is printed. Production still requires the setting if
     /// [`required_in_production`](Self::required_in_production) is set.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    /// use secrecy::ExposeSecret;
+    ///
+    /// let validator = Validator::new().setting(
+    ///     Setting::secret("SIGNING_KEY").random_in_development("SIGNING_KEY is not set; using a random one"),
+    /// );
+    /// let (a, b) = (validator.validate(&Env::default()).unwrap(), validator.validate(&Env::default()).unwrap());
+    /// assert_eq!(a.warnings(), ["SIGNING_KEY is not set; using a random one"]);
+    /// assert_ne!(a.secret("SIGNING_KEY").unwrap().expose_secret(), b.secret("SIGNING_KEY").unwrap().expose_secret());
+    ///
+    /// let prod = validator.validate(&Env::from_pairs([("APP_ENV", "production")])).unwrap();
+    /// assert!(prod.secret("SIGNING_KEY").is_none()); // no fallback in production
+    /// ```
     pub fn random_in_development(mut self, warning: impl Into<String>) -> Self {
         self.fallback = Some(Fallback::RandomSecret {
             warning: warning.into(),

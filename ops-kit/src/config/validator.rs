@@ -54,9 +54,9 @@ impl Validator {
     /// |---|---|
     /// | `APP_ENV` | `production` or `development` (default) |
     /// | `JWT_SECRET` | secret; required in production, ≥ 32 characters, not weak; a generated fallback with a warning in development |
-    /// | `DATABASE_URL` | required in production |
+    /// | `DATABASE_URL` | secret (it may hold a password); required in production |
     /// | `BYPASS_AUTH`, `VITE_BYPASS_AUTH` | must not be true in production |
-    /// | `REDIS_URL` | a warning when missing: the in-memory cache is used |
+    /// | `REDIS_URL` | secret (it may hold a password); a warning when missing: the in-memory cache is used |
     /// | `HOST` | default `127.0.0.1` in development, `0.0.0.0` in production |
     /// | `PORT` | a port number, default 3000 |
     /// | `SHUTDOWN_TIMEOUT_SECS` | whole seconds, default 30 |
@@ -84,11 +84,12 @@ impl Validator {
                         "JWT_SECRET is not set; using a generated development secret (tokens will not survive a restart)",
                     ),
             )
-            .setting(Setting::new("DATABASE_URL").required_in_production())
+            // URLs may carry passwords: treat them as secrets.
+            .setting(Setting::secret("DATABASE_URL").required_in_production())
             .setting(Setting::new("BYPASS_AUTH").not_true_in_production())
             .setting(Setting::new("VITE_BYPASS_AUTH").not_true_in_production())
             .setting(
-                Setting::new("REDIS_URL")
+                Setting::secret("REDIS_URL")
                     .warn_if_missing("REDIS_URL is not set; using the in-memory cache"),
             )
             .setting(Setting::new("HOST").default_by_mode("127.0.0.1", "0.0.0.0"))
@@ -401,6 +402,28 @@ mod tests {
         assert_eq!(config.get("HOST"), Some("0.0.0.0"));
         assert_eq!(config.parsed::<u16>("PORT"), Some(3000));
         assert_eq!(config.parsed::<u64>("SHUTDOWN_TIMEOUT_SECS"), Some(30));
+    }
+
+    #[test]
+    fn database_and_redis_urls_are_handed_out_as_secrets() {
+        let url = "postgres://app:hunter2@db/crm";
+        let config = Validator::standard()
+            .validate(&production(&[
+                ("DATABASE_URL", url),
+                ("REDIS_URL", "redis://:pw@cache"),
+            ]))
+            .unwrap();
+        assert_eq!(config.get("DATABASE_URL"), None);
+        assert_eq!(config.secret("DATABASE_URL").unwrap().expose_secret(), url);
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn log_format_is_accepted_in_any_case() {
+        let config = Validator::standard()
+            .validate(&Env::from_pairs([("LOG_FORMAT", "JSON")]))
+            .unwrap();
+        assert_eq!(config.get("LOG_FORMAT"), Some("JSON"));
     }
 
     #[test]

@@ -167,6 +167,7 @@ async fn combined_health_shows_why_a_check_failed() {
     assert_eq!(body["checks"]["database"]["error"], "connection refused");
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn the_sqlite_pool_check_reports_connected_then_disconnected_once_closed() {
     let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
@@ -183,6 +184,7 @@ async fn the_sqlite_pool_check_reports_connected_then_disconnected_once_closed()
     assert_eq!(body["checks"]["database"], "disconnected");
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn the_postgres_pool_check_reports_connected_against_a_real_server() {
     let url = std::env::var("TEST_DATABASE_URL")
@@ -198,6 +200,7 @@ async fn the_postgres_pool_check_reports_connected_against_a_real_server() {
     assert_eq!(body["checks"]["database"], "connected");
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn the_postgres_pool_check_fails_within_the_timeout_when_the_server_is_unreachable() {
     // A port nothing listens on: connecting fails fast or hangs; either way the

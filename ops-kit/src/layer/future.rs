@@ -112,7 +112,9 @@ where
                         Some(Poll::Ready(())) => {
                             // Drop the handler now: its work is abandoned.
                             this.inner.set(None);
-                            tracing::warn!(target: "ops_kit::request", "request timed out");
+                            crate::request_id::CURRENT.sync_scope(meta.request_id.clone(), || {
+                                tracing::warn!(target: "ops_kit::request", "request timed out");
+                            });
                             bare(StatusCode::SERVICE_UNAVAILABLE).with_marker(Marker::TimedOut)
                         }
                         _ => return Poll::Pending,
@@ -167,28 +169,18 @@ fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response 
 
     let elapsed = meta.started.elapsed();
     let ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
-    let route = response.extensions().get::<MatchedPath>();
-    match route {
-        Some(route) => tracing::info!(
-            target: "ops_kit::metrics",
-            requestId = meta.request_id.as_str(),
-            request_duration_ms = ms,
-            method = meta.method.as_str(),
-            path = meta.uri.path(),
-            status = status.as_u16() as u64,
-            route = route.as_str(),
-            "[METRICS]"
-        ),
-        None => tracing::info!(
-            target: "ops_kit::metrics",
-            requestId = meta.request_id.as_str(),
-            request_duration_ms = ms,
-            method = meta.method.as_str(),
-            path = meta.uri.path(),
-            status = status.as_u16() as u64,
-            "[METRICS]"
-        ),
+    crate::telemetry::MetricsLine {
+        request_id: meta.request_id.as_str(),
+        duration_ms: ms,
+        method: meta.method.as_str(),
+        path: meta.uri.path(),
+        status: status.as_u16(),
+        route: response
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
     }
+    .emit();
     response
 }
 

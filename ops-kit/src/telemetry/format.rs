@@ -74,21 +74,20 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let line = BUF.with(|cell| match cell.try_borrow_mut() {
+        BUF.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => {
                 buf.clear();
                 self.format_event(&mut buf, event, &ctx);
-                buf.as_bytes().to_vec()
+                self.writer.write_line(buf.as_bytes());
             }
             // A field's Debug impl logged while we were formatting: fall back
             // to a fresh buffer rather than panic.
             Err(_) => {
                 let mut buf = String::new();
                 self.format_event(&mut buf, event, &ctx);
-                buf.into_bytes()
+                self.writer.write_line(buf.as_bytes());
             }
         });
-        self.writer.write_line(line);
     }
 }
 
@@ -117,8 +116,7 @@ impl LineLayer {
             }
             LogFormat::Json => {
                 buf.push_str("{\"timestamp\":\"");
-                let now = chrono::Utc::now();
-                let _ = write!(buf, "{}", now.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
+                push_timestamp(buf);
                 buf.push_str("\",\"level\":\"");
                 buf.push_str(level_str(meta.level()));
                 buf.push_str("\",\"target\":");
@@ -280,11 +278,11 @@ impl Visit for FieldWriter<'_> {
 
 /// A text value: bare when it is a plain token, quoted and escaped otherwise,
 /// so that a value can never split the line or fake another field.
-fn push_text_value(buf: &mut String, value: &str) {
+pub(crate) fn push_text_value(buf: &mut String, value: &str) {
     let plain = !value.is_empty()
-        && value
+        && !value
             .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'=' && b != b'\\');
+            .any(|b| !(0x21..=0x7e).contains(&b) || matches!(b, b'"' | b'=' | b'\\'));
     if plain {
         buf.push_str(value);
     } else {
@@ -306,6 +304,34 @@ fn push_escaped_text(buf: &mut String, value: &str) {
             c => buf.push(c),
         }
     }
+}
+
+/// The current UTC time as RFC 3339 with microseconds. The date and time
+/// of day are formatted once per second per thread.
+pub(crate) fn push_timestamp(buf: &mut String) {
+    thread_local! {
+        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = chrono::Utc::now();
+    let secs = now.timestamp();
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            cached.1.clear();
+            let _ = write!(cached.1, "{}", now.format("%Y-%m-%dT%H:%M:%S"));
+            cached.0 = secs;
+        }
+        buf.push_str(&cached.1);
+    });
+    let micros = now.timestamp_subsec_micros();
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(micros);
+    buf.push('.');
+    for _ in digits.len()..6 {
+        buf.push('0');
+    }
+    buf.push_str(digits);
+    buf.push('Z');
 }
 
 fn needs_json_escape(s: &str) -> bool {

@@ -27,6 +27,7 @@
 //! ```
 
 mod format;
+mod metrics_line;
 mod writer;
 
 use std::fmt;
@@ -41,6 +42,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use self::format::LineLayer;
 pub(crate) use self::format::REQUEST_SPAN_TARGET;
+pub(crate) use self::metrics_line::MetricsLine;
 use self::writer::LineWriter;
 
 /// The default `LOG_LEVEL` directives.
@@ -162,7 +164,7 @@ impl Telemetry {
     /// ```
     /// use ops_kit::telemetry::{LogFormat, Telemetry};
     /// assert!(Telemetry::new(LogFormat::Text).level("warn,my_app=debug").is_ok());
-    /// assert!(Telemetry::new(LogFormat::Text).level("loud").is_err());
+    /// assert!(Telemetry::new(LogFormat::Text).level("my_app=loud").is_err());
     /// ```
     pub fn level(mut self, directives: &str) -> Result<Self, TelemetryError> {
         self.filter = directives.parse().map_err(|_| TelemetryError::Level)?;
@@ -214,11 +216,15 @@ impl Telemetry {
     /// A panic is then logged as one `[PANIC]` error line (with the request
     /// id when it happens inside a request) instead of raw text on stderr.
     pub fn init(self) -> Result<LogGuard, TelemetryError> {
+        let self_format = self.format;
         let (subscriber, guard) = self.build();
         subscriber
             .try_init()
             .map_err(|_| TelemetryError::AlreadyInstalled)?;
-        let _ = GLOBAL.set(guard.writer.clone());
+        let _ = GLOBAL.set(Global {
+            writer: guard.writer.clone(),
+            format: self_format,
+        });
         std::panic::set_hook(Box::new(|info| {
             let location = info
                 .location()
@@ -236,7 +242,13 @@ impl Telemetry {
     }
 }
 
-static GLOBAL: OnceLock<LineWriter> = OnceLock::new();
+/// The writer and format of the globally installed ops-kit subscriber.
+struct Global {
+    writer: LineWriter,
+    format: LogFormat,
+}
+
+static GLOBAL: OnceLock<Global> = OnceLock::new();
 
 /// Waits (up to two seconds) until every line queued so far by the global
 /// subscriber is written. Call it before `std::process::exit`.
@@ -248,8 +260,8 @@ static GLOBAL: OnceLock<LineWriter> = OnceLock::new();
 /// ops_kit::telemetry::flush();
 /// ```
 pub fn flush() {
-    if let Some(writer) = GLOBAL.get() {
-        writer.flush(Duration::from_secs(2));
+    if let Some(global) = GLOBAL.get() {
+        global.writer.flush(Duration::from_secs(2));
     }
 }
 

@@ -16,9 +16,17 @@ use std::thread;
 use std::time::Duration;
 
 /// How many lines may wait for the writer thread before senders block.
-pub(crate) const DEFAULT_CAPACITY: usize = 64 * 1024;
+pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 
+/// Lines up to this length travel inside the channel's slot, so that the
+/// request path allocates nothing and the writer thread frees nothing that
+/// another thread allocated.
+const INLINE: usize = 320;
+
+// The size difference is the point: the common case travels inline.
+#[allow(clippy::large_enum_variant)]
 enum Message {
+    Inline { len: u16, bytes: [u8; INLINE] },
     Line(Vec<u8>),
     Flush(SyncSender<()>),
 }
@@ -53,19 +61,28 @@ impl LineWriter {
     }
 
     /// Queues one line (which must end with `\n`).
-    pub(crate) fn write_line(&self, line: Vec<u8>) {
-        match self.tx.try_send(Message::Line(line)) {
+    pub(crate) fn write_line(&self, line: &[u8]) {
+        let message = if line.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..line.len()].copy_from_slice(line);
+            Message::Inline {
+                len: line.len() as u16,
+                bytes,
+            }
+        } else {
+            Message::Line(line.to_vec())
+        };
+        match self.tx.try_send(message) {
             Ok(()) => {}
             Err(TrySendError::Full(message)) => {
                 // Back-pressure instead of loss: wait for the writer.
                 self.blocked.fetch_add(1, Ordering::Relaxed);
                 let _ = self.tx.send(message);
             }
-            Err(TrySendError::Disconnected(Message::Line(line))) => {
+            Err(TrySendError::Disconnected(_)) => {
                 // The writer thread is gone (process exiting): write directly.
-                let _ = std::io::stdout().lock().write_all(&line);
+                let _ = std::io::stdout().lock().write_all(line);
             }
-            Err(TrySendError::Disconnected(Message::Flush(_))) => {}
         }
     }
 
@@ -101,6 +118,9 @@ fn run<W: Write>(sink: W, rx: Receiver<Message>) {
             while let Some(message) = next.take().or_else(|| rx.try_recv().ok()) {
                 wrote = true;
                 match message {
+                    Message::Inline { len, bytes } => {
+                        let _ = out.write_all(&bytes[..len as usize]);
+                    }
                     Message::Line(line) => {
                         let _ = out.write_all(&line);
                     }
@@ -143,7 +163,7 @@ mod tests {
         let sink = Shared::default();
         let writer = LineWriter::spawn(sink.clone(), 4);
         for i in 0..10_000 {
-            writer.write_line(format!("line {i}\n").into_bytes());
+            writer.write_line(format!("line {i}\n").as_bytes());
         }
         assert!(writer.flush(Duration::from_secs(10)));
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
@@ -151,6 +171,18 @@ mod tests {
         assert_eq!(lines.len(), 10_000);
         assert_eq!(lines[0], "line 0");
         assert_eq!(lines[9_999], "line 9999");
+    }
+
+    #[test]
+    fn writes_long_lines_whole() {
+        let sink = Shared::default();
+        let writer = LineWriter::spawn(sink.clone(), 4);
+        let long = format!("{}\n", "x".repeat(10 * INLINE));
+        writer.write_line(b"short\n");
+        writer.write_line(long.as_bytes());
+        assert!(writer.flush(Duration::from_secs(10)));
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, format!("short\n{long}"));
     }
 
     #[test]
@@ -162,7 +194,7 @@ mod tests {
                 let writer = writer.clone();
                 thread::spawn(move || {
                     for i in 0..1_000 {
-                        writer.write_line(format!("thread={t} i={i}\n").into_bytes());
+                        writer.write_line(format!("thread={t} i={i}\n").as_bytes());
                     }
                 })
             })

@@ -1,0 +1,168 @@
+//! The `[METRICS]` line, written straight to the log writer.
+//!
+//! It is the one line every request produces, so when the ops-kit
+//! subscriber is installed globally it skips the generic event machinery:
+//! the fields are known, so they are formatted directly into a thread-local
+//! buffer. The level filter still applies (target `ops_kit::metrics`, level
+//! INFO). Under any other subscriber the line is an ordinary `tracing` event
+//! with the same fields.
+
+use std::cell::RefCell;
+
+use super::format::{push_json_string, push_text_value, push_timestamp};
+use super::{GLOBAL, LogFormat};
+
+/// One request's metrics.
+pub(crate) struct MetricsLine<'a> {
+    pub(crate) request_id: &'a str,
+    pub(crate) duration_ms: f64,
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) status: u16,
+    pub(crate) route: Option<&'a str>,
+}
+
+thread_local! {
+    static BUF: RefCell<String> = RefCell::new(String::with_capacity(256));
+}
+
+impl MetricsLine<'_> {
+    pub(crate) fn emit(&self) {
+        if !tracing::enabled!(target: "ops_kit::metrics", tracing::Level::INFO) {
+            return;
+        }
+        match GLOBAL.get() {
+            Some(global) => BUF.with(|cell| {
+                let mut buf = cell.borrow_mut();
+                buf.clear();
+                self.format(&mut buf, global.format);
+                global.writer.write_line(buf.as_bytes());
+            }),
+            None => self.event(),
+        }
+    }
+
+    fn format(&self, buf: &mut String, format: LogFormat) {
+        let mut ms = ryu::Buffer::new();
+        let mut status = itoa::Buffer::new();
+        match format {
+            LogFormat::Text => {
+                // Request ids and methods are plain tokens by construction
+                // (see `RequestId` and the HTTP method grammar).
+                buf.push_str("[METRICS] requestId=");
+                buf.push_str(self.request_id);
+                buf.push_str(" request_duration_ms=");
+                buf.push_str(ms.format(self.duration_ms));
+                buf.push_str(" method=");
+                buf.push_str(self.method);
+                buf.push_str(" path=");
+                push_text_value(buf, self.path);
+                buf.push_str(" status=");
+                buf.push_str(status.format(self.status));
+                if let Some(route) = self.route {
+                    buf.push_str(" route=");
+                    push_text_value(buf, route);
+                }
+            }
+            LogFormat::Json => {
+                buf.push_str("{\"timestamp\":\"");
+                push_timestamp(buf);
+                buf.push_str(
+                    "\",\"level\":\"INFO\",\"target\":\"ops_kit::metrics\",\"message\":\"[METRICS]\",\"requestId\":",
+                );
+                push_json_string(buf, self.request_id);
+                buf.push_str(",\"request_duration_ms\":");
+                buf.push_str(ms.format(self.duration_ms));
+                buf.push_str(",\"method\":");
+                push_json_string(buf, self.method);
+                buf.push_str(",\"path\":");
+                push_json_string(buf, self.path);
+                buf.push_str(",\"status\":");
+                buf.push_str(status.format(self.status));
+                if let Some(route) = self.route {
+                    buf.push_str(",\"route\":");
+                    push_json_string(buf, route);
+                }
+                buf.push('}');
+            }
+        }
+        buf.push('\n');
+    }
+
+    fn event(&self) {
+        match self.route {
+            Some(route) => tracing::info!(
+                target: "ops_kit::metrics",
+                requestId = self.request_id,
+                request_duration_ms = self.duration_ms,
+                method = self.method,
+                path = self.path,
+                status = self.status as u64,
+                route = route,
+                "[METRICS]"
+            ),
+            None => tracing::info!(
+                target: "ops_kit::metrics",
+                requestId = self.request_id,
+                request_duration_ms = self.duration_ms,
+                method = self.method,
+                path = self.path,
+                status = self.status as u64,
+                "[METRICS]"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(route: Option<&'static str>) -> MetricsLine<'static> {
+        MetricsLine {
+            request_id: "r-1",
+            duration_ms: 0.412,
+            method: "GET",
+            path: "/leads/7",
+            status: 200,
+            route,
+        }
+    }
+
+    #[test]
+    fn formats_the_runbook_text_line_exactly() {
+        let mut buf = String::new();
+        line(Some("/leads/{id}")).format(&mut buf, LogFormat::Text);
+        assert_eq!(
+            buf,
+            "[METRICS] requestId=r-1 request_duration_ms=0.412 method=GET path=/leads/7 status=200 route=/leads/{id}\n"
+        );
+    }
+
+    #[test]
+    fn formats_the_same_fields_as_json_keys() {
+        let mut buf = String::new();
+        line(None).format(&mut buf, LogFormat::Json);
+        let value: serde_json::Value = serde_json::from_str(&buf).unwrap();
+        assert_eq!(value["message"], "[METRICS]");
+        assert_eq!(value["requestId"], "r-1");
+        assert_eq!(value["request_duration_ms"], 0.412);
+        assert_eq!(value["method"], "GET");
+        assert_eq!(value["path"], "/leads/7");
+        assert_eq!(value["status"], 200);
+        assert!(value.get("route").is_none());
+        assert!(chrono::DateTime::parse_from_rfc3339(value["timestamp"].as_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn quotes_a_path_that_could_split_the_line() {
+        let mut buf = String::new();
+        MetricsLine {
+            path: "/a b\n[METRICS] forged",
+            ..line(None)
+        }
+        .format(&mut buf, LogFormat::Text);
+        assert_eq!(buf.lines().count(), 1);
+        assert!(buf.contains(r#"path="/a b\n[METRICS] forged""#));
+    }
+}
