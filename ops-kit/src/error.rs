@@ -60,6 +60,19 @@ pub struct FieldError {
 
 impl FieldError {
     /// A rejection of `field` with `message`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::FieldError;
+    ///
+    /// let detail = FieldError::new("address.zip", "must be 5 digits");
+    /// assert_eq!(detail.message, "must be 5 digits");
+    /// assert_eq!(
+    ///     serde_json::to_value(&detail).unwrap(),
+    ///     serde_json::json!({"field": "address.zip", "message": "must be 5 digits"})
+    /// );
+    /// ```
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -297,21 +310,69 @@ impl ApiError {
     }
 
     /// The HTTP status.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// use http::StatusCode;
+    ///
+    /// let err = ops_kit::ApiError::not_found("lead not found");
+    /// assert_eq!(err.status(), StatusCode::NOT_FOUND);
+    /// assert_eq!(err.into_response().status(), StatusCode::NOT_FOUND);
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The machine-readable code.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::ApiError;
+    ///
+    /// assert_eq!(ApiError::unauthorized("token expired").code(), "unauthorized");
+    /// assert_eq!(ApiError::conflict("email_taken", "email already registered").code(), "email_taken");
+    /// ```
     pub fn code(&self) -> &str {
         &self.code
     }
 
     /// The message (for 5xx, the logged one; clients read a generic text).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let err = ops_kit::ApiError::internal_message("invariant broken: total < 0");
+    /// assert_eq!(err.message(), "invariant broken: total < 0");
+    ///
+    /// let body = axum::body::to_bytes(err.into_response().into_body(), usize::MAX).await.unwrap();
+    /// let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    /// assert_eq!(body["error"], "internal server error");
+    /// # }
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The per-field rejections.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::{ApiError, FieldError};
+    ///
+    /// let err = ApiError::validation(vec![
+    ///     FieldError::new("email", "is required"),
+    ///     FieldError::new("name", "must not be empty"),
+    /// ]);
+    /// assert_eq!(err.details()[0], FieldError::new("email", "is required"));
+    /// assert_eq!(err.details().len(), 2);
+    /// assert!(ApiError::not_found("lead not found").details().is_empty());
+    /// ```
     pub fn details(&self) -> &[FieldError] {
         &self.details
     }

@@ -27,6 +27,18 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// A phase of the process's life.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::{Lifecycle, Phase};
+///
+/// let lifecycle = Lifecycle::new();
+/// assert_eq!(lifecycle.phase(), Phase::Starting);
+/// lifecycle.set_ready();
+/// assert_eq!(lifecycle.phase(), Phase::Ready);
+/// assert_eq!(Phase::Ready.as_str(), "ready");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Start-up work (migrations, warm-up) is running; readiness is 503.
@@ -55,6 +67,17 @@ impl Phase {
 }
 
 /// A shared handle on the process's [`Phase`] and start time.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::{Lifecycle, Phase};
+///
+/// let lifecycle = Lifecycle::new();
+/// let seen_by_a_worker = lifecycle.clone();
+/// lifecycle.begin_shutdown();
+/// assert_eq!(seen_by_a_worker.phase(), Phase::ShuttingDown); // clones share one state
+/// ```
 #[derive(Debug, Clone)]
 pub struct Lifecycle {
     inner: Arc<Inner>,
@@ -75,6 +98,16 @@ impl Default for Lifecycle {
 
 impl Lifecycle {
     /// A lifecycle in [`Phase::Starting`], its clock starting now.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::{Lifecycle, Phase};
+    ///
+    /// let lifecycle = Lifecycle::new();
+    /// assert_eq!(lifecycle.phase(), Phase::Starting);
+    /// assert!(lifecycle.uptime() < std::time::Duration::from_secs(5));
+    /// ```
     pub fn new() -> Self {
         let (changes, _) = watch::channel(Phase::Starting);
         Self {
@@ -87,6 +120,18 @@ impl Lifecycle {
     }
 
     /// The current phase.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::Phase;
+    ///
+    /// let app = ops_kit::App::new("svc", "1.0.0");
+    /// let lifecycle = app.lifecycle();
+    /// assert_eq!(lifecycle.phase(), Phase::Starting);
+    /// let _router = app.into_router(); // marks the service ready
+    /// assert_eq!(lifecycle.phase(), Phase::Ready);
+    /// ```
     pub fn phase(&self) -> Phase {
         match self.inner.phase.load(Ordering::Acquire) {
             0 => Phase::Starting,
@@ -96,6 +141,19 @@ impl Lifecycle {
     }
 
     /// Start-up has finished. Has no effect once shutdown has begun.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::{Lifecycle, Phase};
+    ///
+    /// let lifecycle = Lifecycle::new();
+    /// lifecycle.set_ready();
+    /// assert_eq!(lifecycle.phase(), Phase::Ready);
+    /// lifecycle.begin_shutdown();
+    /// lifecycle.set_ready();
+    /// assert_eq!(lifecycle.phase(), Phase::ShuttingDown);
+    /// ```
     pub fn set_ready(&self) {
         if self
             .inner
@@ -108,6 +166,24 @@ impl Lifecycle {
     }
 
     /// Shutdown has begun: readiness answers 503 from now on.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::body::Body;
+    /// use ops_kit::health::{LIVE_PATH, READY_PATH};
+    /// use tower::ServiceExt;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = ops_kit::App::new("svc", "1.0.0");
+    /// let lifecycle = app.lifecycle();
+    /// let router = app.into_router();
+    /// lifecycle.begin_shutdown();
+    /// let ready = router.clone().oneshot(http::Request::get(READY_PATH).body(Body::empty()).unwrap()).await.unwrap();
+    /// assert_eq!(ready.status(), 503);
+    /// let live = router.oneshot(http::Request::get(LIVE_PATH).body(Body::empty()).unwrap()).await.unwrap();
+    /// assert_eq!(live.status(), 200); // liveness is unaffected
+    /// # }
+    /// ```
     pub fn begin_shutdown(&self) {
         if self.inner.phase.swap(2, Ordering::AcqRel) != 2 {
             self.inner.changes.send_replace(Phase::ShuttingDown);

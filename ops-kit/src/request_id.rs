@@ -27,9 +27,35 @@ use http::{HeaderName, HeaderValue, request::Parts};
 use crate::error::ApiError;
 
 /// The header that carries the request id in both directions: `x-request-id`.
+///
+/// # Example
+///
+/// ```
+/// use axum::body::Body;
+/// use ops_kit::request_id::REQUEST_ID_HEADER;
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(REQUEST_ID_HEADER, "x-request-id");
+/// let router = ops_kit::App::new("svc", "1.0.0").into_router();
+/// let request = http::Request::get("/api/health/live").header(REQUEST_ID_HEADER, "edge-42").body(Body::empty()).unwrap();
+/// let response = router.oneshot(request).await.unwrap();
+/// assert_eq!(response.headers()[REQUEST_ID_HEADER], "edge-42"); // echoed
+/// # }
+/// ```
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The longest client-supplied request id that is kept.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::{RequestId, request_id::MAX_REQUEST_ID_LEN};
+///
+/// let longest = "a".repeat(MAX_REQUEST_ID_LEN);
+/// assert!(RequestId::from_client(Some(longest.as_bytes())).is_some());
+/// let too_long = "a".repeat(MAX_REQUEST_ID_LEN + 1);
+/// assert!(RequestId::from_client(Some(too_long.as_bytes())).is_none());
+/// ```
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The id of one request.

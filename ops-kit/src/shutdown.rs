@@ -30,9 +30,32 @@ use std::pin::Pin;
 use std::time::Duration;
 
 /// The default time in-flight requests get to finish.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use ops_kit::shutdown::DEFAULT_SHUTDOWN_TIMEOUT;
+///
+/// assert_eq!(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs(30));
+/// // A service with long uploads gives them more time.
+/// let app = ops_kit::App::new("svc", "1.0.0").shutdown_timeout(DEFAULT_SHUTDOWN_TIMEOUT * 2);
+/// assert!(format!("{app:?}").contains("shutdown_timeout: 60s"));
+/// ```
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default time each cleanup handler gets.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use ops_kit::shutdown::DEFAULT_CLEANUP_TIMEOUT;
+///
+/// assert_eq!(DEFAULT_CLEANUP_TIMEOUT, Duration::from_secs(5));
+/// let app = ops_kit::App::new("svc", "1.0.0").cleanup_timeout(DEFAULT_CLEANUP_TIMEOUT / 5);
+/// # let _ = app;
+/// ```
 pub const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 type HookFn = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;

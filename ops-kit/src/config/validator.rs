@@ -43,6 +43,16 @@ impl fmt::Debug for Validator {
 
 impl Validator {
     /// A validator with no settings yet (only `APP_ENV` is read).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Mode, Validator};
+    ///
+    /// let config = Validator::new().validate(&Env::from_pairs([("APP_ENV", "production"), ("PORT", "80")])).unwrap();
+    /// assert_eq!(config.mode(), Mode::Production);
+    /// assert_eq!(config.get("PORT"), None); // not declared, so not handed out
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -112,6 +122,17 @@ impl Validator {
     }
 
     /// Declares a setting (replacing an earlier one of the same name).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::standard()
+    ///     .setting(Setting::new("PORT").parse::<u16>("a port number").default("8080"));
+    /// let config = validator.validate(&Env::default()).unwrap();
+    /// assert_eq!(config.parsed::<u16>("PORT"), Some(8080)); // the standard default was 3000
+    /// ```
     pub fn setting(mut self, setting: Setting) -> Self {
         self.settings.retain(|s| s.name != setting.name);
         self.settings.push(setting);
@@ -143,6 +164,19 @@ impl Validator {
     }
 
     /// Checks every setting and rule against `env` and reports all failures.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new()
+    ///     .setting(Setting::new("QUEUE_URL").required())
+    ///     .setting(Setting::new("WORKERS").parse::<u8>("a number"));
+    /// let rejected = validator.validate(&Env::from_pairs([("WORKERS", "lots")])).unwrap_err();
+    /// assert_eq!(rejected.errors(), ["QUEUE_URL is required", r#"WORKERS must be a number (got "lots")"#]);
+    /// assert!(validator.validate(&Env::from_pairs([("QUEUE_URL", "amqp://mq"), ("WORKERS", "4")])).is_ok());
+    /// ```
     pub fn validate(&self, env: &Env) -> Result<Validated, Rejected> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
@@ -259,33 +293,116 @@ impl fmt::Debug for Validated {
 
 impl Validated {
     /// The mode from `APP_ENV`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Mode, Validator};
+    ///
+    /// assert_eq!(Validator::new().validate(&Env::default()).unwrap().mode(), Mode::Development);
+    /// let env = Env::from_pairs([("APP_ENV", "production")]);
+    /// assert_eq!(Validator::new().validate(&env).unwrap().mode(), Mode::Production);
+    /// ```
     pub fn mode(&self) -> Mode {
         self.mode
     }
 
     /// A plain setting's value (or its default).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new()
+    ///     .setting(Setting::new("REGION").default("eu-west-1"))
+    ///     .setting(Setting::secret("API_KEY"));
+    /// let config = validator.validate(&Env::from_pairs([("API_KEY", "k-123")])).unwrap();
+    /// assert_eq!(config.get("REGION"), Some("eu-west-1"));
+    /// assert_eq!(config.get("API_KEY"), None); // secrets are read with `secret`
+    /// assert_eq!(config.get("UNDECLARED"), None);
+    /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
 
     /// A plain setting parsed as `T`; `None` when missing or unparsable
     /// (declare it with [`Setting::parse`] to make that impossible).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Validator};
+    ///
+    /// let env = Env::from_pairs([("SHUTDOWN_DELAY_SECS", "5")]);
+    /// let config = Validator::standard().validate(&env).unwrap();
+    /// assert_eq!(config.parsed::<u64>("SHUTDOWN_DELAY_SECS"), Some(5));
+    /// assert_eq!(config.parsed::<u64>("SHUTDOWN_TIMEOUT_SECS"), Some(30)); // the default
+    /// assert_eq!(config.parsed::<u64>("HOST"), None); // "127.0.0.1" is not a number
+    /// ```
     pub fn parsed<T: FromStr>(&self, name: &str) -> Option<T> {
         self.get(name)?.parse().ok()
     }
 
     /// A secret setting (or its generated development fallback).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    /// use secrecy::ExposeSecret;
+    ///
+    /// let validator = Validator::new().setting(Setting::secret("SMTP_PASSWORD"));
+    /// let config = validator.validate(&Env::from_pairs([("SMTP_PASSWORD", "hunter2")])).unwrap();
+    /// assert_eq!(config.secret("SMTP_PASSWORD").unwrap().expose_secret(), "hunter2");
+    /// assert!(!format!("{:?}", config.secret("SMTP_PASSWORD").unwrap()).contains("hunter2"));
+    /// ```
     pub fn secret(&self, name: &str) -> Option<&SecretString> {
         self.secrets.get(name)
     }
 
     /// The warnings, without the `[STARTUP] WARNING: ` prefix.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Validator};
+    ///
+    /// let config = Validator::standard().validate(&Env::default()).unwrap();
+    /// assert!(config.warnings().iter().any(|w| w.starts_with("REDIS_URL is not set")));
+    ///
+    /// let env = Env::from_pairs([("REDIS_URL", "redis://cache:6379"), ("JWT_SECRET", "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)")]);
+    /// assert!(Validator::standard().validate(&env).unwrap().warnings().is_empty());
+    /// ```
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
     /// Logs each warning as `[STARTUP] WARNING: …`, then
     /// `[STARTUP] Configuration validation passed`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Capture(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Capture {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Capture { fn text(&self) -> String { String::from_utf8(self.0.lock().unwrap().clone()).unwrap() } }
+    /// use ops_kit::config::{Env, Setting, Validator};
+    /// use ops_kit::telemetry::{LogFormat, Telemetry};
+    ///
+    /// let out = Capture::default();
+    /// let (subscriber, logs) = Telemetry::new(LogFormat::Text).writer(out.clone()).build();
+    /// let validator = Validator::new().setting(Setting::new("SENTRY_DSN").warn_if_missing("no SENTRY_DSN"));
+    /// let config = validator.validate(&Env::default()).unwrap();
+    /// tracing::subscriber::with_default(subscriber, || config.log());
+    /// logs.flush();
+    /// assert_eq!(out.text(), "[STARTUP] WARNING: no SENTRY_DSN\n[STARTUP] Configuration validation passed mode=development\n");
+    /// ```
     pub fn log(&self) {
         for warning in &self.warnings {
             tracing::warn!(target: "ops_kit::startup", "[STARTUP] WARNING: {warning}");
@@ -299,6 +416,20 @@ impl Validated {
 }
 
 /// A configuration that failed validation: every error, not just the first.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::config::{Env, Setting, Validator};
+///
+/// let validator = Validator::new().setting(Setting::new("QUEUE_URL").required());
+/// let rejected = validator.validate(&Env::from_pairs([("APP_ENV", "staging")])).unwrap_err();
+/// assert_eq!(rejected.errors().len(), 2);
+/// assert_eq!(
+///     rejected.to_string(),
+///     r#"APP_ENV must be `production` or `development` (got "staging"); QUEUE_URL is required"#
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
     errors: Vec<String>,
@@ -307,6 +438,16 @@ pub struct Rejected {
 
 impl Rejected {
     /// The fatal errors, without the `[STARTUP ERROR] FATAL: ` prefix.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Setting, Validator};
+    ///
+    /// let validator = Validator::new().setting(Setting::new("QUEUE_URL").required_in_production());
+    /// let rejected = validator.validate(&Env::from_pairs([("APP_ENV", "production")])).unwrap_err();
+    /// assert_eq!(rejected.errors(), ["QUEUE_URL is required in production"]);
+    /// ```
     pub fn errors(&self) -> &[String] {
         &self.errors
     }
@@ -315,6 +456,28 @@ impl Rejected {
     /// `[STARTUP] Aborting due to critical configuration errors`.
     ///
     /// The caller then exits with status 1, before binding any port.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Capture(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Capture {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Capture { fn text(&self) -> String { String::from_utf8(self.0.lock().unwrap().clone()).unwrap() } }
+    /// use ops_kit::config::{Env, Setting, Validator};
+    /// use ops_kit::telemetry::{LogFormat, Telemetry};
+    ///
+    /// let out = Capture::default();
+    /// let (subscriber, logs) = Telemetry::new(LogFormat::Text).writer(out.clone()).build();
+    /// let rejected = Validator::new().setting(Setting::new("QUEUE_URL").required()).validate(&Env::default()).unwrap_err();
+    /// tracing::subscriber::with_default(subscriber, || rejected.log());
+    /// logs.flush();
+    /// assert_eq!(out.text(), "[STARTUP ERROR] FATAL: QUEUE_URL is required\n[STARTUP] Aborting due to critical configuration errors\n");
+    /// ```
     pub fn log(&self) {
         for warning in &self.warnings {
             tracing::warn!(target: "ops_kit::startup", "[STARTUP] WARNING: {warning}");

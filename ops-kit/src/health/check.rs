@@ -16,6 +16,16 @@ pub struct CheckError(String);
 
 impl CheckError {
     /// A failure described by `message`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::health::CheckError;
+    ///
+    /// let err = CheckError::new(std::io::Error::other("connection refused"));
+    /// assert_eq!(err.to_string(), "connection refused");
+    /// assert_eq!(err, CheckError::new("connection refused"));
+    /// ```
     pub fn new(message: impl fmt::Display) -> Self {
         Self(message.to_string())
     }
@@ -62,14 +72,64 @@ impl std::error::Error for CheckError {}
 /// ```
 pub trait HealthCheck: Send + Sync + 'static {
     /// Runs the check once.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::health::{CheckError, HealthCheck};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let up = || async { Ok::<(), CheckError>(()) };
+    /// assert_eq!(up.check().await, Ok(()));
+    ///
+    /// let down = || async { Err::<(), _>(CheckError::new("queue unreachable")) };
+    /// assert_eq!(down.check().await.unwrap_err().to_string(), "queue unreachable");
+    /// # }
+    /// ```
     fn check(&self) -> impl Future<Output = Result<(), CheckError>> + Send;
 
     /// The word printed when the check passes (default `ok`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::body::{Body, to_bytes};
+    /// use ops_kit::health::{CheckError, HealthCheck, READY_PATH};
+    /// use tower::ServiceExt;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let check = || async { Ok::<(), CheckError>(()) };
+    /// assert_eq!(check.healthy_label(), "ok");
+    ///
+    /// let router = ops_kit::App::new("svc", "1.0.0").readiness_check("queue", check).into_router();
+    /// let response = router.oneshot(http::Request::get(READY_PATH).body(Body::empty()).unwrap()).await.unwrap();
+    /// let body: serde_json::Value = serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+    /// assert_eq!(body["checks"]["queue"], "ok");
+    /// # }
+    /// ```
     fn healthy_label(&self) -> &'static str {
         "ok"
     }
 
     /// The word printed when the check fails or times out (default `failed`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::health::{CheckError, HealthCheck};
+    ///
+    /// struct Upstream;
+    ///
+    /// impl HealthCheck for Upstream {
+    ///     async fn check(&self) -> Result<(), CheckError> {
+    ///         Err(CheckError::new("connect timeout"))
+    ///     }
+    ///     fn unhealthy_label(&self) -> &'static str {
+    ///         "unreachable"
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(Upstream.unhealthy_label(), "unreachable");
+    /// assert_eq!(Upstream.healthy_label(), "ok"); // the default
+    /// ```
     fn unhealthy_label(&self) -> &'static str {
         "failed"
     }

@@ -11,10 +11,62 @@ use crate::error::json_response;
 use crate::lifecycle::{Lifecycle, Phase};
 
 /// The path of the liveness probe.
+///
+/// # Example
+///
+/// ```
+/// use axum::body::{Body, to_bytes};
+/// use ops_kit::health::LIVE_PATH;
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(LIVE_PATH, "/api/health/live");
+/// let router = ops_kit::App::new("svc", "1.0.0").into_router();
+/// let response = router.oneshot(http::Request::get(LIVE_PATH).body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// let body: serde_json::Value = serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+/// assert_eq!(body["status"], "alive");
+/// # }
+/// ```
 pub const LIVE_PATH: &str = "/api/health/live";
+
 /// The path of the readiness probe.
+///
+/// # Example
+///
+/// ```
+/// use axum::body::{Body, to_bytes};
+/// use ops_kit::health::{CheckError, READY_PATH};
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let router = ops_kit::App::new("svc", "1.0.0")
+///     .readiness_check("search", || async { Err::<(), _>(CheckError::new("index rebuilding")) })
+///     .into_router();
+/// let response = router.oneshot(http::Request::get(READY_PATH).body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(response.status(), 503);
+/// let body: serde_json::Value = serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+/// assert_eq!(body["status"], "not_ready");
+/// assert_eq!(body["checks"]["search"], "failed");
+/// # }
+/// ```
 pub const READY_PATH: &str = "/api/health/ready";
+
 /// The path of the combined health report.
+///
+/// # Example
+///
+/// ```
+/// use axum::body::{Body, to_bytes};
+/// use ops_kit::health::HEALTH_PATH;
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let router = ops_kit::App::new("crm-app", "1.4.0").into_router();
+/// let response = router.oneshot(http::Request::get(HEALTH_PATH).body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// let body: serde_json::Value = serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+/// assert_eq!(body["service"], "crm-app");
+/// assert_eq!(body["version"], "1.4.0");
+/// # }
+/// ```
 pub const HEALTH_PATH: &str = "/api/health";
 
 #[derive(Clone)]

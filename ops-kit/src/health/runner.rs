@@ -8,9 +8,46 @@ use super::check::DynCheck;
 
 /// The default time a check may take before it counts as failed; below the
 /// 1 s default probe timeout of Kubernetes.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::body::Body;
+/// use ops_kit::health::{CheckError, DEFAULT_CHECK_TIMEOUT, READY_PATH};
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// assert_eq!(DEFAULT_CHECK_TIMEOUT, Duration::from_millis(800));
+/// let hung = || async { tokio::time::sleep(Duration::from_secs(5)).await; Ok::<(), CheckError>(()) };
+/// let router = ops_kit::App::new("svc", "1.0.0").readiness_check("db", hung).into_router();
+/// let response = router.oneshot(http::Request::get(READY_PATH).body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(response.status(), 503); // the check counted as failed after 800 ms
+/// # }
+/// ```
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// The default time a result is shared between probes.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+/// use axum::body::Body;
+/// use ops_kit::health::{CheckError, DEFAULT_CHECK_CACHE_TTL, READY_PATH};
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// static RUNS: AtomicUsize = AtomicUsize::new(0);
+/// let check = || async { RUNS.fetch_add(1, SeqCst); Ok::<(), CheckError>(()) };
+/// let router = ops_kit::App::new("svc", "1.0.0").readiness_check("db", check).into_router();
+/// let probe = || router.clone().oneshot(http::Request::get(READY_PATH).body(Body::empty()).unwrap());
+/// probe().await.unwrap();
+/// probe().await.unwrap();
+/// assert_eq!(RUNS.load(SeqCst), 1); // the second probe reused the first result
+/// tokio::time::advance(DEFAULT_CHECK_CACHE_TTL).await;
+/// probe().await.unwrap();
+/// assert_eq!(RUNS.load(SeqCst), 2);
+/// # }
+/// ```
 pub const DEFAULT_CHECK_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// The outcome of one check.

@@ -27,6 +27,21 @@ pub struct PoolCheck<DB: Database> {
 
 impl<DB: Database> PoolCheck<DB> {
     /// A check of `pool`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::health::{HealthCheck, PoolCheck};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let check = PoolCheck::new(pool.clone());
+    /// assert_eq!(check.check().await, Ok(()));
+    /// assert_eq!(check.healthy_label(), "connected");
+    ///
+    /// pool.close().await;
+    /// assert_eq!(check.check().await.unwrap_err().to_string(), "pool is closed");
+    /// # Ok(()) }
+    /// ```
     pub fn new(pool: Pool<DB>) -> Self {
         Self { pool }
     }

@@ -31,6 +31,23 @@ pub(crate) struct Meta {
 
 pin_project! {
     /// The response future of [`OpsService`](super::OpsService).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::{Router, body::Body};
+    /// use http::Request;
+    /// use ops_kit::{OpsLayer, ResponseFuture};
+    /// use tower::{Layer, Service, ServiceExt};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// type RouterFuture = <Router as Service<Request<Body>>>::Future;
+    ///
+    /// let mut service = OpsLayer::new().layer(Router::new());
+    /// let ready = ServiceExt::<Request<Body>>::ready(&mut service).await.unwrap();
+    /// let future: ResponseFuture<RouterFuture> = ready.call(Request::get("/").body(Body::empty()).unwrap());
+    /// assert_eq!(future.await.unwrap().status(), 404);
+    /// # }
+    /// ```
     pub struct ResponseFuture<F> {
         #[pin]
         inner: Option<F>,

@@ -57,12 +57,56 @@ pub use self::service::OpsService;
 use crate::inflight::InFlight;
 
 /// The default request body limit: 1 MiB.
+///
+/// # Example
+///
+/// ```
+/// use axum::{Router, body::Body, routing::post};
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(ops_kit::DEFAULT_BODY_LIMIT, 1024 * 1024);
+/// let app = Router::new().route("/", post(|body: String| async move { body })).layer(ops_kit::OpsLayer::new());
+/// let too_big = vec![b'x'; ops_kit::DEFAULT_BODY_LIMIT + 1];
+/// let request = http::Request::post("/").header("content-length", too_big.len()).body(Body::from(too_big)).unwrap();
+/// assert_eq!(app.oneshot(request).await.unwrap().status(), 413);
+/// # }
+/// ```
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The default request timeout: 30 seconds.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, body::Body, routing::get};
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// assert_eq!(ops_kit::DEFAULT_REQUEST_TIMEOUT, Duration::from_secs(30));
+/// let slow = || async { tokio::time::sleep(Duration::from_secs(60)).await; "too late" };
+/// let app = Router::new().route("/", get(slow)).layer(ops_kit::OpsLayer::new());
+/// let response = app.oneshot(http::Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(response.status(), 503);
+/// # }
+/// ```
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Configuration of [`OpsService`]; see the [module docs](self).
+///
+/// # Example
+///
+/// ```
+/// use axum::{Router, body::{Body, to_bytes}, routing::get};
+/// use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let app = Router::new().route("/", get(|| async { "hi" })).layer(ops_kit::OpsLayer::new());
+/// let response = app.oneshot(http::Request::get("/nope").body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(response.status(), 404);
+/// let body: serde_json::Value = serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+/// assert_eq!(body["error"], "no route for GET /nope");
+/// assert_eq!(body["code"], "not_found");
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct OpsLayer {
@@ -84,6 +128,19 @@ impl Default for OpsLayer {
 
 impl OpsLayer {
     /// The defaults: 1 MiB body limit, 30 s request timeout.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::{Router, body::Body, routing::get};
+    /// use tower::ServiceExt;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = Router::new().route("/", get(|| async { "hi" })).layer(ops_kit::OpsLayer::new());
+    /// let response = app.oneshot(http::Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+    /// assert_eq!(response.status(), 200);
+    /// assert!(response.headers().contains_key("x-request-id")); // a fresh id, echoed
+    /// # }
+    /// ```
     pub fn new() -> Self {
         Self {
             shared: Arc::new(Shared {

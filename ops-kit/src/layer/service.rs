@@ -14,6 +14,21 @@ use crate::inflight::Entry;
 use crate::request_id::REQUEST_ID_HEADER;
 
 /// The service made by [`OpsLayer`](super::OpsLayer).
+///
+/// # Example
+///
+/// ```
+/// use axum::{Router, body::Body, routing::get};
+/// use ops_kit::{OpsLayer, OpsService};
+/// use tower::{Layer, ServiceExt};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let router = Router::new().route("/", get(|| async { "hi" }));
+/// let service: OpsService<Router> = OpsLayer::new().layer(router);
+/// let request = http::Request::get("/").header("x-request-id", "edge-42").body(Body::empty()).unwrap();
+/// let response = service.oneshot(request).await.unwrap();
+/// assert_eq!(response.headers()["x-request-id"], "edge-42");
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct OpsService<S> {
     inner: S,

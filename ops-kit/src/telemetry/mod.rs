@@ -46,6 +46,15 @@ pub(crate) use self::metrics_line::MetricsLine;
 use self::writer::LineWriter;
 
 /// The default `LOG_LEVEL` directives.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::telemetry::{DEFAULT_LOG_LEVEL, LogFormat, Telemetry};
+///
+/// assert_eq!(DEFAULT_LOG_LEVEL, "info,sqlx=warn");
+/// assert!(Telemetry::new(LogFormat::Text).level(DEFAULT_LOG_LEVEL).is_ok());
+/// ```
 pub const DEFAULT_LOG_LEVEL: &str = "info,sqlx=warn";
 
 /// The shape of a log line.
@@ -80,6 +89,17 @@ impl FromStr for LogFormat {
 }
 
 /// What can go wrong while setting up logging.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::telemetry::{LogFormat, Telemetry, TelemetryError};
+///
+/// let err = "yaml".parse::<LogFormat>().unwrap_err();
+/// assert!(matches!(err, TelemetryError::Format));
+/// assert_eq!(err.to_string(), "LOG_FORMAT must be `text` or `json`");
+/// assert!(matches!(Telemetry::new(LogFormat::Text).level("my_app=loud"), Err(TelemetryError::Level)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TelemetryError {
@@ -187,6 +207,15 @@ impl Telemetry {
     }
 
     /// The format in use.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::telemetry::{LogFormat, Telemetry};
+    ///
+    /// assert_eq!(Telemetry::new(LogFormat::Json).format(), LogFormat::Json);
+    /// assert_eq!("TEXT".parse::<LogFormat>().map(Telemetry::new).unwrap().format(), LogFormat::Text);
+    /// ```
     pub fn format(&self) -> LogFormat {
         self.format
     }
@@ -215,6 +244,19 @@ impl Telemetry {
     ///
     /// A panic is then logged as one `[PANIC]` error line (with the request
     /// id when it happens inside a request) instead of raw text on stderr.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ops_kit::telemetry::{LogFormat, Telemetry, TelemetryError};
+    ///
+    /// let guard = Telemetry::new(LogFormat::Json).init().expect("the first subscriber");
+    /// tracing::info!("[STARTUP] logging ready");
+    /// // Only one global subscriber can be installed.
+    /// let second = Telemetry::new(LogFormat::Text).init();
+    /// assert!(matches!(second, Err(TelemetryError::AlreadyInstalled)));
+    /// drop(guard); // flushes queued lines
+    /// ```
     pub fn init(self) -> Result<LogGuard, TelemetryError> {
         let self_format = self.format;
         let (subscriber, guard) = self.build();
@@ -287,12 +329,47 @@ impl fmt::Debug for LogGuard {
 
 impl LogGuard {
     /// Waits (up to two seconds) until every queued line is written.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Capture(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Capture {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Capture { fn text(&self) -> String { String::from_utf8(self.0.lock().unwrap().clone()).unwrap() } }
+    /// use ops_kit::telemetry::{LogFormat, Telemetry};
+    ///
+    /// let out = Capture::default();
+    /// let (subscriber, guard) = Telemetry::new(LogFormat::Text).writer(out.clone()).build();
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("[AUDIT] lead exported"));
+    /// guard.flush();
+    /// assert_eq!(out.text(), "[AUDIT] lead exported\n");
+    /// ```
     pub fn flush(&self) {
         self.writer.flush(Duration::from_secs(2));
     }
 
     /// How many times a logging thread had to wait because the queue was full
     /// (back-pressure from a slow stdout; no line is ever dropped).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::telemetry::{LogFormat, Telemetry};
+    ///
+    /// let (subscriber, guard) = Telemetry::new(LogFormat::Text).writer(std::io::sink()).build();
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     for i in 0..3 {
+    ///         tracing::info!(line = i, "[AUDIT] row imported");
+    ///     }
+    /// });
+    /// guard.flush();
+    /// assert_eq!(guard.blocked_sends(), 0); // three lines fit in the queue
+    /// ```
     pub fn blocked_sends(&self) -> u64 {
         self.writer.blocked_sends()
     }

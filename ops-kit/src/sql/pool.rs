@@ -1,0 +1,289 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::health::{CheckError, HealthCheck};
+
+/// Which database a [`Pool`] talks to.
+///
+/// # Example
+///
+/// ```
+/// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+/// assert_eq!(pool.backend(), ops_kit::sql::Backend::Sqlite);
+/// assert_eq!(pool.backend().as_str(), "sqlite");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// `"postgres"` or `"sqlite"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A connection pool on PostgreSQL or SQLite.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+/// pool.ping().await.unwrap();
+/// pool.close().await;
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Pool {
+    /// A PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    /// A SQLite pool.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// A transaction on either backend. Rolled back when dropped uncommitted.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+/// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+/// let tx = pool.begin().await?;
+/// assert_eq!(tx.backend(), ops_kit::sql::Backend::Sqlite);
+/// tx.rollback().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Transaction {
+    /// A PostgreSQL transaction.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// A SQLite transaction.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+/// Why a pool could not be made from a URL.
+///
+/// # Example
+///
+/// ```
+/// let err = ops_kit::sql::Pool::connect_lazy("mysql://root:pw@db/app").unwrap_err();
+/// assert!(!err.to_string().contains("pw"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// The scheme names no enabled backend.
+    #[error("the database URL must start with postgres:// or sqlite:// (got scheme {0:?})")]
+    UnsupportedScheme(String),
+    /// The URL could not be parsed (it is not shown: it may hold a password).
+    #[error("the database URL is not valid")]
+    InvalidUrl,
+    /// The directory for a SQLite file could not be created.
+    #[error("cannot create the directory for the SQLite database: {0}")]
+    Directory(#[source] std::io::Error),
+}
+
+impl Pool {
+    /// A pool for `url` (`postgres://…` or `sqlite://…`) that connects on
+    /// first use, tuned for request handling: at most 3 s to get a
+    /// connection (a request fails fast when the database is down), no ping
+    /// before each checkout. SQLite files (and their directory) are created
+    /// when missing and run in WAL mode with foreign keys on.
+    pub fn connect_lazy(url: &str) -> Result<Self, PoolError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => {
+                let options = sqlx::postgres::PgConnectOptions::from_str(url)
+                    .map_err(|_| PoolError::InvalidUrl)?;
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(16)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(3))
+                    .test_before_acquire(false)
+                    .connect_lazy_with(options);
+                Ok(Pool::Postgres(pool))
+            }
+            #[cfg(feature = "sqlite")]
+            "sqlite" => {
+                use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(|_| PoolError::InvalidUrl)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                if !in_memory
+                    && let Some(dir) = options.get_filename().parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir).map_err(PoolError::Directory)?;
+                }
+                let pool = SqlitePoolOptions::new()
+                    // An in-memory database lives and dies with its one
+                    // connection.
+                    .max_connections(if in_memory { 1 } else { 8 })
+                    .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
+                    .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+                    .acquire_timeout(Duration::from_secs(3))
+                    .connect_lazy_with(options);
+                Ok(Pool::Sqlite(pool))
+            }
+            other => Err(PoolError::UnsupportedScheme(other.to_owned())),
+        }
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Begins a transaction.
+    pub async fn begin(&self) -> Result<Transaction, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => Transaction::Postgres(pool.begin().await?),
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => Transaction::Sqlite(pool.begin().await?),
+        })
+    }
+
+    /// Runs `SELECT 1`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        }
+    }
+
+    /// Closes the pool, waiting for checked-out connections to come back.
+    pub async fn close(&self) {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => pool.close().await,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    /// Connections open now, and how many of them are idle.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// assert_eq!(pool.size_and_idle(), (0, 0));
+    /// ```
+    pub fn size_and_idle(&self) -> (u32, usize) {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => (pool.size(), pool.num_idle()),
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+}
+
+impl HealthCheck for Pool {
+    async fn check(&self) -> Result<(), CheckError> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => crate::health::PoolCheck::new(pool.clone()).check().await,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => crate::health::PoolCheck::new(pool.clone()).check().await,
+        }
+    }
+
+    fn healthy_label(&self) -> &'static str {
+        "connected"
+    }
+
+    fn unhealthy_label(&self) -> &'static str {
+        "disconnected"
+    }
+}
+
+impl Transaction {
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            #[cfg(feature = "postgres")]
+            Transaction::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "sqlite")]
+            Transaction::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Transaction::Postgres(tx) => tx.commit().await,
+            #[cfg(feature = "sqlite")]
+            Transaction::Sqlite(tx) => tx.commit().await,
+        }
+    }
+
+    /// Rolls back (dropping the transaction does the same, later).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Transaction::Postgres(tx) => tx.rollback().await,
+            #[cfg(feature = "sqlite")]
+            Transaction::Sqlite(tx) => tx.rollback().await,
+        }
+    }
+
+    /// Scopes Row-Level Security to `tenant` for the rest of this
+    /// transaction (PostgreSQL: `set_config('app.tenant_id', …, true)`; a
+    /// no-op on SQLite, which has no RLS).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// let mut tx = pool.begin().await?;
+    /// tx.set_tenant(uuid::Uuid::new_v4()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_tenant(&mut self, tenant: uuid::Uuid) -> Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Transaction::Postgres(tx) => {
+                sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                    .bind(tenant.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+            #[cfg(feature = "sqlite")]
+            Transaction::Sqlite(_) => {
+                let _ = tenant;
+                Ok(())
+            }
+        }
+    }
+}
