@@ -34,7 +34,10 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::health::{self, DynCheck, HealthCheck};
 use crate::layer::{CaptureRouteLayer, OpsLayer, OpsService};
+use crate::audit::AuditSink;
+use crate::context::Services;
 use crate::lifecycle::Lifecycle;
+use crate::sql::Pool;
 use crate::shutdown::{self, Hook, Signal, Signals};
 use tower::Layer;
 
@@ -76,6 +79,7 @@ pub struct App {
     check_timeout: Duration,
     check_cache_ttl: Duration,
     lifecycle: Lifecycle,
+    services: Services,
 }
 
 impl fmt::Debug for App {
@@ -118,6 +122,7 @@ impl App {
             check_timeout: health::DEFAULT_CHECK_TIMEOUT,
             check_cache_ttl: health::DEFAULT_CHECK_CACHE_TTL,
             lifecycle: Lifecycle::new(),
+            services: Services::default(),
         }
     }
 
@@ -202,6 +207,74 @@ impl App {
         self.startup.push(Box::pin(
             async move { task.await.map_err(|e| e.to_string()) },
         ));
+        self
+    }
+
+    /// Gives the app its database: the [`Tx`](crate::sql::Tx) extractor
+    /// begins transactions on it, readiness checks it as `database`
+    /// (`connected` / `disconnected`), and shutdown closes it last, as
+    /// `database pool`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// let app = ops_kit::App::new("svc", "1.0.0").database(pool);
+    /// # let _ = app;
+    /// ```
+    pub fn database(mut self, pool: Pool) -> Self {
+        self.services.pool = Some(pool.clone());
+        let closing = pool.clone();
+        // Registered first so that, running newest first, it closes last.
+        self.hooks
+            .insert(0, Hook::new("database pool", move || async move { closing.close().await }));
+        self.readiness_check("database", pool)
+    }
+
+    /// Sets where [`#[audited]`](crate::audited) handlers record their
+    /// entries (default: [`TracingSink`](crate::audit::TracingSink), one
+    /// log line each).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").audit_sink(ops_kit::audit::TracingSink);
+    /// # let _ = app;
+    /// ```
+    pub fn audit_sink(mut self, sink: impl AuditSink) -> Self {
+        self.services.audit_sink = Arc::new(sink);
+        self
+    }
+
+    /// Trusts `hops` reverse proxies in front of the service: the audit
+    /// trail then takes the client address from `X-Forwarded-For`, as the
+    /// outermost of them saw it. The default, 0, ignores the header, which
+    /// any client can write.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// // One ingress controller appends the client's address.
+    /// let app = ops_kit::App::new("svc", "1.0.0").trusted_proxy_hops(1);
+    /// # let _ = app;
+    /// ```
+    pub fn trusted_proxy_hops(mut self, hops: usize) -> Self {
+        self.services.proxy_hops = hops;
+        self
+    }
+
+    /// Caps the request body stored as an audit entry's `changes` (default
+    /// 64 KiB of JSON text); a larger body is stored as a marker with its
+    /// size and a preview.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").audit_changes_limit(16 * 1024);
+    /// # let _ = app;
+    /// ```
+    pub fn audit_changes_limit(mut self, bytes: usize) -> Self {
+        self.services.max_changes_bytes = bytes;
         self
     }
 
@@ -350,6 +423,7 @@ impl App {
             self.name.clone(),
             self.version.clone(),
         );
+        self.ops = self.ops.clone().services(std::mem::take(&mut self.services));
         let mut router = std::mem::take(&mut self.router)
             .merge(probes)
             .route_layer(CaptureRouteLayer);

@@ -16,7 +16,11 @@
 //!   ([`ApiError`]);
 //! - **declarative start-up configuration validation** ([`config`]);
 //! - **graceful shutdown** with a pre-stop delay, a bounded drain and
-//!   cleanup handlers ([`shutdown`]).
+//!   cleanup handlers ([`shutdown`]);
+//! - **an audit trail**: [`#[audited]`](audited) records who changed what in
+//!   the same transaction as the change, hash-chained per tenant ([`audit`]);
+//! - **one database handle for PostgreSQL and SQLite** and a request-scoped
+//!   transaction that carries the tenant ([`sql`], [`auth`]).
 //!
 //! # Example
 //!
@@ -45,13 +49,16 @@
 //!
 //! # Features
 //!
-//! - `sqlx`: [`health::PoolCheck`], a readiness check for any sqlx pool;
-//! - `postgres`, `sqlite`: the same with that sqlx driver enabled.
+//! - `postgres`, `sqlite`: the database backends of [`sql::Pool`] and of
+//!   the SQL audit sink ([`audit::SqlSink`]).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app;
+pub mod audit;
+pub mod auth;
 pub mod config;
+mod context;
 mod error;
 pub mod health;
 mod inflight;
@@ -59,6 +66,7 @@ mod layer;
 mod lifecycle;
 pub mod request_id;
 pub mod shutdown;
+pub mod sql;
 pub mod telemetry;
 
 pub use self::app::{App, ServeError, Served};
@@ -68,3 +76,71 @@ pub use self::layer::{
 };
 pub use self::lifecycle::{Lifecycle, Phase};
 pub use self::request_id::RequestId;
+
+/// Records who changed what for every successful (2xx) response of an axum
+/// handler, in the same database transaction as the change.
+///
+/// ```
+/// # use axum::Json; use ops_kit::{ApiError, audited, sql::Tx}; use serde_json::Value;
+/// #[audited(action = "lead.upsert", resource = "lead")]
+/// async fn upsert_lead(mut tx: Tx, Json(input): Json<Value>) -> Result<Json<Value>, ApiError> {
+///     # let _ = input;
+///     tx.commit().await.map_err(ApiError::internal)?;
+///     Ok(Json(serde_json::json!({"id": "L-1"})))
+/// }
+/// ```
+///
+/// The handler stays an ordinary axum handler (`post(upsert_lead)`), with
+/// its extractors in any order axum accepts. After a 2xx response one
+/// [`AuditEntry`](audit::AuditEntry) is recorded through the app's
+/// [`AuditSink`](audit::AuditSink); any other response records nothing and
+/// rolls the handler's [`Tx`](sql::Tx) back.
+///
+/// # Options
+///
+/// | option | meaning | default |
+/// |---|---|---|
+/// | `action = "lead.upsert"` | `<entity>.<verb>`, lowercase; required | |
+/// | `resource = "lead"` | the resource type | the action's entity |
+/// | `resource_id = body("id")` | a top-level field of the JSON response | `body("id")` |
+/// | `resource_id = path("id")` | a path parameter (for `PATCH /leads/{id}/status`) | |
+/// | `resource_id = none` | no id (collection-wide actions) | |
+/// | `redact = ["taxId"]` | more field names to redact, besides the defaults | `[]` |
+///
+/// ```
+/// # use axum::{Json, extract::Path}; use ops_kit::{ApiError, audited, sql::Tx}; use serde_json::Value;
+/// #[audited(action = "lead.status_update", resource_id = path("id"), redact = ["internalNote"])]
+/// async fn update_status(Path(id): Path<String>, tx: Tx, Json(body): Json<Value>) -> Result<Json<Value>, ApiError> {
+///     # let _ = (id, body);
+///     tx.commit().await.map_err(ApiError::internal)?;
+///     Ok(Json(serde_json::json!({"status": "won"})))
+/// }
+/// ```
+///
+/// # What is recorded
+///
+/// - `tenantId`, `userId`: from the request's [`Principal`](auth::Principal);
+///   nulls when there is none (never a guess).
+/// - `changes`: the JSON request body, with secret fields (`password`,
+///   `token`, `secret`, `apiKey`, … and the `redact` list) replaced by
+///   `"[REDACTED]"` at any depth; a body over 64 KiB is stored as a marker
+///   with its size and a preview. `null` when the handler takes no `Json`.
+/// - `ipAddress`: the peer address; `X-Forwarded-For` only counts when the
+///   app trusts its proxies ([`App::trusted_proxy_hops`]).
+/// - `userAgent` (capped at 512 characters), `requestId`, a timestamp and
+///   an entry id.
+///
+/// # Compile errors
+///
+/// A missing `action`, an unknown or repeated option, a malformed value
+/// and a non-`async` function are compile errors pointing at the mistake.
+pub use ops_kit_macros::audited;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Used by the code `#[audited]` generates; not a public API.
+    pub use crate::audit::request::{
+        AuditJson, AuditPathParams, AuditRequest, AuditSpec, ResourceIdSpec,
+    };
+    pub use axum::response::Response;
+}

@@ -28,14 +28,12 @@
 mod check;
 pub(crate) mod routes;
 pub(crate) mod runner;
-#[cfg(feature = "sqlx")]
 mod sqlx;
 
 pub(crate) use self::check::DynCheck;
 pub use self::check::{CheckError, HealthCheck};
 pub use self::routes::{HEALTH_PATH, LIVE_PATH, READY_PATH};
 pub use self::runner::{DEFAULT_CHECK_CACHE_TTL, DEFAULT_CHECK_TIMEOUT};
-#[cfg(feature = "sqlx")]
 pub use self::sqlx::PoolCheck;
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ pub use self::future::ResponseFuture;
 pub(crate) use self::route::CaptureRouteLayer;
 pub use self::service::OpsService;
 
+use crate::context::Services;
 use crate::inflight::InFlight;
 
 /// The default request body limit: 1 MiB.
@@ -118,6 +119,7 @@ pub(crate) struct Shared {
     pub(crate) body_limit: usize,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) in_flight: InFlight,
+    pub(crate) services: Arc<Services>,
 }
 
 impl Default for OpsLayer {
@@ -147,6 +149,7 @@ impl OpsLayer {
                 body_limit: DEFAULT_BODY_LIMIT,
                 request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
                 in_flight: InFlight::default(),
+                services: Arc::default(),
             }),
         }
     }
@@ -189,11 +192,16 @@ impl OpsLayer {
             body_limit: self.shared.body_limit,
             request_timeout: self.shared.request_timeout,
             in_flight: self.shared.in_flight.clone(),
+            services: self.shared.services.clone(),
         };
         f(&mut shared);
         Self {
             shared: Arc::new(shared),
         }
+    }
+
+    pub(crate) fn services(self, services: Services) -> Self {
+        self.with(|s| s.services = Arc::new(services))
     }
 
     pub(crate) fn in_flight(&self) -> &InFlight {

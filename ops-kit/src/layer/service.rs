@@ -60,6 +60,7 @@ where
         let request_id = RequestId::for_request(req.headers().get(REQUEST_ID_HEADER));
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(request_id.clone());
+        parts.extensions.insert(self.shared.services.clone());
         // Downstream code that reads the header sees the id actually in use.
         parts
             .headers

@@ -158,13 +158,16 @@ impl Pool {
         }
     }
 
-    /// Begins a transaction.
+    /// Begins a transaction. On SQLite it is `BEGIN IMMEDIATE`: it takes
+    /// the write lock at once, so that a transaction that reads first and
+    /// writes later cannot fail half-way because another writer got there
+    /// in between.
     pub async fn begin(&self) -> Result<Transaction, sqlx::Error> {
         Ok(match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => Transaction::Postgres(pool.begin().await?),
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => Transaction::Sqlite(pool.begin().await?),
+            Pool::Sqlite(pool) => Transaction::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
         })
     }
 

@@ -1,0 +1,322 @@
+//! The runtime half of `#[audited]`: what the generated handler extracts,
+//! and the step that records the entry after the handler's body.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::entry::AuditEntry;
+use super::redact::{cap_size, redact};
+use crate::auth::Principal;
+use crate::context::Services;
+use crate::sql::TxSlot;
+use crate::{ApiError, RequestId};
+
+/// Where the resource id of an entry comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum ResourceIdSpec {
+    /// A top-level field of the JSON response body.
+    Body(&'static str),
+    /// A path parameter.
+    Path(&'static str),
+    /// None.
+    None,
+}
+
+/// The attribute's arguments, as the generated code passes them.
+#[derive(Debug)]
+pub struct AuditSpec {
+    /// `<entity>.<verb>`.
+    pub action: &'static str,
+    /// The resource type.
+    pub resource_type: &'static str,
+    /// Where the resource id comes from.
+    pub resource_id: ResourceIdSpec,
+    /// Extra field names to redact.
+    pub redact: &'static [&'static str],
+}
+
+/// Everything about the request an audit entry needs, captured before the
+/// handler runs (cheap handles only: no header is copied here).
+#[derive(Debug)]
+pub struct AuditRequest {
+    slot: TxSlot,
+    services: Option<Arc<Services>>,
+    principal: Option<Principal>,
+    peer: Option<IpAddr>,
+    forwarded_for: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+    request_id: Option<RequestId>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let slot = TxSlot::default();
+        parts.extensions.insert(slot.clone());
+        Ok(Self {
+            slot,
+            services: parts.extensions.get::<Arc<Services>>().cloned(),
+            principal: parts.extensions.get::<Principal>().cloned(),
+            peer: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+            forwarded_for: parts.headers.get("x-forwarded-for").cloned(),
+            user_agent: parts.headers.get(header::USER_AGENT).cloned(),
+            request_id: parts.extensions.get::<RequestId>().cloned(),
+        })
+    }
+}
+
+/// A `Json<T>` that also keeps the raw body for the audit entry. The body is
+/// read once into `Bytes`; keeping it costs no copy.
+#[derive(Debug)]
+pub struct AuditJson<T> {
+    /// The parsed body, as the handler asked for it.
+    pub json: Json<T>,
+    /// The body as received.
+    pub raw: Bytes,
+}
+
+impl<T, S> FromRequest<S> for AuditJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Expected request with `Content-Type: application/json`",
+            )
+            .into_response());
+        }
+        let raw = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let json = Json::<T>::from_bytes(&raw).map_err(IntoResponse::into_response)?;
+        Ok(Self { json, raw })
+    }
+}
+
+fn is_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+        })
+}
+
+/// The route's path parameters, for `resource_id = path("…")`.
+#[derive(Debug)]
+pub struct AuditPathParams(RawPathParams);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditPathParams {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        RawPathParams::from_request_parts(parts, state)
+            .await
+            .map(Self)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+impl AuditPathParams {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_owned())
+    }
+}
+
+impl AuditRequest {
+    /// Records the entry for a 2xx response inside the handler's
+    /// transaction and commits it; rolls back and records nothing
+    /// otherwise. A failure to record turns the response into a 500.
+    pub async fn finish<R: IntoResponse>(
+        self,
+        result: R,
+        body: Option<Bytes>,
+        path: Option<AuditPathParams>,
+        spec: &'static AuditSpec,
+    ) -> Response {
+        let response = result.into_response();
+        // The handler's `Tx` guard was dropped with its body: take the
+        // transaction back.
+        let tx = self.slot.0.lock().await.take();
+        if !response.status().is_success() {
+            if let Some(tx) = tx {
+                let _ = tx.rollback().await;
+            }
+            return response;
+        }
+        let services = self.services.clone().unwrap_or_default();
+
+        let (parts, response_body) = response.into_parts();
+        let (resource_id, response_body) = match spec.resource_id {
+            ResourceIdSpec::Path(name) => (path.and_then(|p| p.get(name)), response_body),
+            ResourceIdSpec::None => (None, response_body),
+            ResourceIdSpec::Body(field) => match axum::body::to_bytes(response_body, usize::MAX).await
+            {
+                Ok(bytes) => (id_field(&bytes, field), Body::from(bytes)),
+                Err(err) => {
+                    if let Some(tx) = tx {
+                        let _ = tx.rollback().await;
+                    }
+                    return ApiError::internal_message("the response body could not be read")
+                        .with_source(err)
+                        .into_response();
+                }
+            },
+        };
+
+        let mut entry = AuditEntry::new(
+            spec.action,
+            spec.resource_type,
+            self.request_id
+                .as_ref()
+                .map(RequestId::as_str)
+                .unwrap_or_default(),
+        );
+        entry.tenant_id = self.principal.as_ref().map(|p| p.tenant_id);
+        entry.user_id = self.principal.as_ref().map(|p| p.user_id);
+        entry.resource_id = resource_id;
+        entry.changes = body.and_then(|raw| changes_of(&raw, spec.redact, services.max_changes_bytes));
+        entry.ip_address = client_ip(self.peer, self.forwarded_for.as_ref(), services.proxy_hops)
+            .map(|ip| ip.to_string());
+        entry.user_agent = self
+            .user_agent
+            .as_ref()
+            .map(|ua| capped(&String::from_utf8_lossy(ua.as_bytes()), services.max_user_agent_chars));
+
+        let mut tx = tx;
+        if let Err(err) = services.audit_sink.record(&entry, tx.as_mut()).await {
+            if let Some(tx) = tx {
+                let _ = tx.rollback().await;
+            }
+            tracing::error!(target: "ops_kit::audit", action = spec.action, error = %err, "[AUDIT ERROR] the entry could not be recorded; the change was rolled back");
+            return ApiError::internal_message("the audit entry could not be recorded")
+                .with_source(err)
+                .into_response();
+        }
+        if let Some(tx) = tx
+            && let Err(err) = tx.commit().await
+        {
+            return ApiError::internal_message("the change could not be committed")
+                .with_source(err)
+                .into_response();
+        }
+        Response::from_parts(parts, response_body)
+    }
+}
+
+/// The `changes` to store: the JSON body, redacted and capped; `None` for
+/// an empty body.
+fn changes_of(raw: &[u8], extra: &[&str], max_bytes: usize) -> Option<Value> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let mut value: Value = serde_json::from_slice(raw).ok()?;
+    redact(&mut value, extra);
+    Some(cap_size(value, max_bytes))
+}
+
+fn id_field(bytes: &[u8], field: &str) -> Option<String> {
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    match value.get(field)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The client's address: the peer's, or, behind `hops` trusted proxies
+/// that each append to `X-Forwarded-For`, the address the outermost
+/// trusted proxy saw. With `hops = 0` the header is ignored: any client can
+/// write it.
+pub(crate) fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded_for: Option<&HeaderValue>,
+    hops: usize,
+) -> Option<IpAddr> {
+    if hops == 0 {
+        return peer;
+    }
+    let header = forwarded_for.and_then(|v| v.to_str().ok());
+    let Some(header) = header else { return peer };
+    let hops_seen: Vec<&str> = header.split(',').map(str::trim).collect();
+    // The last `hops` entries were appended by our proxies; the first of
+    // them is the address of whoever connected to the outermost proxy.
+    hops_seen
+        .len()
+        .checked_sub(hops)
+        .and_then(|i| hops_seen.get(i))
+        .and_then(|s| s.parse().ok())
+        .or(peer)
+}
+
+fn capped(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ignores_x_forwarded_for_unless_proxies_are_trusted() {
+        let header = HeaderValue::from_static("6.6.6.6");
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 0), Some(ip("10.0.0.2")));
+    }
+
+    #[test]
+    fn takes_the_address_seen_by_the_outermost_trusted_proxy() {
+        // A client forged the first entry; our one proxy appended the real one.
+        let header = HeaderValue::from_static("6.6.6.6, 203.0.113.7");
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 1), Some(ip("203.0.113.7")));
+        let header = HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.9");
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 2), Some(ip("203.0.113.7")));
+    }
+
+    #[test]
+    fn falls_back_to_the_peer_when_the_header_is_short_or_garbage() {
+        let header = HeaderValue::from_static("not-an-ip");
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 1), Some(ip("10.0.0.2")));
+        let header = HeaderValue::from_static("203.0.113.7");
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 2), Some(ip("10.0.0.2")));
+    }
+
+    #[test]
+    fn takes_a_numeric_or_string_id_from_the_response() {
+        assert_eq!(id_field(br#"{"id":"abc","x":1}"#, "id").as_deref(), Some("abc"));
+        assert_eq!(id_field(br#"{"id":42}"#, "id").as_deref(), Some("42"));
+        assert_eq!(id_field(br#"{"id":null}"#, "id"), None);
+        assert_eq!(id_field(b"not json", "id"), None);
+    }
+
+    #[test]
+    fn caps_the_user_agent_by_characters() {
+        assert_eq!(capped("ééé", 2), "éé");
+    }
+}

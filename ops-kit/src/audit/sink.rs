@@ -1,0 +1,124 @@
+use std::future::Future;
+use std::pin::Pin;
+
+use super::AuditEntry;
+use crate::sql::Transaction;
+
+/// A boxed future, as sinks return.
+pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AuditError>> + Send + 'a>>;
+
+/// Why an audit entry could not be recorded. The request that made the
+/// change then fails with a 500 envelope and its transaction rolls back.
+///
+/// # Example
+///
+/// ```
+/// let err = ops_kit::audit::AuditError::Sink("disk full".into());
+/// assert_eq!(err.to_string(), "the audit sink failed: disk full");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The database refused the entry.
+    #[error("the audit entry could not be written: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Another kind of sink failed.
+    #[error("the audit sink failed: {0}")]
+    Sink(String),
+}
+
+/// Where audit entries go.
+///
+/// `record` gets the request's transaction when the handler used one
+/// ([`Tx`](crate::sql::Tx)); a sink that stores entries in the same database
+/// writes into it, and the entry then commits or rolls back together with
+/// the change. The caller commits after `record` returns `Ok`.
+///
+/// Ready-made sinks: [`SqlSink`](super::SqlSink) (the `audit_logs` table on
+/// PostgreSQL or SQLite, hash-chained) and [`TracingSink`] (one `[AUDIT]`
+/// log line, for services without a database).
+///
+/// # Example
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use ops_kit::audit::{AuditEntry, AuditSink, SinkFuture};
+/// use ops_kit::sql::Transaction;
+///
+/// /// Keeps entries in memory (handy in tests).
+/// #[derive(Default, Clone)]
+/// struct Memory(Arc<Mutex<Vec<AuditEntry>>>);
+///
+/// impl AuditSink for Memory {
+///     fn record<'a>(&'a self, entry: &'a AuditEntry, _tx: Option<&'a mut Transaction>) -> SinkFuture<'a> {
+///         Box::pin(async move {
+///             self.0.lock().unwrap().push(entry.clone());
+///             Ok(())
+///         })
+///     }
+/// }
+///
+/// let app = ops_kit::App::new("svc", "1.0.0").audit_sink(Memory::default());
+/// # let _ = app;
+/// ```
+pub trait AuditSink: Send + Sync + 'static {
+    /// Records one entry, inside `tx` when given.
+    fn record<'a>(&'a self, entry: &'a AuditEntry, tx: Option<&'a mut Transaction>)
+    -> SinkFuture<'a>;
+}
+
+/// Writes each entry as one `[AUDIT]` log line (target `ops_kit::audit`).
+///
+/// For services without a database: the line is written after the
+/// response is known, so it says what happened, but it is not transactional.
+///
+/// # Example
+///
+/// ```
+/// let app = ops_kit::App::new("svc", "1.0.0").audit_sink(ops_kit::audit::TracingSink);
+/// # let _ = app;
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingSink;
+
+impl AuditSink for TracingSink {
+    fn record<'a>(
+        &'a self,
+        entry: &'a AuditEntry,
+        _tx: Option<&'a mut Transaction>,
+    ) -> SinkFuture<'a> {
+        Box::pin(async move {
+            let changes = entry
+                .changes
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "null".into());
+            tracing::info!(
+                target: "ops_kit::audit",
+                auditId = %entry.id,
+                action = %entry.action,
+                resourceType = %entry.resource_type,
+                resourceId = entry.resource_id.as_deref().unwrap_or(""),
+                tenantId = %OptionDisplay(entry.tenant_id),
+                userId = %OptionDisplay(entry.user_id),
+                ipAddress = entry.ip_address.as_deref().unwrap_or(""),
+                userAgent = entry.user_agent.as_deref().unwrap_or(""),
+                requestId = %entry.request_id,
+                changes = %changes,
+                "[AUDIT]"
+            );
+            Ok(())
+        })
+    }
+}
+
+struct OptionDisplay(Option<uuid::Uuid>);
+
+impl std::fmt::Display for OptionDisplay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, "{id}"),
+            None => f.write_str("null"),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::Transaction;
+use crate::ApiError;
+use crate::auth::Principal;
+use crate::context::Services;
+
+/// The slot an audited handler's transaction lives in, shared between the
+/// [`Tx`] the handler holds and the audit step that runs after it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TxSlot(pub(crate) Arc<Mutex<Option<Transaction>>>);
+
+/// The request's database transaction, as an axum extractor.
+///
+/// It begins a transaction on the pool given to
+/// [`App::database`](crate::App::database) and, when the request has a
+/// [`Principal`], scopes PostgreSQL's Row-Level Security to its tenant for
+/// this transaction only. Use it like a [`Transaction`] (it dereferences to
+/// one) and finish with [`commit`](Tx::commit); dropping it uncommitted
+/// rolls back.
+///
+/// In an [`audited`](crate::audited) handler, `commit` only marks the work
+/// as done: the transaction commits after the audit entry has been written
+/// into it, and only for a 2xx response.
+///
+/// # Example
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use ops_kit::{ApiError, sql::Tx};
+///
+/// async fn touch(mut tx: Tx) -> Result<&'static str, ApiError> {
+///     ops_kit::on_backend!(&mut *tx, conn => {
+///         sqlx::query("SELECT 1").execute(&mut **conn).await.map_err(ApiError::internal)?;
+///     });
+///     tx.commit().await.map_err(ApiError::internal)?;
+///     Ok("done")
+/// }
+/// let routes: Router = Router::new().route("/touch", post(touch));
+/// ```
+#[derive(Debug)]
+pub struct Tx {
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    Own(Option<Transaction>),
+    Audited(OwnedMutexGuard<Option<Transaction>>),
+}
+
+impl Tx {
+    /// Commits (or, in an audited handler, leaves the commit to the audit
+    /// step).
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self.state {
+            State::Own(Some(tx)) => tx.commit().await,
+            State::Own(None) | State::Audited(_) => Ok(()),
+        }
+    }
+
+    /// Rolls back now.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self.state {
+            State::Own(Some(tx)) => tx.rollback().await,
+            State::Audited(mut guard) => match guard.take() {
+                Some(tx) => tx.rollback().await,
+                None => Ok(()),
+            },
+            State::Own(None) => Ok(()),
+        }
+    }
+}
+
+impl Deref for Tx {
+    type Target = Transaction;
+
+    fn deref(&self) -> &Transaction {
+        match &self.state {
+            State::Own(tx) => tx.as_ref(),
+            State::Audited(guard) => guard.as_ref(),
+        }
+        .expect("the transaction is present until commit or rollback consume the Tx")
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Transaction {
+        match &mut self.state {
+            State::Own(tx) => tx.as_mut(),
+            State::Audited(guard) => guard.as_mut(),
+        }
+        .expect("the transaction is present until commit or rollback consume the Tx")
+    }
+}
+
+/// Why a [`Tx`] could not be had.
+///
+/// # Example
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// let response = ops_kit::sql::TxRejection::NoDatabase.into_response();
+/// assert_eq!(response.status(), 500);
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxRejection {
+    /// The app was built without [`App::database`](crate::App::database).
+    #[error("the Tx extractor needs App::database")]
+    NoDatabase,
+    /// The database did not give a connection in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A handler asked for two transactions in one audited request.
+    #[error("only one Tx per audited request")]
+    AlreadyTaken,
+}
+
+impl IntoResponse for TxRejection {
+    fn into_response(self) -> Response {
+        match self {
+            TxRejection::Unavailable(err) => {
+                ApiError::unavailable("the database is unavailable; try again later")
+                    .with_source(err)
+                    .into_response()
+            }
+            other => ApiError::internal(other).into_response(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Tx {
+    type Rejection = TxRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let pool = parts
+            .extensions
+            .get::<Arc<Services>>()
+            .and_then(|s| s.pool.clone())
+            .ok_or(TxRejection::NoDatabase)?;
+        let mut tx = pool.begin().await.map_err(TxRejection::Unavailable)?;
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            tx.set_tenant(principal.tenant_id)
+                .await
+                .map_err(TxRejection::Unavailable)?;
+        }
+        match parts.extensions.get::<TxSlot>() {
+            Some(slot) => {
+                let mut guard = slot
+                    .0
+                    .clone()
+                    .try_lock_owned()
+                    .map_err(|_| TxRejection::AlreadyTaken)?;
+                if guard.is_some() {
+                    return Err(TxRejection::AlreadyTaken);
+                }
+                *guard = Some(tx);
+                Ok(Tx {
+                    state: State::Audited(guard),
+                })
+            }
+            None => Ok(Tx {
+                state: State::Own(Some(tx)),
+            }),
+        }
+    }
+}
