@@ -84,6 +84,11 @@ impl Parse for Arg {
         } else if lookahead.peek(kw::redact) {
             let key = input.parse::<kw::redact>()?;
             input.parse::<Token![=]>()?;
+            if !input.peek(syn::token::Bracket) {
+                return Err(
+                    input.error("expected a list of field names, like [\"taxId\", \"iban\"]")
+                );
+            }
             let content;
             bracketed!(content in input);
             let names = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;

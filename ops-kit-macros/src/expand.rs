@@ -88,15 +88,24 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
     let redact = &args.redact;
 
     let inputs = &func.sig.inputs;
-    let body = &func.block;
-    let result_binding = match &func.sig.output {
-        // An opaque return type cannot be named in a `let`; inference does it.
+    // A return that is never taken pins the block's type to the one the
+    // user wrote, so that a wrong value in the body is reported where it is
+    // written, against the user's signature (the same device as tracing's
+    // `#[instrument]`). An opaque `impl Trait` cannot be named; inference
+    // does it then.
+    let pin_return_type = match &func.sig.output {
         ReturnType::Type(_, ty) if !matches!(**ty, Type::ImplTrait(_)) => {
-            quote_spanned!(ty.span()=> let __ops_kit_result: #ty)
+            quote_spanned! {ty.span()=>
+                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value)]
+                if false {
+                    let __ops_kit_fake_return: #ty = loop {};
+                    return __ops_kit_fake_return;
+                }
+            }
         }
-        ReturnType::Default => quote!(let __ops_kit_result: ()),
-        ReturnType::Type(..) => quote!(let __ops_kit_result),
+        _ => TokenStream::new(),
     };
+    let stmts = &func.block.stmts;
 
     let attrs = &func.attrs;
     let vis = &func.vis;
@@ -118,7 +127,11 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
                 redact: &[#(#redact),*],
             };
             #unpack_json
-            #result_binding = async move #body.await;
+            let __ops_kit_result = async move {
+                #pin_return_type
+                #(#stmts)*
+            }
+            .await;
             #audit
                 .finish(__ops_kit_result, __ops_kit_audit_body, #path_value, &__OPS_KIT_AUDIT_SPEC)
                 .await

@@ -32,13 +32,13 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
-use crate::health::{self, DynCheck, HealthCheck};
-use crate::layer::{CaptureRouteLayer, OpsLayer, OpsService};
 use crate::audit::AuditSink;
 use crate::context::Services;
+use crate::health::{self, DynCheck, HealthCheck};
+use crate::layer::{CaptureRouteLayer, OpsLayer, OpsService};
 use crate::lifecycle::Lifecycle;
-use crate::sql::Pool;
 use crate::shutdown::{self, Hook, Signal, Signals};
+use crate::sql::Pool;
 use tower::Layer;
 
 /// The limit axum's body extractors apply unless told otherwise.
@@ -226,8 +226,13 @@ impl App {
         self.services.pool = Some(pool.clone());
         let closing = pool.clone();
         // Registered first so that, running newest first, it closes last.
-        self.hooks
-            .insert(0, Hook::new("database pool", move || async move { closing.close().await }));
+        self.hooks.insert(
+            0,
+            Hook::new(
+                "database pool",
+                move || async move { closing.close().await },
+            ),
+        );
         self.readiness_check("database", pool)
     }
 
@@ -423,7 +428,10 @@ impl App {
             self.name.clone(),
             self.version.clone(),
         );
-        self.ops = self.ops.clone().services(std::mem::take(&mut self.services));
+        self.ops = self
+            .ops
+            .clone()
+            .services(std::mem::take(&mut self.services));
         let mut router = std::mem::take(&mut self.router)
             .merge(probes)
             .route_layer(CaptureRouteLayer);

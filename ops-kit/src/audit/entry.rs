@@ -104,14 +104,20 @@ impl AuditEntry {
             push_canonical(&mut canonical, &value.unwrap_or(Value::Null));
         }
         canonical.push(',');
-        push_canonical(&mut canonical, self.changes.as_ref().unwrap_or(&Value::Null));
+        push_canonical(
+            &mut canonical,
+            self.changes.as_ref().unwrap_or(&Value::Null),
+        );
         for value in [
             self.ip_address.as_deref(),
             self.user_agent.as_deref(),
             Some(self.request_id.as_str()),
         ] {
             canonical.push(',');
-            push_canonical(&mut canonical, &value.map(Value::from).unwrap_or(Value::Null));
+            push_canonical(
+                &mut canonical,
+                &value.map(Value::from).unwrap_or(Value::Null),
+            );
         }
         canonical.push(']');
         Sha256::digest(canonical.as_bytes()).into()

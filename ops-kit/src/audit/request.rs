@@ -173,18 +173,19 @@ impl AuditRequest {
         let (resource_id, response_body) = match spec.resource_id {
             ResourceIdSpec::Path(name) => (path.and_then(|p| p.get(name)), response_body),
             ResourceIdSpec::None => (None, response_body),
-            ResourceIdSpec::Body(field) => match axum::body::to_bytes(response_body, usize::MAX).await
-            {
-                Ok(bytes) => (id_field(&bytes, field), Body::from(bytes)),
-                Err(err) => {
-                    if let Some(tx) = tx {
-                        let _ = tx.rollback().await;
+            ResourceIdSpec::Body(field) => {
+                match axum::body::to_bytes(response_body, usize::MAX).await {
+                    Ok(bytes) => (id_field(&bytes, field), Body::from(bytes)),
+                    Err(err) => {
+                        if let Some(tx) = tx {
+                            let _ = tx.rollback().await;
+                        }
+                        return ApiError::internal_message("the response body could not be read")
+                            .with_source(err)
+                            .into_response();
                     }
-                    return ApiError::internal_message("the response body could not be read")
-                        .with_source(err)
-                        .into_response();
                 }
-            },
+            }
         };
 
         let mut entry = AuditEntry::new(
@@ -198,13 +199,16 @@ impl AuditRequest {
         entry.tenant_id = self.principal.as_ref().map(|p| p.tenant_id);
         entry.user_id = self.principal.as_ref().map(|p| p.user_id);
         entry.resource_id = resource_id;
-        entry.changes = body.and_then(|raw| changes_of(&raw, spec.redact, services.max_changes_bytes));
+        entry.changes =
+            body.and_then(|raw| changes_of(&raw, spec.redact, services.max_changes_bytes));
         entry.ip_address = client_ip(self.peer, self.forwarded_for.as_ref(), services.proxy_hops)
             .map(|ip| ip.to_string());
-        entry.user_agent = self
-            .user_agent
-            .as_ref()
-            .map(|ua| capped(&String::from_utf8_lossy(ua.as_bytes()), services.max_user_agent_chars));
+        entry.user_agent = self.user_agent.as_ref().map(|ua| {
+            capped(
+                &String::from_utf8_lossy(ua.as_bytes()),
+                services.max_user_agent_chars,
+            )
+        });
 
         let mut tx = tx;
         if let Err(err) = services.audit_sink.record(&entry, tx.as_mut()).await {
@@ -287,29 +291,47 @@ mod tests {
     #[test]
     fn ignores_x_forwarded_for_unless_proxies_are_trusted() {
         let header = HeaderValue::from_static("6.6.6.6");
-        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 0), Some(ip("10.0.0.2")));
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.2")), Some(&header), 0),
+            Some(ip("10.0.0.2"))
+        );
     }
 
     #[test]
     fn takes_the_address_seen_by_the_outermost_trusted_proxy() {
         // A client forged the first entry; our one proxy appended the real one.
         let header = HeaderValue::from_static("6.6.6.6, 203.0.113.7");
-        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 1), Some(ip("203.0.113.7")));
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.2")), Some(&header), 1),
+            Some(ip("203.0.113.7"))
+        );
         let header = HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.9");
-        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 2), Some(ip("203.0.113.7")));
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.2")), Some(&header), 2),
+            Some(ip("203.0.113.7"))
+        );
     }
 
     #[test]
     fn falls_back_to_the_peer_when_the_header_is_short_or_garbage() {
         let header = HeaderValue::from_static("not-an-ip");
-        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 1), Some(ip("10.0.0.2")));
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.2")), Some(&header), 1),
+            Some(ip("10.0.0.2"))
+        );
         let header = HeaderValue::from_static("203.0.113.7");
-        assert_eq!(client_ip(Some(ip("10.0.0.2")), Some(&header), 2), Some(ip("10.0.0.2")));
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.2")), Some(&header), 2),
+            Some(ip("10.0.0.2"))
+        );
     }
 
     #[test]
     fn takes_a_numeric_or_string_id_from_the_response() {
-        assert_eq!(id_field(br#"{"id":"abc","x":1}"#, "id").as_deref(), Some("abc"));
+        assert_eq!(
+            id_field(br#"{"id":"abc","x":1}"#, "id").as_deref(),
+            Some("abc")
+        );
         assert_eq!(id_field(br#"{"id":42}"#, "id").as_deref(), Some("42"));
         assert_eq!(id_field(br#"{"id":null}"#, "id"), None);
         assert_eq!(id_field(b"not json", "id"), None);

@@ -63,8 +63,11 @@ pub enum AuditError {
 /// ```
 pub trait AuditSink: Send + Sync + 'static {
     /// Records one entry, inside `tx` when given.
-    fn record<'a>(&'a self, entry: &'a AuditEntry, tx: Option<&'a mut Transaction>)
-    -> SinkFuture<'a>;
+    fn record<'a>(
+        &'a self,
+        entry: &'a AuditEntry,
+        tx: Option<&'a mut Transaction>,
+    ) -> SinkFuture<'a>;
 }
 
 /// Writes each entry as one `[AUDIT]` log line (target `ops_kit::audit`).

@@ -398,7 +398,10 @@ fn check_chains(rows: &[StoredRow], heads: &HashMap<String, (i64, Vec<u8>)>) -> 
                 report.broken = Some(broken(
                     expected_seq,
                     None,
-                    format!("entry #{expected_seq} is missing (the next one is #{})", row.seq),
+                    format!(
+                        "entry #{expected_seq} is missing (the next one is #{})",
+                        row.seq
+                    ),
                 ));
                 return report;
             }
@@ -428,7 +431,9 @@ fn check_chains(rows: &[StoredRow], heads: &HashMap<String, (i64, Vec<u8>)>) -> 
                 report.broken = Some(broken(
                     last + 1,
                     None,
-                    format!("the chain ends at #{last} but its head says #{seq}: entries were removed"),
+                    format!(
+                        "the chain ends at #{last} but its head says #{seq}: entries were removed"
+                    ),
                 ));
                 return report;
             }

@@ -42,7 +42,6 @@ impl Backend {
 /// # }
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub enum Pool {
     /// A PostgreSQL pool.
     #[cfg(feature = "postgres")]
@@ -65,7 +64,6 @@ pub enum Pool {
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Transaction {
     /// A PostgreSQL transaction.
     #[cfg(feature = "postgres")]
@@ -138,8 +136,16 @@ impl Pool {
                     // An in-memory database lives and dies with its one
                     // connection.
                     .max_connections(if in_memory { 1 } else { 8 })
-                    .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
-                    .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+                    .idle_timeout(if in_memory {
+                        None
+                    } else {
+                        Some(Duration::from_secs(600))
+                    })
+                    .max_lifetime(if in_memory {
+                        None
+                    } else {
+                        Some(Duration::from_secs(1800))
+                    })
                     .acquire_timeout(Duration::from_secs(3))
                     .connect_lazy_with(options);
                 Ok(Pool::Sqlite(pool))

@@ -1,0 +1,620 @@
+//! The audit trail end to end: a real router, real handlers, and real
+//! PostgreSQL and SQLite databases. Every scenario runs on both.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::extract::{Path, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{patch, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use http_body_util::BodyExt;
+use ops_kit::audit::{self, AuditEntry, AuditError, AuditSink, SinkFuture, SqlSink};
+use ops_kit::auth::{Principal, Role};
+use ops_kit::sql::{Pool, Transaction, Tx};
+use ops_kit::{ApiError, App, audited, on_backend};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::types::Json as SqlJson;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use common::TestDb;
+
+const TENANT: Uuid = Uuid::from_u128(0x1111);
+const USER: Uuid = Uuid::from_u128(0x2222);
+const OTHER_TENANT: Uuid = Uuid::from_u128(0x3333);
+
+#[derive(Deserialize)]
+struct NoteInput {
+    body: String,
+}
+
+async fn insert_note(tx: &mut Transaction, id: Uuid, body: &str) -> Result<(), ApiError> {
+    on_backend!(tx, conn => {
+        sqlx::query("INSERT INTO notes (id, body) VALUES ($1, $2)")
+            .bind(id.to_string())
+            .bind(body)
+            .execute(&mut **conn)
+            .await
+            .map_err(ApiError::internal)?;
+    });
+    Ok(())
+}
+
+#[audited(action = "note.create", redact = ["pinCode"])]
+async fn create_note(
+    mut tx: Tx,
+    Json(input): Json<NoteInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = Uuid::new_v4();
+    insert_note(&mut tx, id, &input.body).await?;
+    if input.body == "reject after writing" {
+        return Err(ApiError::bad_request("rejected after the insert"));
+    }
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "body": input.body })),
+    ))
+}
+
+// Extractors in another order, the path id, and no body.
+#[audited(action = "note.pin", resource_id = path("id"))]
+async fn pin_note(Path(id): Path<String>, tx: Tx) -> Result<Json<Value>, ApiError> {
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "pinned": id })))
+}
+
+async fn with_test_principal(mut req: Request, next: Next) -> Response {
+    if let Some(user) = req
+        .headers()
+        .get("x-test-tenant")
+        .and_then(|v| v.to_str().ok())
+    {
+        let tenant = Uuid::parse_str(user).unwrap();
+        req.extensions_mut()
+            .insert(Principal::new(USER, tenant, Role::new("admin")));
+    }
+    next.run(req).await
+}
+
+/// A sink that writes through the SQL sink and can be told to fail
+/// afterwards, as a broken audit store would.
+#[derive(Clone)]
+struct Flaky {
+    inner: SqlSink,
+    fail: Arc<AtomicBool>,
+}
+
+impl AuditSink for Flaky {
+    fn record<'a>(
+        &'a self,
+        entry: &'a AuditEntry,
+        tx: Option<&'a mut Transaction>,
+    ) -> SinkFuture<'a> {
+        Box::pin(async move {
+            self.inner.record(entry, tx).await?;
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(AuditError::Sink("injected failure".into()));
+            }
+            Ok(())
+        })
+    }
+}
+
+struct Harness {
+    db: TestDb,
+    router: Router,
+    fail: Arc<AtomicBool>,
+}
+
+async fn harness(db: TestDb) -> Harness {
+    audit::migrate(&db.pool).await.unwrap();
+    let mut tx = db.pool.begin().await.unwrap();
+    on_backend!(&mut tx, conn => {
+        sqlx::query("CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+            .execute(&mut **conn)
+            .await
+            .unwrap();
+    });
+    tx.commit().await.unwrap();
+
+    let fail = Arc::new(AtomicBool::new(false));
+    let routes = Router::new()
+        .route("/notes", post(create_note))
+        .route("/notes/{id}/pin", patch(pin_note))
+        .layer(middleware::from_fn(with_test_principal))
+        .layer(MockConnectInfo(SocketAddr::from((
+            [198, 51, 100, 7],
+            40_000,
+        ))));
+    let router = App::new("audit-test", "0")
+        .database(db.pool.clone())
+        .audit_sink(Flaky {
+            inner: SqlSink::new(db.pool.clone()),
+            fail: fail.clone(),
+        })
+        .trusted_proxy_hops(1)
+        .router(routes)
+        .into_router();
+    Harness { db, router, fail }
+}
+
+impl Harness {
+    async fn send(&self, req: http::Request<Body>) -> (StatusCode, Value) {
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn post_note(&self, tenant: Option<Uuid>, body: Value) -> (StatusCode, Value) {
+        let mut req = http::Request::post("/notes")
+            .header("content-type", "application/json")
+            .header("user-agent", "cabinet-shop-tablet/2.1")
+            .header("x-request-id", "req-audit-1")
+            .header("x-forwarded-for", "6.6.6.6, 203.0.113.9");
+        if let Some(tenant) = tenant {
+            req = req.header("x-test-tenant", tenant.to_string());
+        }
+        self.send(req.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    async fn notes(&self) -> i64 {
+        on_backend!(&mut self.db.pool.begin().await.unwrap(), conn => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM notes")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap()
+        })
+    }
+
+    async fn entries(&self) -> Vec<Stored> {
+        let sql = "SELECT id, tenant_id, user_id, occurred_at, action, resource_type, resource_id, \
+                   changes, ip_address, user_agent, request_id, seq \
+                   FROM audit_logs ORDER BY tenant_key, seq";
+        let rows: Vec<StoredRow> = on_backend!(&mut self.db.pool.begin().await.unwrap(), conn => {
+            sqlx::query_as(sql).fetch_all(&mut **conn).await.unwrap()
+        });
+        rows.into_iter().map(Stored::from).collect()
+    }
+}
+
+type StoredRow = (
+    Uuid,
+    Option<Uuid>,
+    Option<Uuid>,
+    DateTime<Utc>,
+    String,
+    String,
+    Option<String>,
+    Option<SqlJson<Value>>,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+);
+
+#[derive(Debug)]
+struct Stored {
+    id: Uuid,
+    tenant_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    occurred_at: DateTime<Utc>,
+    action: String,
+    resource_type: String,
+    resource_id: Option<String>,
+    changes: Option<Value>,
+    ip_address: Option<String>,
+    user_agent: Option<String>,
+    request_id: String,
+    seq: i64,
+}
+
+impl From<StoredRow> for Stored {
+    fn from(r: StoredRow) -> Self {
+        Stored {
+            id: r.0,
+            tenant_id: r.1,
+            user_id: r.2,
+            occurred_at: r.3,
+            action: r.4,
+            resource_type: r.5,
+            resource_id: r.6,
+            changes: r.7.map(|j| j.0),
+            ip_address: r.8,
+            user_agent: r.9,
+            request_id: r.10,
+            seq: r.11,
+        }
+    }
+}
+
+/// Runs one scenario on PostgreSQL and on SQLite.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::TestDb::postgres().await;
+                    super::$name(super::harness(db).await).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$name(super::harness(db).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    records_every_field_of_a_successful_change,
+    takes_the_resource_id_from_a_path_parameter_and_records_null_changes_without_a_body,
+    records_nulls_for_an_anonymous_request_never_a_guess,
+    redacts_secrets_at_any_depth_and_the_attributes_extra_names,
+    stores_an_oversized_body_as_a_marker,
+    records_nothing_and_keeps_nothing_when_the_handler_fails,
+    records_nothing_for_a_rejected_body,
+    a_failure_to_record_the_entry_rolls_the_change_back_and_answers_500,
+    concurrent_writers_of_one_tenant_extend_one_unbroken_chain,
+    verification_finds_an_edited_entry_in_the_middle,
+    verification_finds_a_deleted_entry_in_the_middle,
+    verification_finds_removed_newest_entries,
+    the_table_refuses_updates_and_deletes,
+);
+
+async fn records_every_field_of_a_successful_change(h: Harness) {
+    let before = Utc::now();
+    let (status, body) = h
+        .post_note(Some(TENANT), json!({"body": "Shaker doors, maple"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(h.notes().await, 1);
+
+    let entries = h.entries().await;
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(e.tenant_id, Some(TENANT));
+    assert_eq!(e.user_id, Some(USER));
+    assert_eq!(e.action, "note.create");
+    assert_eq!(e.resource_type, "note");
+    assert_eq!(e.resource_id.as_deref(), body["id"].as_str());
+    assert_eq!(e.changes, Some(json!({"body": "Shaker doors, maple"})));
+    // One trusted proxy: the address it saw, not the forged first entry.
+    assert_eq!(e.ip_address.as_deref(), Some("203.0.113.9"));
+    assert_eq!(e.user_agent.as_deref(), Some("cabinet-shop-tablet/2.1"));
+    assert_eq!(e.request_id, "req-audit-1");
+    assert_eq!(e.seq, 1);
+    assert!(e.occurred_at >= before - chrono::Duration::seconds(1) && e.occurred_at <= Utc::now());
+    assert_ne!(e.id, Uuid::nil());
+    assert!(audit::verify(&h.db.pool, None).await.unwrap().is_intact());
+    h.db.drop_db().await;
+}
+
+async fn takes_the_resource_id_from_a_path_parameter_and_records_null_changes_without_a_body(
+    h: Harness,
+) {
+    let req = http::Request::patch("/notes/N-42/pin")
+        .header("x-test-tenant", TENANT.to_string())
+        .body(Body::empty())
+        .unwrap();
+    let (status, _) = h.send(req).await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = h.entries().await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].resource_id.as_deref(), Some("N-42"));
+    assert_eq!(entries[0].action, "note.pin");
+    assert_eq!(entries[0].changes, None);
+    h.db.drop_db().await;
+}
+
+async fn records_nulls_for_an_anonymous_request_never_a_guess(h: Harness) {
+    let (status, _) = h.post_note(None, json!({"body": "walk-in enquiry"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let entries = h.entries().await;
+    assert_eq!(entries[0].tenant_id, None);
+    assert_eq!(entries[0].user_id, None);
+    h.db.drop_db().await;
+}
+
+async fn redacts_secrets_at_any_depth_and_the_attributes_extra_names(h: Harness) {
+    let (status, _) = h
+        .post_note(
+            Some(TENANT),
+            json!({
+                "body": "gate code inside",
+                "password": "hunter2",
+                "customer": {"portal": {"apiKey": "k-123", "name": "Ada"}},
+                "pinCode": "4711",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let changes = h.entries().await.remove(0).changes.unwrap();
+    assert_eq!(changes["password"], "[REDACTED]");
+    assert_eq!(changes["customer"]["portal"]["apiKey"], "[REDACTED]");
+    assert_eq!(changes["customer"]["portal"]["name"], "Ada");
+    assert_eq!(changes["pinCode"], "[REDACTED]");
+    let text = changes.to_string();
+    for secret in ["hunter2", "k-123", "4711"] {
+        assert!(!text.contains(secret));
+    }
+    h.db.drop_db().await;
+}
+
+async fn stores_an_oversized_body_as_a_marker(h: Harness) {
+    let big = "x".repeat(100 * 1024);
+    let (status, _) = h.post_note(Some(TENANT), json!({"body": big})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let changes = h.entries().await.remove(0).changes.unwrap();
+    assert_eq!(changes["_truncated"], true);
+    assert!(changes["_originalBytes"].as_u64().unwrap() > 100 * 1024);
+    assert!(changes["_preview"].as_str().unwrap().len() <= 1024);
+    h.db.drop_db().await;
+}
+
+async fn records_nothing_and_keeps_nothing_when_the_handler_fails(h: Harness) {
+    let (status, body) = h
+        .post_note(Some(TENANT), json!({"body": "reject after writing"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["requestId"], "req-audit-1");
+    assert_eq!(h.notes().await, 0, "the insert was rolled back");
+    assert!(h.entries().await.is_empty());
+    h.db.drop_db().await;
+}
+
+async fn records_nothing_for_a_rejected_body(h: Harness) {
+    let (status, body) = h
+        .post_note(Some(TENANT), json!({"text": "wrong field"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["error"].is_string());
+    let req = http::Request::post("/notes")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (status, _) = h.send(req).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(h.entries().await.is_empty());
+    h.db.drop_db().await;
+}
+
+async fn a_failure_to_record_the_entry_rolls_the_change_back_and_answers_500(h: Harness) {
+    h.fail.store(true, Ordering::SeqCst);
+    let (status, body) = h.post_note(Some(TENANT), json!({"body": "lost?"})).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body["requestId"], "req-audit-1");
+    assert_eq!(body["error"], "internal server error");
+    assert_eq!(h.notes().await, 0, "no committed change without its entry");
+    assert!(
+        h.entries().await.is_empty(),
+        "no entry for a change that rolled back"
+    );
+
+    // The chain is unaffected: the next entry is #1.
+    h.fail.store(false, Ordering::SeqCst);
+    let (status, _) = h.post_note(Some(TENANT), json!({"body": "kept"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(h.entries().await[0].seq, 1);
+    assert!(audit::verify(&h.db.pool, None).await.unwrap().is_intact());
+    h.db.drop_db().await;
+}
+
+async fn concurrent_writers_of_one_tenant_extend_one_unbroken_chain(h: Harness) {
+    let h = Arc::new(h);
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                h.post_note(Some(TENANT), json!({"body": format!("note {i}")}))
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    for writer in writers {
+        assert_eq!(writer.await.unwrap(), StatusCode::CREATED);
+    }
+    h.post_note(Some(OTHER_TENANT), json!({"body": "other shop"}))
+        .await;
+    let entries = h.entries().await;
+    let seqs: Vec<i64> = entries
+        .iter()
+        .filter(|e| e.tenant_id == Some(TENANT))
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+    let report = audit::verify(&h.db.pool, None).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.broken);
+    assert_eq!(report.chains, 2);
+    assert_eq!(report.entries, 21);
+    assert_eq!(
+        audit::verify(&h.db.pool, Some(OTHER_TENANT))
+            .await
+            .unwrap()
+            .entries,
+        1
+    );
+    Arc::into_inner(h).unwrap().db.drop_db().await;
+}
+
+/// Runs `sql` as the database owner with the append-only guard lifted, as
+/// an attacker with direct access would.
+async fn tamper(pool: &Pool, sql: &str) {
+    match pool {
+        Pool::Postgres(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_append_only")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            sqlx::query("ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_append_only")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        Pool::Sqlite(pool) => {
+            sqlx::query("DROP TRIGGER audit_logs_no_update")
+                .execute(pool)
+                .await
+                .unwrap();
+            sqlx::query("DROP TRIGGER audit_logs_no_delete")
+                .execute(pool)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+    }
+}
+
+async fn five_notes(h: &Harness) {
+    for i in 1..=5 {
+        let (status, _) = h
+            .post_note(Some(TENANT), json!({"body": format!("note {i}")}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    assert!(audit::verify(&h.db.pool, None).await.unwrap().is_intact());
+}
+
+async fn verification_finds_an_edited_entry_in_the_middle(h: Harness) {
+    five_notes(&h).await;
+    tamper(
+        &h.db.pool,
+        "UPDATE audit_logs SET action = 'note.delete' WHERE seq = 3",
+    )
+    .await;
+    let report = audit::verify(&h.db.pool, Some(TENANT)).await.unwrap();
+    let broken = report.broken.expect("the edit is detected");
+    assert_eq!(broken.seq, 3);
+    assert_eq!(broken.tenant_id, Some(TENANT));
+    assert!(broken.reason.contains("content does not match"), "{broken}");
+    h.db.drop_db().await;
+}
+
+async fn verification_finds_a_deleted_entry_in_the_middle(h: Harness) {
+    five_notes(&h).await;
+    tamper(&h.db.pool, "DELETE FROM audit_logs WHERE seq = 2").await;
+    let broken = audit::verify(&h.db.pool, None)
+        .await
+        .unwrap()
+        .broken
+        .unwrap();
+    assert_eq!(broken.seq, 2);
+    assert!(broken.reason.contains("missing"), "{broken}");
+    h.db.drop_db().await;
+}
+
+async fn verification_finds_removed_newest_entries(h: Harness) {
+    five_notes(&h).await;
+    tamper(&h.db.pool, "DELETE FROM audit_logs WHERE seq >= 4").await;
+    let broken = audit::verify(&h.db.pool, None)
+        .await
+        .unwrap()
+        .broken
+        .unwrap();
+    assert_eq!(broken.seq, 4);
+    assert!(broken.reason.contains("entries were removed"), "{broken}");
+    h.db.drop_db().await;
+}
+
+async fn the_table_refuses_updates_and_deletes(h: Harness) {
+    five_notes(&h).await;
+    let mut tx = h.db.pool.begin().await.unwrap();
+    let update = on_backend!(&mut tx, conn => {
+        sqlx::query("UPDATE audit_logs SET action = 'x'").execute(&mut **conn).await.map(drop)
+    });
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    drop(tx);
+    let mut tx = h.db.pool.begin().await.unwrap();
+    let delete = on_backend!(&mut tx, conn => {
+        sqlx::query("DELETE FROM audit_logs").execute(&mut **conn).await.map(drop)
+    });
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    drop(tx);
+    h.db.drop_db().await;
+}
+
+/// The grants the deployment guide gives the application's role: it may
+/// insert entries, never change or remove them.
+#[tokio::test]
+async fn the_application_role_may_insert_entries_but_not_update_or_delete_them() {
+    let db = TestDb::postgres().await;
+    audit::migrate(&db.pool).await.unwrap();
+    let role = format!("ops_kit_app_{}", Uuid::new_v4().simple());
+    let Pool::Postgres(admin) = &db.pool else {
+        unreachable!()
+    };
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT SELECT, INSERT ON audit_logs TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role}"),
+    ] {
+        sqlx::query(&sql).execute(admin).await.unwrap();
+    }
+    let app_url = db.url.replacen("postgres@", &format!("{role}@"), 1);
+    let app_pool = Pool::connect_lazy(&app_url).unwrap();
+
+    let mut tx = app_pool.begin().await.unwrap();
+    audit::insert(&mut tx, &AuditEntry::new("lead.upsert", "lead", "r-1"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let Pool::Postgres(app) = &app_pool else {
+        unreachable!()
+    };
+    let update = sqlx::query("UPDATE audit_logs SET action = 'x'")
+        .execute(app)
+        .await;
+    assert!(
+        update
+            .unwrap_err()
+            .to_string()
+            .contains("permission denied")
+    );
+    let delete = sqlx::query("DELETE FROM audit_logs").execute(app).await;
+    assert!(
+        delete
+            .unwrap_err()
+            .to_string()
+            .contains("permission denied")
+    );
+    assert!(audit::verify(&db.pool, None).await.unwrap().is_intact());
+
+    app_pool.close().await;
+    sqlx::query(&format!("DROP OWNED BY {role}"))
+        .execute(admin)
+        .await
+        .unwrap();
+    db.drop_db().await;
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&common::postgres_admin_url())
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}

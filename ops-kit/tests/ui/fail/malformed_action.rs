@@ -1,0 +1,6 @@
+use ops_kit::audited;
+
+#[audited(action = "LeadUpsert")]
+async fn handler() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use ops_kit::audited;
+
+#[audited(action = "lead.upsert")]
+fn handler() {}
+
+fn main() {}
