@@ -4,18 +4,17 @@
 //! here, so that tests build exactly the application that ships.
 
 pub mod config;
-pub mod db;
 
 use std::process::ExitCode;
 
 use axum::Router;
 use ops_kit::App;
+use ops_kit::audit::{self, SqlSink};
 use ops_kit::config::Env;
-use ops_kit::health::PoolCheck;
+use ops_kit::sql::Pool;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
-use crate::db::Db;
 
 /// The service's name in probes and logs.
 pub const SERVICE_NAME: &str = "crm-app";
@@ -29,18 +28,16 @@ pub fn routes() -> Router {
 }
 
 /// Builds the whole service for a validated configuration and an opened
-/// database.
-pub fn build(config: &Config, db: Db) -> App {
-    let app = App::new(SERVICE_NAME, VERSION)
+/// (lazy) pool. Migrations run as the start-up task, while the probes
+/// already answer.
+pub fn build(config: &Config, pool: Pool) -> App {
+    let migrating = pool.clone();
+    App::new(SERVICE_NAME, VERSION)
         .configure(config.validated())
-        .router(routes());
-    let app = match &db {
-        Db::Postgres(pool) => app.readiness_check("database", PoolCheck::new(pool.clone())),
-        Db::Sqlite(pool) => app.readiness_check("database", PoolCheck::new(pool.clone())),
-    };
-    let startup_db = db.clone();
-    app.on_startup(async move { startup_db.ping().await })
-        .on_shutdown("database pool", move || async move { db.close().await })
+        .database(pool.clone())
+        .audit_sink(SqlSink::new(pool))
+        .on_startup(async move { audit::migrate(&migrating).await })
+        .router(routes())
 }
 
 /// Validates the configuration, opens the database and serves until a
@@ -55,10 +52,10 @@ pub async fn run(env: Env) -> ExitCode {
         }
     };
     config.log();
-    let db = match Db::connect_lazy(config.database_url.expose_secret()) {
-        Ok(db) => db,
+    let pool = match Pool::connect_lazy(config.database_url.expose_secret()) {
+        Ok(pool) => pool,
         Err(err) => {
-            tracing::error!(target: "ops_kit::startup", "[STARTUP ERROR] FATAL: {err}");
+            tracing::error!(target: "ops_kit::startup", "[STARTUP ERROR] FATAL: DATABASE_URL: {err}");
             tracing::error!(target: "ops_kit::startup", "[STARTUP] Aborting due to critical configuration errors");
             ops_kit::telemetry::flush();
             return ExitCode::FAILURE;
@@ -71,7 +68,7 @@ pub async fn run(env: Env) -> ExitCode {
             config::DEFAULT_SQLITE_URL
         );
     }
-    build(&config, db)
+    build(&config, pool)
         .serve(config.listen.clone())
         .await
         .exit_code()

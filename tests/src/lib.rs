@@ -36,6 +36,8 @@ pub enum Binary {
     CrmApp,
     /// `examples/hello.rs`.
     Hello,
+    /// `examples/audited.rs`.
+    Audited,
 }
 
 /// The target directory and profile the tests were built with.
@@ -70,6 +72,10 @@ pub fn path_of(binary: Binary) -> PathBuf {
         Binary::Hello => {
             cmd.args(["-p", "ops-kit-examples", "--example", "hello"]);
             profile_dir.join("examples").join("hello")
+        }
+        Binary::Audited => {
+            cmd.args(["-p", "ops-kit-examples", "--example", "audited"]);
+            profile_dir.join("examples").join("audited")
         }
     };
     if release {
