@@ -6,6 +6,12 @@
 //! `ops-kit-bench <bare|ops> <port>`; one runtime worker, so that pinning the
 //! process to one core measures one core's worth of work. The `ops` server
 //! reads `LOG_FORMAT` and `LOG_LEVEL` like any ops-kit service.
+//!
+//! `ops-kit-bench <insert|insert-audited> <port>` serve `POST /items` on the
+//! database at `DATABASE_URL` (for `bench/audit_overhead.sh`): the same
+//! insert in a request transaction, without and with `#[audited]`.
+
+mod items;
 
 use std::process::ExitCode;
 
@@ -48,8 +54,19 @@ fn main() -> ExitCode {
                     .await
                     .exit_code()
             }
+            "insert" | "insert-audited" => {
+                let _logs = Telemetry::from_env()
+                    .expect("valid LOG_FORMAT and LOG_LEVEL")
+                    .init()
+                    .expect("one subscriber");
+                let url = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
+                items::app(&url, variant == "insert-audited")
+                    .serve_listener(listener)
+                    .await
+                    .exit_code()
+            }
             _ => {
-                eprintln!("usage: ops-kit-bench <bare|ops> <port>");
+                eprintln!("usage: ops-kit-bench <bare|ops|insert|insert-audited> <port>");
                 ExitCode::FAILURE
             }
         }

@@ -53,8 +53,8 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
             let #original_pat: #original_ty = #json.json;
             let __ops_kit_audit_body = ::core::option::Option::Some(#json.raw);
         };
-        *pat = Box::new(syn::parse_quote!(#json));
-        *ty = Box::new(syn::parse_quote!(#private::AuditJson<#inner>));
+        **pat = syn::parse_quote!(#json);
+        **ty = syn::parse_quote!(#private::AuditJson<#inner>);
     }
     if !has_json {
         unpack_json = quote! {
@@ -96,7 +96,7 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
     let pin_return_type = match &func.sig.output {
         ReturnType::Type(_, ty) if !matches!(**ty, Type::ImplTrait(_)) => {
             quote_spanned! {ty.span()=>
-                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value)]
+                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::let_unit_value)]
                 if false {
                     let __ops_kit_fake_return: #ty = loop {};
                     return __ops_kit_fake_return;

@@ -102,6 +102,11 @@ impl FieldError {
 /// assert_eq!(err.status(), StatusCode::CONFLICT);
 /// ```
 pub struct ApiError {
+    // Boxed so that `Result<T, ApiError>` stays small on the happy path.
+    inner: Box<Inner>,
+}
+
+struct Inner {
     status: StatusCode,
     code: Cow<'static, str>,
     message: Cow<'static, str>,
@@ -127,13 +132,15 @@ impl ApiError {
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self {
-            status,
-            code: code.into(),
-            message: message.into(),
-            details: Vec::new(),
-            extra: Map::new(),
-            headers: Vec::new(),
-            source: None,
+            inner: Box::new(Inner {
+                status,
+                code: code.into(),
+                message: message.into(),
+                details: Vec::new(),
+                extra: Map::new(),
+                headers: Vec::new(),
+                source: None,
+            }),
         }
     }
 
@@ -211,7 +218,7 @@ impl ApiError {
             "validation_failed",
             "the request is invalid",
         );
-        err.details = details;
+        err.inner.details = details;
         err
     }
 
@@ -245,7 +252,7 @@ impl ApiError {
             "internal_error",
             "internal server error",
         );
-        err.source = Some(Box::new(source));
+        err.inner.source = Some(Box::new(source));
         err
     }
 
@@ -275,7 +282,7 @@ impl ApiError {
     pub fn with_field(mut self, key: impl Into<String>, value: Value) -> Self {
         let key = key.into();
         if !matches!(key.as_str(), "error" | "code" | "requestId" | "details") {
-            self.extra.insert(key, value);
+            self.inner.extra.insert(key, value);
         }
         self
     }
@@ -291,7 +298,7 @@ impl ApiError {
     /// ```
     #[must_use]
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
+        self.inner.headers.push((name, value));
         self
     }
 
@@ -305,7 +312,7 @@ impl ApiError {
     /// ```
     #[must_use]
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.inner.source = Some(Box::new(source));
         self
     }
 
@@ -322,7 +329,7 @@ impl ApiError {
     /// assert_eq!(err.into_response().status(), StatusCode::NOT_FOUND);
     /// ```
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.inner.status
     }
 
     /// The machine-readable code.
@@ -336,7 +343,7 @@ impl ApiError {
     /// assert_eq!(ApiError::conflict("email_taken", "email already registered").code(), "email_taken");
     /// ```
     pub fn code(&self) -> &str {
-        &self.code
+        &self.inner.code
     }
 
     /// The message (for 5xx, the logged one; clients read a generic text).
@@ -355,7 +362,7 @@ impl ApiError {
     /// # }
     /// ```
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The per-field rejections.
@@ -374,14 +381,14 @@ impl ApiError {
     /// assert!(ApiError::not_found("lead not found").details().is_empty());
     /// ```
     pub fn details(&self) -> &[FieldError] {
-        &self.details
+        &self.inner.details
     }
 
     fn public_message(&self) -> &str {
-        if self.status.is_server_error() && self.code == "internal_error" {
+        if self.inner.status.is_server_error() && self.inner.code == "internal_error" {
             "internal server error"
         } else {
-            &self.message
+            &self.inner.message
         }
     }
 }
@@ -389,11 +396,11 @@ impl ApiError {
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiError")
-            .field("status", &self.status)
-            .field("code", &self.code)
-            .field("message", &self.message)
-            .field("details", &self.details)
-            .field("source", &self.source)
+            .field("status", &self.inner.status)
+            .field("code", &self.inner.code)
+            .field("message", &self.inner.message)
+            .field("details", &self.inner.details)
+            .field("source", &self.inner.source)
             .finish_non_exhaustive()
     }
 }
@@ -403,16 +410,17 @@ impl fmt::Display for ApiError {
         write!(
             f,
             "{} ({}): {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
+            self.inner.status.as_u16(),
+            self.inner.code,
+            self.inner.message
         )
     }
 }
 
 impl std::error::Error for ApiError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.inner
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
@@ -420,22 +428,22 @@ impl std::error::Error for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.inner.status.is_server_error() {
             log_server_error(&self);
         }
-        let mut body = Map::with_capacity(4 + self.extra.len());
+        let mut body = Map::with_capacity(4 + self.inner.extra.len());
         body.insert("error".into(), Value::from(self.public_message()));
-        body.insert("code".into(), Value::from(self.code.as_ref()));
+        body.insert("code".into(), Value::from(self.inner.code.as_ref()));
         body.insert("requestId".into(), current_request_id());
-        if !self.details.is_empty() {
+        if !self.inner.details.is_empty() {
             body.insert(
                 "details".into(),
-                serde_json::to_value(&self.details).unwrap_or(Value::Null),
+                serde_json::to_value(&self.inner.details).unwrap_or(Value::Null),
             );
         }
-        body.extend(self.extra);
-        let mut response = json_response(self.status, &Value::Object(body));
-        for (name, value) in self.headers {
+        body.extend(self.inner.extra);
+        let mut response = json_response(self.inner.status, &Value::Object(body));
+        for (name, value) in self.inner.headers {
             response.headers_mut().append(name, value);
         }
         response
@@ -453,9 +461,9 @@ fn log_server_error(err: &ApiError) {
         source = cause.source();
     }
     if chain.is_empty() {
-        tracing::error!(status = err.status.as_u16(), code = %err.code, "{}", err.message);
+        tracing::error!(status = err.inner.status.as_u16(), code = %err.inner.code, "{}", err.inner.message);
     } else {
-        tracing::error!(status = err.status.as_u16(), code = %err.code, cause = %chain, "{}", err.message);
+        tracing::error!(status = err.inner.status.as_u16(), code = %err.inner.code, cause = %chain, "{}", err.inner.message);
     }
 }
 

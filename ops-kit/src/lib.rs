@@ -49,10 +49,16 @@
 //!
 //! # Features
 //!
-//! - `postgres`, `sqlite`: the database backends of [`sql::Pool`] and of
-//!   the SQL audit sink ([`audit::SqlSink`]).
+//! - `sqlite` (default), `postgres`: the database backends of
+//!   [`sql::Pool`] and of the SQL audit sink ([`audit::SqlSink`]). At least
+//!   one is needed.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(not(any(feature = "postgres", feature = "sqlite")))]
+compile_error!(
+    "ops-kit needs a database backend: enable the `sqlite` (default) or `postgres` feature, or both"
+);
 
 mod app;
 pub mod audit;

@@ -618,3 +618,31 @@ async fn the_application_role_may_insert_entries_but_not_update_or_delete_them()
         .await
         .unwrap();
 }
+
+/// The tenant setting of a request transaction is visible inside it and
+/// gone after it: it never leaks to the next user of the pooled connection.
+#[tokio::test]
+async fn the_tenant_setting_lives_exactly_as_long_as_the_transaction() {
+    let db = TestDb::postgres().await;
+    let tenant = Uuid::new_v4();
+    // One connection, so that "after" runs on the very connection "inside" used.
+    let pg = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let single = Pool::Postgres(pg.clone());
+    let mut tx = single.begin_for_tenant(tenant).await.unwrap();
+    let inside: String = on_backend!(&mut tx, conn => {
+        sqlx::query_scalar("SELECT current_setting('app.tenant_id')").fetch_one(&mut **conn).await.unwrap()
+    });
+    assert_eq!(inside, tenant.to_string());
+    tx.commit().await.unwrap();
+    let after: Option<String> = sqlx::query_scalar("SELECT current_setting('app.tenant_id', true)")
+        .fetch_one(&pg)
+        .await
+        .unwrap();
+    assert!(after.unwrap_or_default().is_empty());
+    single.close().await;
+    db.drop_db().await;
+}

@@ -194,7 +194,8 @@ mod tests {
     #[test]
     fn every_field_is_covered_by_the_digest() {
         let base = AuditEntry::new("lead.upsert", "lead", "r");
-        let variants: Vec<Box<dyn Fn(&mut AuditEntry)>> = vec![
+        type Edit = Box<dyn Fn(&mut AuditEntry)>;
+        let variants: Vec<Edit> = vec![
             Box::new(|e| e.id = Uuid::new_v4()),
             Box::new(|e| e.occurred_at += chrono::Duration::microseconds(1)),
             Box::new(|e| e.tenant_id = Some(Uuid::nil())),

@@ -70,6 +70,7 @@ impl AuditSink for SqlSink {
     }
 }
 
+#[cfg(feature = "postgres")]
 const PG_INSERT: &str = r#"
 WITH head AS (
     INSERT INTO audit_chain_heads AS h (tenant_key, seq, prev_hash, last_hash)
@@ -84,6 +85,7 @@ SELECT $1, head.seq, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, head.prev_
 FROM head
 "#;
 
+#[cfg(feature = "sqlite")]
 const INSERT_ROW: &str = r#"
 INSERT INTO audit_logs (tenant_key, seq, id, tenant_id, user_id, occurred_at, action,
     resource_type, resource_id, changes, ip_address, user_agent, request_id, prev_hash, hash)

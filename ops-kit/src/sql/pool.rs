@@ -177,6 +177,36 @@ impl Pool {
         })
     }
 
+    /// Begins a transaction scoped to `tenant` (see
+    /// [`Transaction::set_tenant`]). On PostgreSQL the `BEGIN` and the
+    /// tenant setting travel in one round trip.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// let tx = pool.begin_for_tenant(uuid::Uuid::new_v4()).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin_for_tenant(&self, tenant: uuid::Uuid) -> Result<Transaction, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                // A UUID's text form is safe to inline; one simple-query
+                // round trip instead of two.
+                let begin = format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)");
+                Transaction::Postgres(pool.begin_with(begin).await?)
+            }
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => {
+                let _ = tenant;
+                self.begin().await?
+            }
+        })
+    }
+
     /// Runs `SELECT 1`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         match self {

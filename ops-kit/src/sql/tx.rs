@@ -145,12 +145,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Tx {
             .get::<Arc<Services>>()
             .and_then(|s| s.pool.clone())
             .ok_or(TxRejection::NoDatabase)?;
-        let mut tx = pool.begin().await.map_err(TxRejection::Unavailable)?;
-        if let Some(principal) = parts.extensions.get::<Principal>() {
-            tx.set_tenant(principal.tenant_id)
-                .await
-                .map_err(TxRejection::Unavailable)?;
+        let tx = match parts.extensions.get::<Principal>() {
+            Some(principal) => pool.begin_for_tenant(principal.tenant_id).await,
+            None => pool.begin().await,
         }
+        .map_err(TxRejection::Unavailable)?;
         match parts.extensions.get::<TxSlot>() {
             Some(slot) => {
                 let mut guard = slot
