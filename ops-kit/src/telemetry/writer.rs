@@ -21,7 +21,7 @@ pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 /// Lines up to this length travel inside the channel's slot, so that the
 /// request path allocates nothing and the writer thread frees nothing that
 /// another thread allocated.
-const INLINE: usize = 320;
+const INLINE: usize = 192;
 
 // The size difference is the point: the common case travels inline.
 #[allow(clippy::large_enum_variant)]
