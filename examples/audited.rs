@@ -142,15 +142,10 @@ async fn main() -> ExitCode {
         .expect("no other global subscriber");
     let validator = Validator::standard()
         .setting(Setting::secret("DATABASE_URL").default("sqlite://data/audited-example.db"));
-    let config = match validator.validate(&Env::from_process()) {
+    let config = match validator.check(&Env::from_process()) {
         Ok(config) => config,
-        Err(rejected) => {
-            rejected.log();
-            ops_kit::telemetry::flush();
-            return ExitCode::FAILURE;
-        }
+        Err(exit) => return exit,
     };
-    config.log();
     let url = config.secret("DATABASE_URL").expect("defaulted");
     let pool = match Pool::connect_lazy(url.expose_secret()) {
         Ok(pool) => pool,

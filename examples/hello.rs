@@ -55,15 +55,10 @@ async fn main() -> ExitCode {
         .expect("LOG_FORMAT and LOG_LEVEL are valid")
         .init()
         .expect("no other global subscriber");
-    let config = match Validator::standard().validate(&Env::from_process()) {
+    let config = match Validator::standard().check(&Env::from_process()) {
         Ok(config) => config,
-        Err(rejected) => {
-            rejected.log();
-            ops_kit::telemetry::flush();
-            return ExitCode::FAILURE;
-        }
+        Err(exit) => return exit,
     };
-    config.log();
 
     let routes = Router::new()
         .route("/api/hello", get(hello))

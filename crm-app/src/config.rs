@@ -43,7 +43,11 @@ impl Config {
 
     /// Validates `env`; every failure is in the error.
     pub fn load(env: &Env) -> Result<Self, Rejected> {
-        let validated = Self::validator().validate(env)?;
+        Ok(Self::from_validated(Self::validator().validate(env)?))
+    }
+
+    /// The configuration of settings that passed validation.
+    pub fn from_validated(validated: Validated) -> Self {
         let host = validated.get("HOST").unwrap_or("127.0.0.1");
         let port: u16 = validated.parsed("PORT").unwrap_or(3000);
         let listen = match host.parse::<std::net::IpAddr>() {
@@ -54,7 +58,7 @@ impl Config {
             Some(url) => (url.clone(), false),
             None => (SecretString::from(DEFAULT_SQLITE_URL), true),
         };
-        Ok(Self {
+        Self {
             mode: validated.mode(),
             listen,
             database_url,
@@ -71,12 +75,7 @@ impl Config {
                 validated.parsed("SHUTDOWN_DELAY_SECS").unwrap_or(0),
             ),
             validated,
-        })
-    }
-
-    /// Logs the warnings and `[STARTUP] Configuration validation passed`.
-    pub fn log(&self) {
-        self.validated.log();
+        }
     }
 
     /// The raw validated settings.

@@ -43,15 +43,10 @@ pub fn build(config: &Config, pool: Pool) -> App {
 /// Validates the configuration, opens the database and serves until a
 /// shutdown signal. Returns the process's exit status.
 pub async fn run(env: Env) -> ExitCode {
-    let config = match Config::load(&env) {
-        Ok(config) => config,
-        Err(rejected) => {
-            rejected.log();
-            ops_kit::telemetry::flush();
-            return ExitCode::FAILURE;
-        }
+    let config = match Config::validator().check(&env) {
+        Ok(validated) => Config::from_validated(validated),
+        Err(exit) => return exit,
     };
-    config.log();
     let pool = match Pool::connect_lazy(config.database_url.expose_secret()) {
         Ok(pool) => pool,
         Err(err) => {

@@ -31,9 +31,9 @@
 //! #[tokio::main]
 //! async fn main() -> std::process::ExitCode {
 //!     let _logs = Telemetry::from_env().expect("valid LOG_FORMAT").init().expect("one subscriber");
-//!     let config = match Validator::standard().validate(&Env::from_process()) {
-//!         Ok(config) => { config.log(); config }
-//!         Err(rejected) => { rejected.log(); return std::process::ExitCode::FAILURE; }
+//!     let config = match Validator::standard().check(&Env::from_process()) {
+//!         Ok(config) => config,
+//!         Err(exit) => return exit,
 //!     };
 //!     let routes = Router::new().route("/api/hello", get(|| async { "hello" }));
 //!     let addr = format!("{}:{}", config.get("HOST").unwrap(), config.get("PORT").unwrap());

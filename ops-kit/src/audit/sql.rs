@@ -340,37 +340,28 @@ pub async fn verify(pool: &Pool, tenant: Option<Uuid>) -> Result<VerifyReport, s
     };
     let rows_sql = format!("{SELECT_ROWS}{filter} ORDER BY tenant_key, seq");
     let heads_sql = format!("SELECT tenant_key, seq, last_hash FROM audit_chain_heads{filter}");
+    // The same reads on either backend.
+    macro_rules! load {
+        ($pool:expr) => {{
+            let (rows_query, heads_query) = (sqlx::query(&rows_sql), sqlx::query(&heads_sql));
+            let (rows_query, heads_query) = match &key {
+                Some(key) => (rows_query.bind(key), heads_query.bind(key)),
+                None => (rows_query, heads_query),
+            };
+            let mut stream = rows_query.fetch($pool);
+            while let Some(row) = stream.try_next().await? {
+                rows.push(decode(&row)?);
+            }
+            for row in heads_query.fetch_all($pool).await? {
+                heads.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+            }
+        }};
+    }
     match pool {
         #[cfg(feature = "postgres")]
-        Pool::Postgres(pool) => {
-            let (rows_query, heads_query) = (sqlx::query(&rows_sql), sqlx::query(&heads_sql));
-            let (rows_query, heads_query) = match &key {
-                Some(key) => (rows_query.bind(key), heads_query.bind(key)),
-                None => (rows_query, heads_query),
-            };
-            let mut stream = rows_query.fetch(pool);
-            while let Some(row) = stream.try_next().await? {
-                rows.push(decode(&row)?);
-            }
-            for row in heads_query.fetch_all(pool).await? {
-                heads.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
-            }
-        }
+        Pool::Postgres(pool) => load!(pool),
         #[cfg(feature = "sqlite")]
-        Pool::Sqlite(pool) => {
-            let (rows_query, heads_query) = (sqlx::query(&rows_sql), sqlx::query(&heads_sql));
-            let (rows_query, heads_query) = match &key {
-                Some(key) => (rows_query.bind(key), heads_query.bind(key)),
-                None => (rows_query, heads_query),
-            };
-            let mut stream = rows_query.fetch(pool);
-            while let Some(row) = stream.try_next().await? {
-                rows.push(decode(&row)?);
-            }
-            for row in heads_query.fetch_all(pool).await? {
-                heads.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
-            }
-        }
+        Pool::Sqlite(pool) => load!(pool),
     }
     Ok(check_chains(&rows, &heads))
 }

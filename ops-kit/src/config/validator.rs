@@ -163,6 +163,40 @@ impl Validator {
         self
     }
 
+    /// Validates `env` and logs the outcome the way the runbook shows it;
+    /// on failure it also flushes the logs and hands back the exit status
+    /// for `main` to return (before any port is bound).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Validator};
+    ///
+    /// fn start(env: &Env) -> std::process::ExitCode {
+    ///     let config = match Validator::standard().check(env) {
+    ///         Ok(config) => config,
+    ///         Err(exit) => return exit,
+    ///     };
+    ///     # let _ = config;
+    ///     std::process::ExitCode::SUCCESS
+    /// }
+    /// assert_eq!(start(&Env::from_pairs([("APP_ENV", "production")])), std::process::ExitCode::FAILURE);
+    /// assert_eq!(start(&Env::default()), std::process::ExitCode::SUCCESS);
+    /// ```
+    pub fn check(&self, env: &Env) -> Result<Validated, std::process::ExitCode> {
+        match self.validate(env) {
+            Ok(validated) => {
+                validated.log();
+                Ok(validated)
+            }
+            Err(rejected) => {
+                rejected.log();
+                crate::telemetry::flush();
+                Err(std::process::ExitCode::FAILURE)
+            }
+        }
+    }
+
     /// Checks every setting and rule against `env` and reports all failures.
     ///
     /// # Example
