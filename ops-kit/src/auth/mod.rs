@@ -1,4 +1,6 @@
-//! Who is calling: the authenticated [`Principal`] of a request.
+//! Who is calling: the authenticated [`Principal`] of a request, the JWTs
+//! that carry it ([`Tokens`]) and the layer that checks them
+//! ([`AuthLayer`]).
 //!
 //! Authentication middleware (for example the JWT layer of a service)
 //! inserts a `Principal` into the request extensions; handlers and the audit
@@ -6,6 +8,12 @@
 //! extractor answers 401, `Option<Principal>` gives `None`, and the audit
 //! trail records nulls rather than a guess.
 
+mod layer;
 mod principal;
+mod token;
 
+pub use self::layer::{Auth, AuthLayer};
 pub use self::principal::{Principal, Role};
+pub use self::token::{
+    ACCESS_TOKEN_TTL, Claims, LEEWAY, REFRESH_TOKEN_TTL, TokenError, TokenKind, Tokens,
+};

@@ -1,0 +1,238 @@
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
+use http::{Request, header};
+use tower::{Layer, Service};
+
+use super::{Principal, TokenError, TokenKind, Tokens};
+
+/// Checks `Authorization: Bearer <access token>` and makes the token's
+/// [`Principal`] the request's.
+///
+/// - A valid access token: the principal is inserted; the handler runs.
+/// - An invalid one (expired, tampered, a refresh token, wrong issuer…):
+///   401 with the error envelope; the handler does not run.
+/// - No token: the request goes on anonymous; handlers that need a caller
+///   take the `Principal` extractor, which answers 401. With
+///   [`bypass_as`](Self::bypass_as) (development only) it acts as the
+///   given principal instead.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::{Router, routing::get};
+/// use ops_kit::auth::{AuthLayer, Principal, Tokens};
+/// use secrecy::SecretString;
+///
+/// let tokens = Arc::new(Tokens::new(&SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api"));
+/// let api: Router = Router::new()
+///     .route("/api/me", get(|p: Principal| async move { p.user_id.to_string() }))
+///     .layer(AuthLayer::new(tokens));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct AuthLayer {
+    tokens: Arc<Tokens>,
+    bypass: Option<Principal>,
+}
+
+impl AuthLayer {
+    /// Checks access tokens issued by `tokens`.
+    pub fn new(tokens: Arc<Tokens>) -> Self {
+        Self {
+            tokens,
+            bypass: None,
+        }
+    }
+
+    /// Requests without a token act as `principal`. For development only:
+    /// a service must refuse to start with this in production.
+    pub fn bypass_as(mut self, principal: Principal) -> Self {
+        self.bypass = Some(principal);
+        self
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct Auth<S> {
+    inner: S,
+    layer: AuthLayer,
+}
+
+impl<S, B> Service<Request<B>> for Auth<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let principal = match bearer(&req) {
+            Some(Ok(token)) => match self.layer.tokens.verify(TokenKind::Access, token) {
+                Ok(claims) => Some(claims.principal()),
+                Err(err) => return Either::Left(ready(Ok(err.into_response()))),
+            },
+            Some(Err(err)) => return Either::Left(ready(Ok(err.into_response()))),
+            None => self.layer.bypass.clone(),
+        };
+        if let Some(principal) = principal {
+            req.extensions_mut().insert(principal);
+        }
+        Either::Right(self.inner.call(req))
+    }
+}
+
+/// The bearer token, `None` without an `Authorization` header, an error for
+/// any other scheme or a malformed value.
+fn bearer<B>(req: &Request<B>) -> Option<Result<&str, TokenError>> {
+    let value = req.headers().get(header::AUTHORIZATION)?;
+    let parsed = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or(TokenError::Malformed);
+    Some(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use secrecy::SecretString;
+    use tower::ServiceExt;
+    use uuid::Uuid;
+
+    fn tokens() -> Arc<Tokens> {
+        Arc::new(Tokens::new(
+            &SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"),
+            "crm",
+            "crm-api",
+        ))
+    }
+
+    fn app(layer: AuthLayer) -> Router {
+        let routes = Router::new()
+            .route(
+                "/me",
+                get(|p: Principal| async move { p.user_id.to_string() }),
+            )
+            .route(
+                "/maybe",
+                get(|p: Option<Principal>| async move { format!("{}", p.is_some()) }),
+            )
+            .layer(layer);
+        crate::App::new("t", "0").router(routes).into_router()
+    }
+
+    async fn get_with(router: Router, path: &str, auth: Option<&str>) -> (u16, String) {
+        let mut req = http::Request::get(path);
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        let response = router
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn user() -> Principal {
+        Principal::new(Uuid::new_v4(), Uuid::new_v4(), Role::new("member"))
+    }
+
+    #[tokio::test]
+    async fn a_valid_access_token_becomes_the_principal() {
+        let t = tokens();
+        let user = user();
+        let (token, _) = t.issue(TokenKind::Access, &user, Uuid::new_v4()).unwrap();
+        let (status, body) = get_with(
+            app(AuthLayer::new(t)),
+            "/me",
+            Some(&format!("Bearer {token}")),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(body, user.user_id.to_string());
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_is_refused_as_an_access_token_with_the_envelope() {
+        let t = tokens();
+        let (token, _) = t
+            .issue(TokenKind::Refresh, &user(), Uuid::new_v4())
+            .unwrap();
+        let (status, body) = get_with(
+            app(AuthLayer::new(t)),
+            "/maybe",
+            Some(&format!("Bearer {token}")),
+        )
+        .await;
+        assert_eq!(status, 401);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"], "invalid or expired token");
+        assert!(body["requestId"].is_string());
+    }
+
+    #[tokio::test]
+    async fn a_malformed_authorization_header_is_refused() {
+        for header in [
+            "Basic dXNlcjpwdw==",
+            "Bearer",
+            "Bearer ",
+            "token-without-scheme",
+        ] {
+            let (status, _) = get_with(app(AuthLayer::new(tokens())), "/maybe", Some(header)).await;
+            assert_eq!(status, 401, "{header}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_token_the_request_is_anonymous() {
+        let (status, body) = get_with(app(AuthLayer::new(tokens())), "/maybe", None).await;
+        assert_eq!((status, body.as_str()), (200, "false"));
+        let (status, body) = get_with(app(AuthLayer::new(tokens())), "/me", None).await;
+        assert_eq!(status, 401);
+        assert!(body.contains("authentication required"));
+    }
+
+    #[tokio::test]
+    async fn the_development_bypass_acts_as_its_principal_only_without_a_token() {
+        let dev = user();
+        let layer = AuthLayer::new(tokens()).bypass_as(dev.clone());
+        let (status, body) = get_with(app(layer.clone()), "/me", None).await;
+        assert_eq!((status, body), (200, dev.user_id.to_string()));
+        let (status, _) = get_with(app(layer), "/me", Some("Bearer not.a.token")).await;
+        assert_eq!(status, 401);
+    }
+}

@@ -1,0 +1,430 @@
+use std::fmt;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Principal, Role};
+use crate::ApiError;
+
+/// How long an access token lives: 15 minutes.
+pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// How long a refresh token lives: 7 days.
+pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The clock skew tolerated when checking `exp`: 30 seconds.
+pub const LEEWAY: Duration = Duration::from_secs(30);
+
+/// Which kind of token: each kind is only ever accepted as itself.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::auth::TokenKind;
+/// assert_eq!(TokenKind::Access.as_str(), "access");
+/// assert_eq!(TokenKind::Refresh.ttl().as_secs(), 7 * 24 * 3600);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// Sent with every request (`Authorization: Bearer …`); 15 minutes.
+    Access,
+    /// Exchanged for a new pair; 7 days.
+    Refresh,
+}
+
+impl TokenKind {
+    /// `"access"` or `"refresh"` (the `typ` claim).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+
+    /// The token's lifetime.
+    pub fn ttl(self) -> Duration {
+        match self {
+            TokenKind::Access => ACCESS_TOKEN_TTL,
+            TokenKind::Refresh => REFRESH_TOKEN_TTL,
+        }
+    }
+}
+
+/// The claims of an ops-kit token. Every one is required when decoding.
+///
+/// `fam` groups the refresh tokens of one login: a service that sees a used
+/// refresh token again revokes its whole family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user.
+    pub sub: Uuid,
+    /// The user's tenant.
+    pub tid: Uuid,
+    /// The user's role.
+    pub role: String,
+    /// `access` or `refresh`.
+    pub typ: TokenKind,
+    /// The token's own id.
+    pub jti: Uuid,
+    /// The refresh-token family (the same for every token of one login).
+    pub fam: Uuid,
+    /// Issued at (seconds since the epoch).
+    pub iat: u64,
+    /// Expires at (seconds since the epoch).
+    pub exp: u64,
+    /// The issuer.
+    pub iss: String,
+    /// The audience.
+    pub aud: String,
+}
+
+impl Claims {
+    /// The principal the token speaks for.
+    pub fn principal(&self) -> Principal {
+        Principal::new(self.sub, self.tid, Role::new(self.role.as_str()))
+    }
+}
+
+/// Why a token was refused. Every variant answers 401 with the same
+/// message: a client learns nothing about which check failed.
+///
+/// # Example
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// let response = ops_kit::auth::TokenError::Expired.into_response();
+/// assert_eq!(response.status(), 401);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Not a well-formed JWT.
+    #[error("malformed token")]
+    Malformed,
+    /// The signature does not verify, or the algorithm is not HS256.
+    #[error("invalid signature or algorithm")]
+    Signature,
+    /// `exp` has passed (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// Issuer or audience are not ours, or a claim is missing.
+    #[error("token not issued for this service")]
+    Claims,
+    /// A refresh token where an access token was expected, or the reverse.
+    #[error("wrong kind of token")]
+    WrongKind,
+    /// The token could not be signed (a key problem).
+    #[error("token could not be signed")]
+    Signing,
+}
+
+impl axum::response::IntoResponse for TokenError {
+    fn into_response(self) -> axum::response::Response {
+        tracing::debug!(target: "ops_kit::auth", reason = %self, "token refused");
+        ApiError::unauthorized("invalid or expired token").into_response()
+    }
+}
+
+/// Issues and verifies HS256 JWTs for one service.
+///
+/// The algorithm is pinned (a token that says `alg: none` or anything but
+/// HS256 is refused), `sub`, `tid`, `role`, `typ`, `jti`, `fam`, `iat`,
+/// `exp`, `iss` and `aud` are all required, the clock leeway is 30 s, and
+/// each kind of token is verified only as itself.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
+/// use secrecy::SecretString;
+///
+/// let tokens = Tokens::new(&SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm-app", "crm-api");
+/// let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("admin"));
+/// let family = uuid::Uuid::new_v4();
+/// let (token, _claims) = tokens.issue(TokenKind::Access, &user, family).unwrap();
+/// let claims = tokens.verify(TokenKind::Access, &token).unwrap();
+/// assert_eq!(claims.principal(), user);
+/// assert!(tokens.verify(TokenKind::Refresh, &token).is_err());
+/// ```
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    issuer: String,
+    audience: String,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tokens {
+    /// Tokens signed with `secret`, issued by `issuer` for `audience`.
+    pub fn new(
+        secret: &SecretString,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Self {
+        let key = secret.expose_secret().as_bytes();
+        Self {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+            issuer: issuer.into(),
+            audience: audience.into(),
+        }
+    }
+
+    /// Issues a token of `kind` for `principal`, in refresh family `family`.
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        principal: &Principal,
+        family: Uuid,
+    ) -> Result<(String, Claims), TokenError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: principal.user_id,
+            tid: principal.tenant_id,
+            role: principal.role.as_str().to_owned(),
+            typ: kind,
+            jti: Uuid::new_v4(),
+            fam: family,
+            iat: now,
+            exp: now + kind.ttl().as_secs(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|_| TokenError::Signing)?;
+        Ok((token, claims))
+    }
+
+    /// Verifies `token` as a token of `kind`.
+    pub fn verify(&self, kind: TokenKind, token: &str) -> Result<Claims, TokenError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY.as_secs();
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|err| {
+                use jsonwebtoken::errors::ErrorKind;
+                match err.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::InvalidSignature
+                    | ErrorKind::InvalidAlgorithm
+                    | ErrorKind::InvalidAlgorithmName => TokenError::Signature,
+                    ErrorKind::InvalidIssuer
+                    | ErrorKind::InvalidAudience
+                    | ErrorKind::MissingRequiredClaim(_)
+                    | ErrorKind::Json(_) => TokenError::Claims,
+                    _ => TokenError::Malformed,
+                }
+            })?;
+        if data.claims.typ != kind {
+            return Err(TokenError::WrongKind);
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unpadded base64url, as JWT segments are written.
+    mod base64_url {
+        pub(super) fn encode(bytes: &[u8]) -> String {
+            const ALPHABET: &[u8; 64] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in bytes.chunks(3) {
+                let b = [
+                    chunk[0],
+                    *chunk.get(1).unwrap_or(&0),
+                    *chunk.get(2).unwrap_or(&0),
+                ];
+                let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+                for i in 0..=chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                }
+            }
+            out
+        }
+    }
+
+    const SECRET: &str = "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)";
+
+    fn tokens() -> Tokens {
+        Tokens::new(&SecretString::from(SECRET), "crm-app", "crm-api")
+    }
+
+    fn user() -> Principal {
+        Principal::new(Uuid::new_v4(), Uuid::new_v4(), Role::new("member"))
+    }
+
+    fn sign(claims: &serde_json::Value, secret: &str, alg: Algorithm) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn claims_json(kind: &str, exp_offset: i64) -> serde_json::Value {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        serde_json::json!({
+            "sub": Uuid::new_v4(), "tid": Uuid::new_v4(), "role": "admin", "typ": kind,
+            "jti": Uuid::new_v4(), "fam": Uuid::new_v4(), "iat": now,
+            "exp": now + exp_offset, "iss": "crm-app", "aud": "crm-api",
+        })
+    }
+
+    #[test]
+    fn a_token_verifies_as_its_own_kind_only() {
+        let t = tokens();
+        let (access, _) = t.issue(TokenKind::Access, &user(), Uuid::new_v4()).unwrap();
+        let (refresh, _) = t
+            .issue(TokenKind::Refresh, &user(), Uuid::new_v4())
+            .unwrap();
+        assert!(t.verify(TokenKind::Access, &access).is_ok());
+        assert!(t.verify(TokenKind::Refresh, &refresh).is_ok());
+        assert_eq!(
+            t.verify(TokenKind::Refresh, &access),
+            Err(TokenError::WrongKind)
+        );
+        assert_eq!(
+            t.verify(TokenKind::Access, &refresh),
+            Err(TokenError::WrongKind)
+        );
+    }
+
+    #[test]
+    fn access_tokens_live_15_minutes_and_refresh_tokens_7_days() {
+        let t = tokens();
+        let (_, access) = t.issue(TokenKind::Access, &user(), Uuid::new_v4()).unwrap();
+        let (_, refresh) = t
+            .issue(TokenKind::Refresh, &user(), Uuid::new_v4())
+            .unwrap();
+        assert_eq!(access.exp - access.iat, 900);
+        assert_eq!(refresh.exp - refresh.iat, 604_800);
+    }
+
+    #[test]
+    fn refuses_an_expired_token_beyond_the_leeway_but_not_within_it() {
+        let t = tokens();
+        let expired = sign(&claims_json("access", -31), SECRET, Algorithm::HS256);
+        assert_eq!(
+            t.verify(TokenKind::Access, &expired),
+            Err(TokenError::Expired)
+        );
+        let skewed = sign(&claims_json("access", -20), SECRET, Algorithm::HS256);
+        assert!(t.verify(TokenKind::Access, &skewed).is_ok());
+    }
+
+    #[test]
+    fn refuses_a_token_signed_with_another_secret() {
+        let forged = sign(
+            &claims_json("access", 600),
+            "another-secret-of-enough-length!",
+            Algorithm::HS256,
+        );
+        assert_eq!(
+            tokens().verify(TokenKind::Access, &forged),
+            Err(TokenError::Signature)
+        );
+    }
+
+    #[test]
+    fn refuses_another_algorithm_even_with_the_right_secret() {
+        let hs512 = sign(&claims_json("access", 600), SECRET, Algorithm::HS512);
+        assert_eq!(
+            tokens().verify(TokenKind::Access, &hs512),
+            Err(TokenError::Signature)
+        );
+    }
+
+    #[test]
+    fn refuses_an_unsigned_alg_none_token() {
+        let t = tokens();
+        let (valid, _) = t.issue(TokenKind::Access, &user(), Uuid::new_v4()).unwrap();
+        let payload = valid.split('.').nth(1).unwrap();
+        let header = base64_url::encode(br#"{"alg":"none","typ":"JWT"}"#);
+        for unsigned in [
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}"),
+        ] {
+            assert!(
+                t.verify(TokenKind::Access, &unsigned).is_err(),
+                "{unsigned}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_tampered_payload() {
+        let t = tokens();
+        let (valid, _) = t.issue(TokenKind::Access, &user(), Uuid::new_v4()).unwrap();
+        let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
+        let mut claims = claims_json("access", 600);
+        claims["role"] = "admin".into();
+        parts[1] = base64_url::encode(claims.to_string().as_bytes());
+        assert_eq!(
+            t.verify(TokenKind::Access, &parts.join(".")),
+            Err(TokenError::Signature)
+        );
+    }
+
+    #[test]
+    fn refuses_a_foreign_issuer_or_audience_and_missing_claims() {
+        let t = tokens();
+        let mut other_issuer = claims_json("access", 600);
+        other_issuer["iss"] = "someone-else".into();
+        assert_eq!(
+            t.verify(
+                TokenKind::Access,
+                &sign(&other_issuer, SECRET, Algorithm::HS256)
+            ),
+            Err(TokenError::Claims)
+        );
+        let mut other_audience = claims_json("access", 600);
+        other_audience["aud"] = "other-api".into();
+        assert_eq!(
+            t.verify(
+                TokenKind::Access,
+                &sign(&other_audience, SECRET, Algorithm::HS256)
+            ),
+            Err(TokenError::Claims)
+        );
+        for claim in [
+            "sub", "tid", "role", "typ", "jti", "fam", "iat", "exp", "iss", "aud",
+        ] {
+            let mut missing = claims_json("access", 600);
+            missing.as_object_mut().unwrap().remove(claim);
+            assert!(
+                t.verify(TokenKind::Access, &sign(&missing, SECRET, Algorithm::HS256))
+                    .is_err(),
+                "a token without {claim} is refused"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_tokens() {
+        for junk in ["", "abc", "a.b.c", "Bearer x.y.z", "....."] {
+            assert!(
+                tokens().verify(TokenKind::Access, junk).is_err(),
+                "{junk:?}"
+            );
+        }
+    }
+}
