@@ -20,7 +20,11 @@
 //! - **an audit trail**: [`#[audited]`](audited) records who changed what in
 //!   the same transaction as the change, hash-chained per tenant ([`audit`]);
 //! - **one database handle for PostgreSQL and SQLite** and a request-scoped
-//!   transaction that carries the tenant ([`sql`], [`auth`]).
+//!   transaction that carries the tenant ([`sql`]);
+//! - **JWT access and refresh tokens** and the layer that checks them
+//!   ([`auth`]);
+//! - **a cache** on Redis or in memory, for limits shared by instances
+//!   ([`cache`]).
 //!
 //! # Example
 //!
@@ -63,6 +67,7 @@ compile_error!(
 mod app;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod config;
 mod context;
 mod error;
