@@ -3,18 +3,25 @@
 //! `main` is thin: it sets up logging and calls [`run`]. Everything else is
 //! here, so that tests build exactly the application that ships.
 
+pub mod auth;
 pub mod config;
+pub mod migrate;
+pub mod state;
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use axum::Router;
 use ops_kit::App;
-use ops_kit::audit::{self, SqlSink};
+use ops_kit::audit::SqlSink;
+use ops_kit::auth::{AuthLayer, Tokens};
 use ops_kit::config::Env;
 use ops_kit::sql::Pool;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
+use crate::state::AppState;
 
 /// The service's name in probes and logs.
 pub const SERVICE_NAME: &str = "crm-app";
@@ -22,9 +29,43 @@ pub const SERVICE_NAME: &str = "crm-app";
 /// The service's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The CRM's own routes (the probes are added by ops-kit).
-pub fn routes() -> Router {
+/// The token issuer and audience of crm-app.
+pub const TOKEN_ISSUER: &str = "crm-app";
+/// The audience of crm-app's tokens.
+pub const TOKEN_AUDIENCE: &str = "crm-app-api";
+
+/// The shared state for a configuration and a pool.
+pub fn state(config: &Config, pool: Pool) -> AppState {
+    AppState {
+        pool,
+        tokens: Arc::new(Tokens::new(
+            &config.jwt_secret,
+            TOKEN_ISSUER,
+            TOKEN_AUDIENCE,
+        )),
+        dummy_hash: dummy_hash(),
+    }
+}
+
+/// A real argon2 hash of a random password, computed once per process.
+fn dummy_hash() -> Arc<str> {
+    use argon2::PasswordHasher;
+    let salt = password_hash::SaltString::generate(&mut password_hash::rand_core::OsRng);
+    let secret = uuid::Uuid::new_v4().to_string();
+    argon2::Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| Arc::from(h.to_string()))
+        .expect("hashing a random password works")
+}
+
+/// The CRM's own routes (the probes are added by ops-kit), behind the
+/// token check.
+pub fn routes(state: AppState) -> Router {
+    let auth = AuthLayer::new(state.tokens.clone());
     Router::new()
+        .merge(auth::routes::router())
+        .with_state(state)
+        .layer(auth)
 }
 
 /// Builds the whole service for a validated configuration and an opened
@@ -35,9 +76,9 @@ pub fn build(config: &Config, pool: Pool) -> App {
     App::new(SERVICE_NAME, VERSION)
         .configure(config.validated())
         .database(pool.clone())
-        .audit_sink(SqlSink::new(pool))
-        .on_startup(async move { audit::migrate(&migrating).await })
-        .router(routes())
+        .audit_sink(SqlSink::new(pool.clone()))
+        .on_startup(async move { migrate::run(&migrating).await })
+        .router(routes(state(config, pool)))
 }
 
 /// Validates the configuration, opens the database and serves until a

@@ -79,6 +79,8 @@ pub mod request_id;
 pub mod shutdown;
 pub mod sql;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use self::app::{App, ServeError, Served};
 pub use self::error::{ApiError, FieldError};

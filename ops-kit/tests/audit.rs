@@ -1,8 +1,6 @@
 //! The audit trail end to end: a real router, real handlers, and real
 //! PostgreSQL and SQLite databases. Every scenario runs on both.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +25,7 @@ use sqlx::types::Json as SqlJson;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use common::TestDb;
+use ops_kit::testing::{TestDb, postgres_admin_url};
 
 const TENANT: Uuid = Uuid::from_u128(0x1111);
 const USER: Uuid = Uuid::from_u128(0x2222);
@@ -610,7 +608,7 @@ async fn the_application_role_may_insert_entries_but_not_update_or_delete_them()
         .await
         .unwrap();
     db.drop_db().await;
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&common::postgres_admin_url())
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url())
         .await
         .unwrap();
     sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))

@@ -54,6 +54,18 @@ pub struct AuditEntry {
 impl AuditEntry {
     /// An entry for `action` on `resource_type` in request `request_id`, now,
     /// with a fresh id and every optional field empty.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::audit::AuditEntry;
+    ///
+    /// let entry = AuditEntry::new("lead.upsert", "lead", "req-1");
+    /// assert_eq!((entry.resource_type.as_str(), entry.request_id.as_str()), ("lead", "req-1"));
+    /// assert!(entry.user_id.is_none() && entry.resource_id.is_none() && entry.changes.is_none());
+    /// // Every entry gets its own id.
+    /// assert_ne!(entry.id, AuditEntry::new("lead.upsert", "lead", "req-1").id);
+    /// ```
     pub fn new(
         action: impl Into<String>,
         resource_type: impl Into<String>,
@@ -76,6 +88,18 @@ impl AuditEntry {
 
     /// The key of the hash chain the entry belongs to: the tenant id, or
     /// `""` for entries without a tenant.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::audit::AuditEntry;
+    ///
+    /// let mut entry = AuditEntry::new("lead.upsert", "lead", "req-1");
+    /// assert_eq!(entry.chain_key(), "");
+    /// let tenant = uuid::Uuid::new_v4();
+    /// entry.tenant_id = Some(tenant);
+    /// assert_eq!(entry.chain_key(), tenant.to_string());
+    /// ```
     pub fn chain_key(&self) -> String {
         self.tenant_id.map(|t| t.to_string()).unwrap_or_default()
     }
@@ -84,6 +108,21 @@ impl AuditEntry {
     /// as JSON with object keys sorted at every depth and timestamps at
     /// microsecond precision. Stored and recomputed values agree on both
     /// databases.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::audit::AuditEntry;
+    /// use serde_json::json;
+    ///
+    /// let mut a = AuditEntry::new("lead.upsert", "lead", "req-1");
+    /// a.changes = Some(json!({"name": "Acme", "stage": "won"}));
+    /// let mut b = a.clone();
+    /// b.changes = Some(json!({"stage": "won", "name": "Acme"}));
+    /// assert_eq!(a.digest(), b.digest()); // key order does not count
+    /// b.changes = Some(json!({"stage": "lost", "name": "Acme"}));
+    /// assert_ne!(a.digest(), b.digest());
+    /// ```
     pub fn digest(&self) -> [u8; 32] {
         let mut canonical = String::with_capacity(256);
         canonical.push_str("[\"ops-kit-audit-v1\",");
@@ -142,6 +181,23 @@ pub fn chain_hash(prev: &[u8], digest: &[u8; 32]) -> [u8; 32] {
 }
 
 /// The "previous hash" of the first entry of every chain: 32 zero bytes.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ops_kit::audit::{self, AuditEntry, GENESIS_HASH};
+///
+/// # let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+/// # audit::migrate(&pool).await?;
+/// let mut tx = pool.begin().await?;
+/// audit::insert(&mut tx, &AuditEntry::new("lead.upsert", "lead", "req-1")).await?;
+/// let prev: Vec<u8> = ops_kit::on_backend!(&mut tx, conn => {
+///     sqlx::query_scalar("SELECT prev_hash FROM audit_logs").fetch_one(&mut **conn).await?
+/// });
+/// assert_eq!(prev, GENESIS_HASH);
+/// # Ok(()) }
+/// ```
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
 /// JSON with object keys sorted at every depth.

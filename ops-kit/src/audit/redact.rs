@@ -1,6 +1,18 @@
 use serde_json::{Map, Value};
 
 /// What replaces a redacted value.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::audit::{REDACTED, redact};
+/// use serde_json::json;
+///
+/// let mut body = json!({"email": "a@b.c", "password": "hunter2"});
+/// redact(&mut body, &[]);
+/// assert_eq!(body["password"], REDACTED);
+/// assert_eq!(REDACTED, "[REDACTED]");
+/// ```
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Key fragments that mark a secret wherever they appear in a field name,

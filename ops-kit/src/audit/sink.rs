@@ -5,6 +5,19 @@ use super::AuditEntry;
 use crate::sql::Transaction;
 
 /// A boxed future, as sinks return.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ops_kit::audit::{AuditError, SinkFuture};
+///
+/// let ok: SinkFuture<'static> = Box::pin(async { Ok(()) });
+/// let full: SinkFuture<'static> = Box::pin(async { Err(AuditError::Sink("queue full".into())) });
+/// assert!(ok.await.is_ok());
+/// assert_eq!(full.await.unwrap_err().to_string(), "the audit sink failed: queue full");
+/// # }
+/// ```
 pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AuditError>> + Send + 'a>>;
 
 /// Why an audit entry could not be recorded. The request that made the
@@ -63,6 +76,22 @@ pub enum AuditError {
 /// ```
 pub trait AuditSink: Send + Sync + 'static {
     /// Records one entry, inside `tx` when given.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ops_kit::audit::{self, AuditEntry, AuditSink, SqlSink};
+    /// # let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+    /// # audit::migrate(&pool).await?;
+    /// let sink = SqlSink::new(pool.clone());
+    /// let mut tx = pool.begin().await?;
+    /// sink.record(&AuditEntry::new("lead.upsert", "lead", "req-1"), Some(&mut tx)).await?;
+    /// tx.rollback().await?; // the entry goes with the change
+    /// sink.record(&AuditEntry::new("lead.upsert", "lead", "req-2"), None).await?;
+    /// assert_eq!(audit::verify(&pool, None).await?.entries, 1);
+    /// # Ok(()) }
+    /// ```
     fn record<'a>(
         &'a self,
         entry: &'a AuditEntry,
@@ -78,8 +107,15 @@ pub trait AuditSink: Send + Sync + 'static {
 /// # Example
 ///
 /// ```
-/// let app = ops_kit::App::new("svc", "1.0.0").audit_sink(ops_kit::audit::TracingSink);
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ops_kit::audit::{AuditEntry, AuditSink, TracingSink};
+///
+/// // One log line per entry; it has no transaction to join and never fails.
+/// let entry = AuditEntry::new("lead.upsert", "lead", "req-1");
+/// assert!(TracingSink.record(&entry, None).await.is_ok());
+/// let app = ops_kit::App::new("svc", "1.0.0").audit_sink(TracingSink);
 /// # let _ = app;
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingSink;

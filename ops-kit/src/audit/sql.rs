@@ -45,6 +45,20 @@ pub struct SqlSink {
 
 impl SqlSink {
     /// A sink writing to `pool`'s `audit_logs` table.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ops_kit::audit::{self, AuditEntry, AuditSink, SqlSink};
+    ///
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+    /// audit::migrate(&pool).await?;
+    /// let sink = SqlSink::new(pool.clone());
+    /// sink.record(&AuditEntry::new("lead.upsert", "lead", "req-1"), None).await?;
+    /// assert_eq!(audit::verify(&pool, None).await?.entries, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
@@ -230,12 +244,50 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// Whether every chain verified.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ops_kit::audit::{self, AuditEntry, AuditSink, SqlSink};
+    /// # let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+    /// # audit::migrate(&pool).await?;
+    /// let sink = SqlSink::new(pool.clone());
+    /// let mut entry = AuditEntry::new("lead.upsert", "lead", "req-1");
+    /// entry.tenant_id = Some(uuid::Uuid::new_v4());
+    /// sink.record(&entry, None).await?;
+    /// sink.record(&AuditEntry::new("user.login", "user", "req-2"), None).await?;
+    /// let report = audit::verify(&pool, None).await?;
+    /// assert!(report.is_intact());
+    /// assert_eq!((report.chains, report.entries), (2, 2)); // one tenant, plus no tenant
+    /// # Ok(()) }
+    /// ```
     pub fn is_intact(&self) -> bool {
         self.broken.is_none()
     }
 }
 
 /// Where a chain stops verifying, and why.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ops_kit::audit::{self, AuditEntry};
+/// # let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+/// # audit::migrate(&pool).await?;
+/// let mut tx = pool.begin().await?;
+/// audit::insert(&mut tx, &AuditEntry::new("lead.upsert", "lead", "req-1")).await?;
+/// // As if the newest entry had been removed: the chain head claims one more.
+/// ops_kit::on_backend!(&mut tx, conn => {
+///     sqlx::query("UPDATE audit_chain_heads SET seq = seq + 1").execute(&mut **conn).await?;
+/// });
+/// tx.commit().await?;
+/// let broken = audit::verify(&pool, None).await?.broken.unwrap();
+/// assert_eq!((broken.tenant_id, broken.seq, broken.entry_id), (None, 2, None));
+/// assert_eq!(broken.reason, "the chain ends at #1 but its head says #2: entries were removed");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokenLink {
     /// The chain's tenant (`None` for the chain of entries without a tenant).

@@ -42,6 +42,25 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     /// Checks access tokens issued by `tokens`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc; use axum::{Router, body::Body, routing::get}; use http::Request; use tower::ServiceExt;
+    /// # use ops_kit::auth::{AuthLayer, Principal, Role, TokenKind, Tokens};
+    /// # let tokens = Arc::new(Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api"));
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+    /// let app = Router::new()
+    ///     .route("/me", get(|p: Principal| async move { p.user_id.to_string() }))
+    ///     .layer(AuthLayer::new(tokens.clone()));
+    /// let (token, _) = tokens.issue(TokenKind::Access, &user, uuid::Uuid::new_v4())?;
+    /// let signed_in = Request::get("/me").header("authorization", format!("Bearer {token}"));
+    /// assert_eq!(app.clone().oneshot(signed_in.body(Body::empty())?).await?.status(), 200);
+    /// let anonymous = Request::get("/me").body(Body::empty())?;
+    /// assert_eq!(app.oneshot(anonymous).await?.status(), 401);
+    /// # Ok(()) }
+    /// ```
     pub fn new(tokens: Arc<Tokens>) -> Self {
         Self {
             tokens,
@@ -51,6 +70,25 @@ impl AuthLayer {
 
     /// Requests without a token act as `principal`. For development only:
     /// a service must refuse to start with this in production.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc; use axum::{Router, body::{Body, to_bytes}, routing::get}; use http::Request; use tower::ServiceExt;
+    /// # use ops_kit::auth::{AuthLayer, Principal, Role, Tokens};
+    /// # let tokens = Arc::new(Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api"));
+    /// let dev = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("admin"));
+    /// let app = Router::new()
+    ///     .route("/me", get(|p: Principal| async move { p.user_id.to_string() }))
+    ///     .layer(AuthLayer::new(tokens).bypass_as(dev.clone()));
+    /// let response = app.clone().oneshot(Request::get("/me").body(Body::empty())?).await?;
+    /// assert_eq!(to_bytes(response.into_body(), 1024).await?, dev.user_id.to_string());
+    /// // A token that does not verify is still refused.
+    /// let forged = Request::get("/me").header("authorization", "Bearer x.y.z");
+    /// assert_eq!(app.oneshot(forged.body(Body::empty())?).await?.status(), 401);
+    /// # Ok(()) }
+    /// ```
     pub fn bypass_as(mut self, principal: Principal) -> Self {
         self.bypass = Some(principal);
         self
@@ -69,6 +107,27 @@ impl<S> Layer<S> for AuthLayer {
 }
 
 /// The service made by [`AuthLayer`].
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc; use axum::{body::{Body, to_bytes}, response::Response}; use http::Request;
+/// # use ops_kit::auth::{Auth, AuthLayer, Principal, Role, TokenKind, Tokens};
+/// # let tokens = Arc::new(Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api"));
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// let service: Auth<_> = AuthLayer::new(tokens.clone()).layer(service_fn(|req: Request<Body>| async move {
+///     let caller = req.extensions().get::<Principal>().map(|p| p.user_id.to_string());
+///     Ok::<_, std::convert::Infallible>(Response::new(Body::from(caller.unwrap_or_default())))
+/// }));
+/// let (token, _) = tokens.issue(TokenKind::Access, &user, uuid::Uuid::new_v4())?;
+/// let request = Request::get("/").header("authorization", format!("Bearer {token}")).body(Body::empty())?;
+/// let response = service.oneshot(request).await?;
+/// assert_eq!(to_bytes(response.into_body(), 1024).await?, user.user_id.to_string());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Auth<S> {
     inner: S,

@@ -24,19 +24,57 @@ pub struct Role(Arc<str>);
 
 impl Role {
     /// The administrator role's name.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::Role;
+    ///
+    /// assert_eq!(Role::ADMIN, "admin");
+    /// assert!(Role::new(Role::ADMIN).is_admin());
+    /// ```
     pub const ADMIN: &'static str = "admin";
 
     /// A role called `name`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::Role;
+    ///
+    /// let role = Role::new(String::from("sales"));
+    /// assert_eq!(role, Role::new("sales"));
+    /// assert_eq!(role.to_string(), "sales");
+    /// ```
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         Self(name.into())
     }
 
     /// The role's name.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::Role;
+    ///
+    /// let role = Role::new("member");
+    /// assert_eq!(role.as_str(), "member");
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Whether this is [`Role::ADMIN`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::Role;
+    ///
+    /// assert!(Role::new("admin").is_admin());
+    /// assert!(!Role::new("Admin").is_admin()); // names are compared exactly
+    /// assert!(!Role::new("member").is_admin());
+    /// ```
     pub fn is_admin(&self) -> bool {
         &*self.0 == Self::ADMIN
     }
@@ -82,6 +120,17 @@ pub struct Principal {
 
 impl Principal {
     /// A principal for `user_id` of `tenant_id` with `role`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::{Principal, Role};
+    ///
+    /// let (user, tenant) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    /// let principal = Principal::new(user, tenant, Role::new("member"));
+    /// assert_eq!((principal.user_id, principal.tenant_id), (user, tenant));
+    /// assert_eq!(principal.role.as_str(), "member");
+    /// ```
     pub fn new(user_id: Uuid, tenant_id: Uuid, role: Role) -> Self {
         Self {
             user_id,
@@ -91,6 +140,16 @@ impl Principal {
     }
 
     /// Whether the principal is an administrator of its tenant.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::{Principal, Role};
+    ///
+    /// let id = uuid::Uuid::new_v4();
+    /// assert!(Principal::new(id, id, Role::new(Role::ADMIN)).is_admin());
+    /// assert!(!Principal::new(id, id, Role::new("member")).is_admin());
+    /// ```
     pub fn is_admin(&self) -> bool {
         self.role.is_admin()
     }

@@ -10,12 +10,62 @@ use super::{Principal, Role};
 use crate::ApiError;
 
 /// How long an access token lives: 15 minutes.
+///
+/// # Example
+///
+/// ```
+/// # fn main() -> Result<(), ops_kit::auth::TokenError> {
+/// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
+/// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// use ops_kit::auth::ACCESS_TOKEN_TTL;
+///
+/// assert_eq!(ACCESS_TOKEN_TTL.as_secs(), 15 * 60);
+/// let (_, claims) = tokens.issue(TokenKind::Access, &user, uuid::Uuid::new_v4())?;
+/// assert_eq!(claims.exp - claims.iat, ACCESS_TOKEN_TTL.as_secs());
+/// # Ok(()) }
+/// ```
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// How long a refresh token lives: 7 days.
+///
+/// # Example
+///
+/// ```
+/// # fn main() -> Result<(), ops_kit::auth::TokenError> {
+/// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
+/// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// use ops_kit::auth::REFRESH_TOKEN_TTL;
+///
+/// assert_eq!(REFRESH_TOKEN_TTL.as_secs(), 7 * 24 * 60 * 60);
+/// let (_, claims) = tokens.issue(TokenKind::Refresh, &user, uuid::Uuid::new_v4())?;
+/// assert_eq!(claims.exp - claims.iat, REFRESH_TOKEN_TTL.as_secs());
+/// # Ok(()) }
+/// ```
 pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// The clock skew tolerated when checking `exp`: 30 seconds.
+///
+/// # Example
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
+/// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// # let key = jsonwebtoken::EncodingKey::from_secret(b"k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)");
+/// use jsonwebtoken::{Header, encode};
+/// use ops_kit::auth::{LEEWAY, TokenError};
+///
+/// let (_, mut claims) = tokens.issue(TokenKind::Access, &user, uuid::Uuid::new_v4())?;
+/// claims.exp = jsonwebtoken::get_current_timestamp() - LEEWAY.as_secs() / 2;
+/// assert!(tokens.verify(TokenKind::Access, &encode(&Header::default(), &claims, &key)?).is_ok());
+/// claims.exp -= LEEWAY.as_secs();
+/// let late = encode(&Header::default(), &claims, &key)?;
+/// assert_eq!(tokens.verify(TokenKind::Access, &late), Err(TokenError::Expired));
+/// # Ok(()) }
+/// ```
 pub const LEEWAY: Duration = Duration::from_secs(30);
 
 /// Which kind of token: each kind is only ever accepted as itself.
@@ -38,6 +88,15 @@ pub enum TokenKind {
 
 impl TokenKind {
     /// `"access"` or `"refresh"` (the `typ` claim).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::TokenKind;
+    ///
+    /// assert_eq!(TokenKind::Refresh.as_str(), "refresh");
+    /// assert_eq!(serde_json::to_value(TokenKind::Access).unwrap(), TokenKind::Access.as_str());
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             TokenKind::Access => "access",
@@ -46,6 +105,16 @@ impl TokenKind {
     }
 
     /// The token's lifetime.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, TokenKind};
+    ///
+    /// assert_eq!(TokenKind::Access.ttl(), ACCESS_TOKEN_TTL);
+    /// assert_eq!(TokenKind::Refresh.ttl(), REFRESH_TOKEN_TTL);
+    /// assert_eq!(TokenKind::Access.ttl().as_secs(), 900);
+    /// ```
     pub fn ttl(self) -> Duration {
         match self {
             TokenKind::Access => ACCESS_TOKEN_TTL,
@@ -58,6 +127,22 @@ impl TokenKind {
 ///
 /// `fam` groups the refresh tokens of one login: a service that sees a used
 /// refresh token again revokes its whole family.
+///
+/// # Example
+///
+/// ```
+/// # fn main() -> Result<(), ops_kit::auth::TokenError> {
+/// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
+/// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// let family = uuid::Uuid::new_v4();
+/// let (token, claims) = tokens.issue(TokenKind::Refresh, &user, family)?;
+/// assert_eq!((claims.sub, claims.tid, claims.fam), (user.user_id, user.tenant_id, family));
+/// assert_eq!((claims.iss.as_str(), claims.aud.as_str()), ("crm", "crm-api"));
+/// assert_eq!((claims.role.as_str(), claims.typ), ("member", TokenKind::Refresh));
+/// assert_eq!(tokens.verify(TokenKind::Refresh, &token)?, claims);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The user.
@@ -84,6 +169,20 @@ pub struct Claims {
 
 impl Claims {
     /// The principal the token speaks for.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
+    /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
+    /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+    /// let (token, _) = tokens.issue(TokenKind::Access, &user, uuid::Uuid::new_v4())?;
+    /// let claims = tokens.verify(TokenKind::Access, &token)?;
+    /// assert_eq!(claims.principal(), user);
+    /// assert!(!claims.principal().is_admin());
+    /// # Ok(()) }
+    /// ```
     pub fn principal(&self) -> Principal {
         Principal::new(self.sub, self.tid, Role::new(self.role.as_str()))
     }
@@ -168,6 +267,24 @@ impl fmt::Debug for Tokens {
 
 impl Tokens {
     /// Tokens signed with `secret`, issued by `issuer` for `audience`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
+    /// # let user = ops_kit::auth::Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), ops_kit::auth::Role::new("member"));
+    /// use ops_kit::auth::{TokenError, TokenKind, Tokens};
+    /// use secrecy::SecretString;
+    ///
+    /// let secret = SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)");
+    /// let crm = Tokens::new(&secret, "crm", "crm-api");
+    /// let (token, _) = crm.issue(TokenKind::Access, &user, uuid::Uuid::new_v4())?;
+    /// assert!(crm.verify(TokenKind::Access, &token).is_ok());
+    /// // Same secret, other audience: not accepted.
+    /// let billing = Tokens::new(&secret, "crm", "billing-api");
+    /// assert_eq!(billing.verify(TokenKind::Access, &token), Err(TokenError::Claims));
+    /// # Ok(()) }
+    /// ```
     pub fn new(
         secret: &SecretString,
         issuer: impl Into<String>,
@@ -183,6 +300,23 @@ impl Tokens {
     }
 
     /// Issues a token of `kind` for `principal`, in refresh family `family`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
+    /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
+    /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+    /// let family = uuid::Uuid::new_v4();
+    /// let (access, a) = tokens.issue(TokenKind::Access, &user, family)?;
+    /// let (refresh, r) = tokens.issue(TokenKind::Refresh, &user, family)?;
+    /// assert_eq!(access.split('.').count(), 3); // header.payload.signature
+    /// assert_ne!(access, refresh);
+    /// assert_ne!(a.jti, r.jti); // every token has its own id…
+    /// assert_eq!((a.fam, r.fam), (family, family)); // …and one login, one family
+    /// # Ok(()) }
+    /// ```
     pub fn issue(
         &self,
         kind: TokenKind,
@@ -208,6 +342,22 @@ impl Tokens {
     }
 
     /// Verifies `token` as a token of `kind`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
+    /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
+    /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+    /// use ops_kit::auth::TokenError;
+    ///
+    /// let (token, _) = tokens.issue(TokenKind::Refresh, &user, uuid::Uuid::new_v4())?;
+    /// assert_eq!(tokens.verify(TokenKind::Refresh, &token)?.principal(), user);
+    /// assert_eq!(tokens.verify(TokenKind::Access, &token), Err(TokenError::WrongKind));
+    /// assert_eq!(tokens.verify(TokenKind::Access, "not-a-jwt"), Err(TokenError::Malformed));
+    /// # Ok(()) }
+    /// ```
     pub fn verify(&self, kind: TokenKind, token: &str) -> Result<Claims, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY.as_secs();

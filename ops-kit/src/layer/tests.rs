@@ -337,3 +337,36 @@ async fn logs_a_handler_panic_with_the_request_id() {
     assert!(panic_line.contains("boom in handler"), "{panic_line}");
     assert!(panic_line.ends_with(" requestId=p-1"), "{panic_line}");
 }
+
+#[tokio::test]
+async fn lines_logged_by_a_handler_carry_the_request_id_even_when_spans_are_filtered_out() {
+    let sink = crate::telemetry::testing::Capture::default();
+    let (subscriber, guard) = crate::telemetry::Telemetry::new(LogFormat::Text)
+        .level("warn")
+        .unwrap()
+        .writer(sink.clone())
+        .build();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let router = App::new("t", "0")
+        .router(Router::new().route(
+            "/warn",
+            get(|| async {
+                tracing::warn!(target: "crm", "stock running low");
+                "ok"
+            }),
+        ))
+        .into_router();
+    router
+        .oneshot(
+            Request::get("/warn")
+                .header("x-request-id", "w-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sink.lines(&guard),
+        vec!["[WARN] crm: stock running low requestId=w-1"]
+    );
+}

@@ -72,6 +72,24 @@ macro_rules! on_backend {
 }
 
 /// See the documentation with both backends enabled.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use ops_kit::sql::{Backend, Pool, Transaction};
+///
+/// async fn count_notes(tx: &mut Transaction) -> Result<i64, sqlx::Error> {
+///     Ok(ops_kit::on_backend!(tx, conn => {
+///         sqlx::query_scalar("SELECT count(*) FROM notes").fetch_one(&mut **conn).await?
+///     }))
+/// }
+/// // Connects on first use (not in this example).
+/// let pool = Pool::connect_lazy("postgres://app@localhost/app").unwrap();
+/// assert_eq!(pool.backend(), Backend::Postgres);
+/// # let _ = count_notes;
+/// # }
+/// ```
 #[cfg(all(feature = "postgres", not(feature = "sqlite")))]
 #[macro_export]
 macro_rules! on_backend {
@@ -83,6 +101,19 @@ macro_rules! on_backend {
 }
 
 /// See the documentation with both backends enabled.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+/// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+/// let mut tx = pool.begin().await?;
+/// let sum: i64 = ops_kit::on_backend!(&mut tx, conn => {
+///     sqlx::query_scalar("SELECT $1 + $2").bind(2_i64).bind(3_i64).fetch_one(&mut **conn).await?
+/// });
+/// assert_eq!(sum, 5);
+/// # Ok(()) }
+/// ```
 #[cfg(all(feature = "sqlite", not(feature = "postgres")))]
 #[macro_export]
 macro_rules! on_backend {

@@ -22,6 +22,15 @@ pub enum Backend {
 
 impl Backend {
     /// `"postgres"` or `"sqlite"`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::sql::Backend;
+    ///
+    /// assert_eq!(Backend::Postgres.as_str(), "postgres");
+    /// assert_eq!(Backend::Sqlite.as_str(), "sqlite");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Postgres => "postgres",
@@ -101,6 +110,17 @@ impl Pool {
     /// connection (a request fails fast when the database is down), no ping
     /// before each checkout. SQLite files (and their directory) are created
     /// when missing and run in WAL mode with foreign keys on.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::sql::{Pool, PoolError};
+    ///
+    /// let pool = Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// assert_eq!(pool.size_and_idle(), (0, 0)); // nothing opened yet
+    /// let err = Pool::connect_lazy("mysql://db/app").unwrap_err();
+    /// assert!(matches!(err, PoolError::UnsupportedScheme(scheme) if scheme == "mysql"));
+    /// ```
     pub fn connect_lazy(url: &str) -> Result<Self, PoolError> {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
@@ -155,6 +175,15 @@ impl Pool {
     }
 
     /// Which backend this is.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::sql::{Backend, Pool};
+    ///
+    /// let pool = Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// assert_eq!(pool.backend(), Backend::Sqlite);
+    /// ```
     pub fn backend(&self) -> Backend {
         match self {
             #[cfg(feature = "postgres")]
@@ -168,6 +197,21 @@ impl Pool {
     /// the write lock at once, so that a transaction that reads first and
     /// writes later cannot fail half-way because another writer got there
     /// in between.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// let mut tx = pool.begin().await?;
+    /// let notes: i64 = ops_kit::on_backend!(&mut tx, conn => {
+    ///     sqlx::query("CREATE TABLE notes (body TEXT)").execute(&mut **conn).await?;
+    ///     sqlx::query_scalar("SELECT count(*) FROM notes").fetch_one(&mut **conn).await?
+    /// });
+    /// assert_eq!(notes, 0);
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn begin(&self) -> Result<Transaction, sqlx::Error> {
         Ok(match self {
             #[cfg(feature = "postgres")]
@@ -208,6 +252,16 @@ impl Pool {
     }
 
     /// Runs `SELECT 1`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// assert!(pool.ping().await.is_ok());
+    /// assert_eq!(pool.size_and_idle().0, 1); // the ping opened the connection
+    /// # }
+    /// ```
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         match self {
             #[cfg(feature = "postgres")]
@@ -218,6 +272,18 @@ impl Pool {
     }
 
     /// Closes the pool, waiting for checked-out connections to come back.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// assert!(pool.ping().await.is_ok());
+    /// pool.close().await;
+    /// assert!(pool.ping().await.is_err());
+    /// assert!(pool.begin().await.is_err());
+    /// # }
+    /// ```
     pub async fn close(&self) {
         match self {
             #[cfg(feature = "postgres")]
@@ -266,6 +332,17 @@ impl HealthCheck for Pool {
 
 impl Transaction {
     /// Which backend this is.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// let tx = pool.begin().await?;
+    /// assert_eq!(tx.backend(), ops_kit::sql::Backend::Sqlite);
+    /// assert_eq!(tx.backend(), pool.backend());
+    /// # Ok(()) }
+    /// ```
     pub fn backend(&self) -> Backend {
         match self {
             #[cfg(feature = "postgres")]
@@ -276,6 +353,20 @@ impl Transaction {
     }
 
     /// Commits.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ops_kit::audit::{self, AuditEntry};
+    /// # let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+    /// # audit::migrate(&pool).await?;
+    /// let mut tx = pool.begin().await?;
+    /// audit::insert(&mut tx, &AuditEntry::new("lead.upsert", "lead", "req-1")).await?;
+    /// tx.commit().await?;
+    /// assert_eq!(audit::verify(&pool, None).await?.entries, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             #[cfg(feature = "postgres")]
@@ -286,6 +377,20 @@ impl Transaction {
     }
 
     /// Rolls back (dropping the transaction does the same, later).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ops_kit::audit::{self, AuditEntry};
+    /// # let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+    /// # audit::migrate(&pool).await?;
+    /// let mut tx = pool.begin().await?;
+    /// audit::insert(&mut tx, &AuditEntry::new("lead.upsert", "lead", "req-1")).await?;
+    /// tx.rollback().await?;
+    /// assert_eq!(audit::verify(&pool, None).await?.entries, 0);
+    /// # Ok(()) }
+    /// ```
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
             #[cfg(feature = "postgres")]

@@ -58,6 +58,29 @@ enum State {
 impl Tx {
     /// Commits (or, in an audited handler, leaves the commit to the audit
     /// step).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use axum::{Router, body::Body, routing::post}; use tower::ServiceExt;
+    /// use ops_kit::{ApiError, App, audit::{self, AuditEntry}, sql::Tx};
+    ///
+    /// async fn create(mut tx: Tx) -> Result<&'static str, ApiError> {
+    ///     let entry = AuditEntry::new("note.create", "note", "req-1");
+    ///     audit::insert(&mut tx, &entry).await.map_err(ApiError::internal)?;
+    ///     tx.commit().await.map_err(ApiError::internal)?;
+    ///     Ok("created")
+    /// }
+    /// # let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+    /// # audit::migrate(&pool).await?;
+    /// # let app = App::new("notes", "1.0.0").database(pool.clone())
+    /// #     .router(Router::new().route("/notes", post(create))).into_router();
+    /// let response = app.oneshot(http::Request::post("/notes").body(Body::empty())?).await?;
+    /// assert_eq!(response.status(), 200);
+    /// assert_eq!(audit::verify(&pool, None).await?.entries, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self.state {
             State::Own(Some(tx)) => tx.commit().await,
@@ -66,6 +89,29 @@ impl Tx {
     }
 
     /// Rolls back now.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use axum::{Router, body::Body, routing::post}; use tower::ServiceExt;
+    /// use ops_kit::{ApiError, App, audit::{self, AuditEntry}, sql::Tx};
+    ///
+    /// async fn create(mut tx: Tx) -> Result<&'static str, ApiError> {
+    ///     let entry = AuditEntry::new("note.create", "note", "req-1");
+    ///     audit::insert(&mut tx, &entry).await.map_err(ApiError::internal)?;
+    ///     tx.rollback().await.map_err(ApiError::internal)?;
+    ///     Err(ApiError::bad_request("the note is empty"))
+    /// }
+    /// # let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+    /// # audit::migrate(&pool).await?;
+    /// # let app = App::new("notes", "1.0.0").database(pool.clone())
+    /// #     .router(Router::new().route("/notes", post(create))).into_router();
+    /// let response = app.oneshot(http::Request::post("/notes").body(Body::empty())?).await?;
+    /// assert_eq!(response.status(), 400);
+    /// assert_eq!(audit::verify(&pool, None).await?.entries, 0);
+    /// # Ok(()) }
+    /// ```
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self.state {
             State::Own(Some(tx)) => tx.rollback().await,

@@ -54,8 +54,8 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         // The request span of `OpsLayer` is on every request: its fields are
-        // not formatted up front; events inside it print the request id
-        // from the task-local instead (see `format_event`).
+        // not formatted up front; events of the request print the request
+        // id from the task-local instead (see `format_event`).
         if attrs.metadata().target() == REQUEST_SPAN_TARGET {
             return;
         }
@@ -136,14 +136,17 @@ impl LineLayer {
         }
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
-                if span.metadata().target() == REQUEST_SPAN_TARGET {
-                    if let Some(id) = crate::request_id::current() {
-                        FieldWriter::new(buf, self.format, false).pair("requestId", id.as_str());
-                    }
-                } else if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
+                if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
                     buf.push_str(fields);
                 }
             }
+        }
+        // Inside a request the request id is the task's: every line gets
+        // it, whatever spans the level filter keeps.
+        if meta.fields().field("requestId").is_none()
+            && let Some(id) = crate::request_id::current()
+        {
+            FieldWriter::new(buf, self.format, false).pair("requestId", id.as_str());
         }
         if self.format == LogFormat::Json {
             buf.push('}');

@@ -1,0 +1,287 @@
+//! `/api/auth/*`: register, login, refresh (rotating, with reuse
+//! detection), logout, and the current user.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use ops_kit::ApiError;
+use ops_kit::auth::{Principal, Role, TokenKind};
+use ops_kit::sql::Transaction;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{input, password, store};
+use crate::state::AppState;
+
+/// The one message for every failed login: it does not say whether the
+/// email exists.
+const BAD_CREDENTIALS: &str = "invalid email or password";
+
+/// The routes, relative to `/api/auth`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/register", post(auth_register))
+        .route("/api/auth/login", post(auth_login))
+        .route("/api/auth/refresh", post(auth_refresh))
+        .route("/api/auth/logout", post(auth_logout))
+        .route("/api/auth/me", get(auth_me))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RegisterInput {
+    tenant_name: String,
+    name: String,
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginInput {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefreshInput {
+    refresh_token: String,
+}
+
+/// A user as clients see it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    id: Uuid,
+    email: String,
+    name: String,
+    role: String,
+    tenant_id: Uuid,
+}
+
+impl From<&store::UserRow> for UserView {
+    fn from(u: &store::UserRow) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: u.role.clone(),
+            tenant_id: u.tenant_id,
+        }
+    }
+}
+
+/// The body of register, login and refresh.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    user: UserView,
+}
+
+fn db(err: sqlx::Error) -> ApiError {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            ApiError::unavailable("the database is unavailable; try again later").with_source(err)
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Issues an access and a refresh token for `user` in `family`, storing
+/// the refresh token's hash.
+async fn issue_session(
+    state: &AppState,
+    tx: &mut Transaction,
+    user: &store::UserRow,
+    family: Uuid,
+) -> Result<Session, ApiError> {
+    let principal = Principal::new(user.id, user.tenant_id, Role::new(user.role.as_str()));
+    let (access, _) = state
+        .tokens
+        .issue(TokenKind::Access, &principal, family)
+        .map_err(ApiError::internal)?;
+    let (refresh, claims) = state
+        .tokens
+        .issue(TokenKind::Refresh, &principal, family)
+        .map_err(ApiError::internal)?;
+    let expires_at =
+        chrono::DateTime::from_timestamp(claims.exp as i64, 0).unwrap_or_else(Utc::now);
+    store::insert_refresh(
+        tx,
+        user.tenant_id,
+        claims.jti,
+        user.id,
+        family,
+        &token_hash(&refresh),
+        expires_at,
+    )
+    .await
+    .map_err(db)?;
+    Ok(Session {
+        access_token: access,
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: TokenKind::Access.ttl().as_secs(),
+        user: UserView::from(user),
+    })
+}
+
+async fn auth_register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterInput>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let mut errors = Vec::new();
+    let tenant_name = input::name("tenantName", &body.tenant_name, &mut errors);
+    let name = input::name("name", &body.name, &mut errors);
+    let email = input::email("email", &body.email, &mut errors);
+    input::password("password", &body.password, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let password_hash = password::hash(body.password).await.map_err(|e| {
+        ApiError::internal_message("the password could not be hashed").with_source(e)
+    })?;
+    let tenant_id = Uuid::new_v4();
+    let user = store::UserRow {
+        tenant_id,
+        id: Uuid::new_v4(),
+        email,
+        name,
+        password_hash,
+        role: Role::ADMIN.into(),
+    };
+    let mut tx = state.pool.begin_for_tenant(tenant_id).await.map_err(db)?;
+    if !store::create_tenant_with_admin(&mut tx, tenant_id, &tenant_name, &user)
+        .await
+        .map_err(db)?
+    {
+        return Err(ApiError::conflict(
+            "email_taken",
+            "this email is already registered",
+        ));
+    }
+    let session = issue_session(&state, &mut tx, &user, Uuid::new_v4()).await?;
+    tx.commit().await.map_err(db)?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+async fn auth_login(
+    State(state): State<AppState>,
+    Json(body): Json<LoginInput>,
+) -> Result<Json<Session>, ApiError> {
+    let email = body.email.trim().to_lowercase();
+    let mut lookup = state.pool.begin().await.map_err(db)?;
+    let login = store::find_login(&mut lookup, &email).await.map_err(db)?;
+    drop(lookup);
+    let Some((tenant, user_id)) = login else {
+        // Spend the same time as a real check, so that timing does not
+        // tell which emails exist.
+        password::verify(body.password, state.dummy_hash.to_string()).await;
+        return Err(ApiError::unauthorized(BAD_CREDENTIALS));
+    };
+    let mut tx = state.pool.begin_for_tenant(tenant).await.map_err(db)?;
+    let user = store::user(&mut tx, tenant, user_id).await.map_err(db)?;
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_hash.to_string());
+    let matches = password::verify(body.password, hash).await;
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(ApiError::unauthorized(BAD_CREDENTIALS));
+    };
+    let session = issue_session(&state, &mut tx, &user, Uuid::new_v4()).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(Json(session))
+}
+
+async fn auth_refresh(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshInput>,
+) -> Result<Json<Session>, ApiError> {
+    let claims = state
+        .tokens
+        .verify(TokenKind::Refresh, &body.refresh_token)
+        .map_err(|_| ApiError::unauthorized("invalid or expired refresh token"))?;
+    let refused = || ApiError::unauthorized("invalid or expired refresh token");
+    let mut tx = state.pool.begin_for_tenant(claims.tid).await.map_err(db)?;
+    let Some(stored) = store::refresh_for_update(&mut tx, claims.tid, claims.jti)
+        .await
+        .map_err(db)?
+    else {
+        return Err(refused());
+    };
+    if stored.token_hash != token_hash(&body.refresh_token) || stored.revoked_at.is_some() {
+        return Err(refused());
+    }
+    if stored.used_at.is_some() {
+        // A token that was already exchanged is back: someone holds a copy.
+        // End the whole login.
+        store::revoke_family(&mut tx, claims.tid, stored.family_id)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        tracing::warn!(
+            tenantId = %claims.tid,
+            userId = %claims.sub,
+            "refresh token reused; every token of the login is revoked"
+        );
+        return Err(refused());
+    }
+    // The user must still exist and still belong to the tenant.
+    let Some(user) = store::user(&mut tx, claims.tid, stored.user_id)
+        .await
+        .map_err(db)?
+    else {
+        return Err(refused());
+    };
+    store::mark_used(&mut tx, claims.tid, claims.jti)
+        .await
+        .map_err(db)?;
+    let session = issue_session(&state, &mut tx, &user, stored.family_id).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(Json(session))
+}
+
+async fn auth_logout(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshInput>,
+) -> Result<StatusCode, ApiError> {
+    let claims = state
+        .tokens
+        .verify(TokenKind::Refresh, &body.refresh_token)
+        .map_err(|_| ApiError::unauthorized("invalid or expired refresh token"))?;
+    let mut tx = state.pool.begin_for_tenant(claims.tid).await.map_err(db)?;
+    store::revoke(&mut tx, claims.tid, claims.jti)
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn auth_me(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<UserView>, ApiError> {
+    let mut tx = state
+        .pool
+        .begin_for_tenant(principal.tenant_id)
+        .await
+        .map_err(db)?;
+    let user = store::user(&mut tx, principal.tenant_id, principal.user_id)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| ApiError::unauthorized("the user no longer exists"))?;
+    Ok(Json(UserView::from(&user)))
+}

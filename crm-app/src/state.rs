@@ -1,0 +1,18 @@
+//! What every CRM handler can reach.
+
+use std::sync::Arc;
+
+use ops_kit::auth::Tokens;
+use ops_kit::sql::Pool;
+
+/// The shared state of the CRM routes.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub pool: Pool,
+    /// Issues and verifies the service's tokens.
+    pub tokens: Arc<Tokens>,
+    /// A real argon2 hash that login checks against when the email is
+    /// unknown, so that a wrong email and a wrong password take as long.
+    pub dummy_hash: Arc<str>,
+}

@@ -1,0 +1,254 @@
+//! Registration, login, refresh rotation with reuse detection, logout and
+//! the current user, on PostgreSQL and on SQLite.
+
+use axum::Router;
+use axum::body::Body;
+use crm_app::config::Config;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use ops_kit::config::Env;
+use ops_kit::testing::TestDb;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Harness {
+    db: TestDb,
+    router: Router,
+}
+
+async fn harness(db: TestDb) -> Harness {
+    crm_app::migrate::run(&db.pool).await.unwrap();
+    let config = Config::load(&Env::from_pairs([(
+        "JWT_SECRET",
+        "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)",
+    )]))
+    .unwrap();
+    let router = crm_app::build(&config, db.pool.clone()).into_router();
+    Harness { db, router }
+}
+
+impl Harness {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = match body {
+            Some(body) => req
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, None, Some(body)).await
+    }
+
+    async fn register(&self, email: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "/api/auth/register",
+                json!({"tenantName": "Maple & Oak Cabinetry", "name": "Ada", "email": email, "password": "dovetail-joint"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+}
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let h = super::harness(super::TestDb::postgres().await).await;
+                    super::$name(&h).await;
+                    h.db.drop_db().await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let h = super::harness(super::TestDb::sqlite().await).await;
+                    super::$name(&h).await;
+                    h.db.drop_db().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    register_creates_a_tenant_and_its_admin_and_signs_them_in,
+    register_refuses_a_taken_email_and_invalid_fields,
+    login_answers_one_message_for_a_wrong_email_or_password,
+    refresh_rotates_and_a_reused_token_revokes_the_whole_login,
+    logout_revokes_the_refresh_token,
+    me_needs_a_valid_access_token_and_refuses_a_refresh_token,
+);
+
+async fn register_creates_a_tenant_and_its_admin_and_signs_them_in(h: &Harness) {
+    let session = h.register("Ada@Example.com").await;
+    assert_eq!(session["tokenType"], "Bearer");
+    assert_eq!(session["expiresIn"], 900);
+    assert_eq!(session["user"]["email"], "ada@example.com");
+    assert_eq!(session["user"]["role"], "admin");
+    assert!(session["user"]["tenantId"].is_string());
+    let (status, me) = h
+        .call("GET", "/api/auth/me", session["accessToken"].as_str(), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["id"], session["user"]["id"]);
+    assert!(me.get("passwordHash").is_none());
+}
+
+async fn register_refuses_a_taken_email_and_invalid_fields(h: &Harness) {
+    h.register("ada@example.com").await;
+    let (status, body) = h
+        .post(
+            "/api/auth/register",
+            json!({"tenantName": "Other", "name": "Eve", "email": "ADA@example.com", "password": "long enough"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "email_taken");
+    let (status, body) = h
+        .post(
+            "/api/auth/register",
+            json!({"tenantName": "", "name": "Eve", "email": "not-an-email", "password": "short"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["tenantName", "email", "password"]);
+}
+
+async fn login_answers_one_message_for_a_wrong_email_or_password(h: &Harness) {
+    h.register("ada@example.com").await;
+    let (status, session) = h
+        .post(
+            "/api/auth/login",
+            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(session["accessToken"].is_string() && session["refreshToken"].is_string());
+    let (wrong_password, a) = h
+        .post(
+            "/api/auth/login",
+            json!({"email": "ada@example.com", "password": "mortise-tenon"}),
+        )
+        .await;
+    let (unknown_email, b) = h
+        .post(
+            "/api/auth/login",
+            json!({"email": "nobody@example.com", "password": "mortise-tenon"}),
+        )
+        .await;
+    assert_eq!(wrong_password, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_email, StatusCode::UNAUTHORIZED);
+    assert_eq!(a["error"], "invalid email or password");
+    assert_eq!(a["error"], b["error"]);
+}
+
+async fn refresh_rotates_and_a_reused_token_revokes_the_whole_login(h: &Harness) {
+    let first = h.register("ada@example.com").await;
+    let (status, second) = h
+        .post(
+            "/api/auth/refresh",
+            json!({"refreshToken": first["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(second["refreshToken"], first["refreshToken"]);
+    // The first token has been used: presenting it again is a theft signal…
+    let (status, _) = h
+        .post(
+            "/api/auth/refresh",
+            json!({"refreshToken": first["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // …so the whole login is revoked, including the token issued since.
+    let (status, _) = h
+        .post(
+            "/api/auth/refresh",
+            json!({"refreshToken": second["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Another login is unaffected.
+    let (status, other) = h
+        .post(
+            "/api/auth/login",
+            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = h
+        .post(
+            "/api/auth/refresh",
+            json!({"refreshToken": other["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn logout_revokes_the_refresh_token(h: &Harness) {
+    let session = h.register("ada@example.com").await;
+    let (status, _) = h
+        .post(
+            "/api/auth/logout",
+            json!({"refreshToken": session["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = h
+        .post(
+            "/api/auth/refresh",
+            json!({"refreshToken": session["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn me_needs_a_valid_access_token_and_refuses_a_refresh_token(h: &Harness) {
+    let session = h.register("ada@example.com").await;
+    let (status, body) = h.call("GET", "/api/auth/me", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["requestId"].is_string());
+    let (status, _) = h
+        .call(
+            "GET",
+            "/api/auth/me",
+            session["refreshToken"].as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = h.call("GET", "/api/auth/me", Some("garbage"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
