@@ -38,7 +38,12 @@ pub struct Config {
 impl Config {
     /// The declared settings.
     pub fn validator() -> Validator {
-        Validator::standard()
+        Validator::standard().rule(|env, _mode| match env.get("REDIS_URL") {
+            Some(url) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => {
+                Err("REDIS_URL must start with redis:// or rediss://".into())
+            }
+            _ => Ok(()),
+        })
     }
 
     /// Validates `env`; every failure is in the error.
@@ -96,6 +101,16 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:3000");
         assert_eq!(config.database_url.expose_secret(), DEFAULT_SQLITE_URL);
         assert!(config.database_is_default);
+    }
+
+    #[test]
+    fn a_redis_url_must_name_redis_without_being_shown() {
+        let rejected =
+            Config::load(&Env::from_pairs([("REDIS_URL", "http://:pw@cache")])).unwrap_err();
+        assert_eq!(
+            rejected.errors(),
+            ["REDIS_URL must start with redis:// or rediss://"]
+        );
     }
 
     #[test]

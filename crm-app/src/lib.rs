@@ -16,10 +16,12 @@ use axum::Router;
 use ops_kit::App;
 use ops_kit::audit::SqlSink;
 use ops_kit::auth::{AuthLayer, Tokens};
+use ops_kit::cache::Cache;
 use ops_kit::config::Env;
 use ops_kit::sql::Pool;
 use secrecy::ExposeSecret;
 
+use crate::auth::throttle::Throttle;
 use crate::config::Config;
 use crate::state::AppState;
 
@@ -34,8 +36,22 @@ pub const TOKEN_ISSUER: &str = "crm-app";
 /// The audience of crm-app's tokens.
 pub const TOKEN_AUDIENCE: &str = "crm-app-api";
 
-/// The shared state for a configuration and a pool.
-pub fn state(config: &Config, pool: Pool) -> AppState {
+/// The cache: Redis when `REDIS_URL` is set, this process's memory
+/// otherwise (the start-up warning says so).
+pub fn cache(config: &Config) -> Cache {
+    match &config.redis_url {
+        // The URL's scheme was validated; a URL the client still refuses is
+        // reported and the service runs on the in-memory cache.
+        Some(url) => Cache::redis(url.expose_secret()).unwrap_or_else(|err| {
+            tracing::error!(target: "ops_kit::startup", "[STARTUP] WARNING: {err}; using the in-memory cache");
+            Cache::memory()
+        }),
+        None => Cache::memory(),
+    }
+}
+
+/// The shared state for a configuration, a pool and a cache.
+pub fn state(config: &Config, pool: Pool, cache: Cache) -> AppState {
     AppState {
         pool,
         tokens: Arc::new(Tokens::new(
@@ -44,6 +60,7 @@ pub fn state(config: &Config, pool: Pool) -> AppState {
             TOKEN_AUDIENCE,
         )),
         dummy_hash: dummy_hash(),
+        throttle: Throttle::new(cache),
     }
 }
 
@@ -73,12 +90,19 @@ pub fn routes(state: AppState) -> Router {
 /// already answer.
 pub fn build(config: &Config, pool: Pool) -> App {
     let migrating = pool.clone();
-    App::new(SERVICE_NAME, VERSION)
+    let cache = cache(config);
+    let app = App::new(SERVICE_NAME, VERSION)
         .configure(config.validated())
         .database(pool.clone())
-        .audit_sink(SqlSink::new(pool.clone()))
-        .on_startup(async move { migrate::run(&migrating).await })
-        .router(routes(state(config, pool)))
+        .audit_sink(SqlSink::new(pool.clone()));
+    // Redis is a dependency worth a readiness line; memory is not.
+    let app = if cache.backend() == "redis" {
+        app.readiness_check("cache", cache.clone())
+    } else {
+        app
+    };
+    app.on_startup(async move { migrate::run(&migrating).await })
+        .router(routes(state(config, pool, cache)))
 }
 
 /// Validates the configuration, opens the database and serves until a

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use ops_kit::auth::Tokens;
 use ops_kit::sql::Pool;
 
+use crate::auth::throttle::Throttle;
+
 /// The shared state of the CRM routes.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -15,4 +17,6 @@ pub struct AppState {
     /// A real argon2 hash that login checks against when the email is
     /// unknown, so that a wrong email and a wrong password take as long.
     pub dummy_hash: Arc<str>,
+    /// Counts failed logins.
+    pub throttle: Throttle,
 }

@@ -55,6 +55,16 @@ impl Harness {
         )
     }
 
+    async fn login_response(&self, email: &str, password: &str) -> http::Response<Body> {
+        let req = Request::post("/api/auth/login")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"email": email, "password": password}).to_string(),
+            ))
+            .unwrap();
+        self.router.clone().oneshot(req).await.unwrap()
+    }
+
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call("POST", path, None, Some(body)).await
     }
@@ -103,6 +113,7 @@ on_both_databases!(
     refresh_rotates_and_a_reused_token_revokes_the_whole_login,
     logout_revokes_the_refresh_token,
     me_needs_a_valid_access_token_and_refuses_a_refresh_token,
+    repeated_failed_logins_are_refused_with_429_and_retry_after,
 );
 
 async fn register_creates_a_tenant_and_its_admin_and_signs_them_in(h: &Harness) {
@@ -251,4 +262,25 @@ async fn me_needs_a_valid_access_token_and_refuses_a_refresh_token(h: &Harness) 
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = h.call("GET", "/api/auth/me", Some("garbage"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn repeated_failed_logins_are_refused_with_429_and_retry_after(h: &Harness) {
+    h.register("ada@example.com").await;
+    for _ in 0..5 {
+        let response = h.login_response("ada@example.com", "wrong-password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password is refused while the email is throttled.
+    let response = h.login_response("ada@example.com", "dovetail-joint").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0 && retry_after <= 15 * 60);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "too_many_attempts");
+    assert!(body["requestId"].is_string());
 }

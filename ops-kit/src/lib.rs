@@ -68,6 +68,7 @@ mod app;
 pub mod audit;
 pub mod auth;
 pub mod cache;
+mod client_ip;
 pub mod config;
 mod context;
 mod error;
@@ -83,6 +84,7 @@ pub mod telemetry;
 pub mod testing;
 
 pub use self::app::{App, ServeError, Served};
+pub use self::client_ip::ClientIp;
 pub use self::error::{ApiError, FieldError};
 pub use self::layer::{
     DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT, OpsLayer, OpsService, ResponseFuture,

@@ -5,3 +5,4 @@ pub mod input;
 pub mod password;
 pub mod routes;
 pub mod store;
+pub mod throttle;

@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use ops_kit::ApiError;
 use ops_kit::auth::{Principal, Role, TokenKind};
 use ops_kit::sql::Transaction;
+use ops_kit::{ApiError, ClientIp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -179,16 +179,43 @@ async fn auth_register(
 
 async fn auth_login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<LoginInput>,
 ) -> Result<Json<Session>, ApiError> {
     let email = body.email.trim().to_lowercase();
+    if let Some(wait) = state.throttle.blocked(&email, ip).await {
+        let secs = wait.as_secs().max(1);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed logins; try again later",
+        )
+        .with_field("retryAfterSeconds", secs.into())
+        .with_header(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs),
+        ));
+    }
+    let session = login(&state, &email, body.password).await;
+    match &session {
+        Ok(_) => state.throttle.succeeded(&email).await,
+        Err(err) if err.status() == StatusCode::UNAUTHORIZED => {
+            state.throttle.failed(&email, ip).await;
+        }
+        Err(_) => {}
+    }
+    session.map(Json)
+}
+
+async fn login(state: &AppState, email: &str, password: String) -> Result<Session, ApiError> {
+    let body_password = password;
     let mut lookup = state.pool.begin().await.map_err(db)?;
-    let login = store::find_login(&mut lookup, &email).await.map_err(db)?;
+    let login = store::find_login(&mut lookup, email).await.map_err(db)?;
     drop(lookup);
     let Some((tenant, user_id)) = login else {
         // Spend the same time as a real check, so that timing does not
         // tell which emails exist.
-        password::verify(body.password, state.dummy_hash.to_string()).await;
+        password::verify(body_password, state.dummy_hash.to_string()).await;
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
     };
     let mut tx = state.pool.begin_for_tenant(tenant).await.map_err(db)?;
@@ -197,13 +224,13 @@ async fn auth_login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.to_string());
-    let matches = password::verify(body.password, hash).await;
+    let matches = password::verify(body_password, hash).await;
     let Some(user) = user.filter(|_| matches) else {
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
     };
-    let session = issue_session(&state, &mut tx, &user, Uuid::new_v4()).await?;
+    let session = issue_session(state, &mut tx, &user, Uuid::new_v4()).await?;
     tx.commit().await.map_err(db)?;
-    Ok(Json(session))
+    Ok(session)
 }
 
 async fn auth_refresh(
