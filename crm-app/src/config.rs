@@ -32,6 +32,10 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// The pre-stop delay.
     pub shutdown_delay: Duration,
+    /// `BYPASS_AUTH=true` in development: requests without a token act as
+    /// the dev admin. Always false in production (the flag stops the
+    /// process there).
+    pub bypass_auth: bool,
     validated: Validated,
 }
 
@@ -79,6 +83,10 @@ impl Config {
             shutdown_delay: Duration::from_secs(
                 validated.parsed("SHUTDOWN_DELAY_SECS").unwrap_or(0),
             ),
+            bypass_auth: !validated.mode().is_production()
+                && validated
+                    .get("BYPASS_AUTH")
+                    .is_some_and(ops_kit::config::is_truthy),
             validated,
         }
     }

@@ -17,12 +17,14 @@ struct Harness {
 }
 
 async fn harness(db: TestDb) -> Harness {
+    harness_with(db, &[]).await
+}
+
+async fn harness_with(db: TestDb, env: &[(&str, &str)]) -> Harness {
     crm_app::migrate::run(&db.pool).await.unwrap();
-    let config = Config::load(&Env::from_pairs([(
-        "JWT_SECRET",
-        "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)",
-    )]))
-    .unwrap();
+    let mut pairs = vec![("JWT_SECRET", "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)")];
+    pairs.extend_from_slice(env);
+    let config = Config::load(&Env::from_pairs(pairs)).unwrap();
     let router = crm_app::build(&config, db.pool.clone()).into_router();
     Harness { db, router }
 }
@@ -114,7 +116,29 @@ on_both_databases!(
     logout_revokes_the_refresh_token,
     me_needs_a_valid_access_token_and_refuses_a_refresh_token,
     repeated_failed_logins_are_refused_with_429_and_retry_after,
+    an_admin_adds_users_and_a_member_may_not,
+    users_of_one_tenant_never_see_another_tenants_users,
+    the_development_seed_signs_in_the_dev_admin_and_is_idempotent,
 );
+
+#[tokio::test]
+async fn bypass_auth_in_development_acts_as_the_dev_admin_only_without_a_token() {
+    let db = TestDb::sqlite().await;
+    crm_app::migrate::run(&db.pool).await.unwrap();
+    crm_app::seed::run(&db.pool).await.unwrap();
+    let h = harness_with(db, &[("BYPASS_AUTH", "true")]).await;
+    let (status, me) = h.call("GET", "/api/auth/me", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["email"], "admin@cutlist.pro");
+    let (status, _) = h.call("GET", "/api/auth/me", Some("garbage"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    h.db.drop_db().await;
+
+    let h = harness(TestDb::sqlite().await).await;
+    let (status, _) = h.call("GET", "/api/auth/me", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    h.db.drop_db().await;
+}
 
 async fn register_creates_a_tenant_and_its_admin_and_signs_them_in(h: &Harness) {
     let session = h.register("Ada@Example.com").await;
@@ -283,4 +307,75 @@ async fn repeated_failed_logins_are_refused_with_429_and_retry_after(h: &Harness
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["code"], "too_many_attempts");
     assert!(body["requestId"].is_string());
+}
+
+async fn an_admin_adds_users_and_a_member_may_not(h: &Harness) {
+    let admin = h.register("ada@example.com").await;
+    let token = admin["accessToken"].as_str().unwrap();
+    let new_user = json!({"email": "Joe@Example.com", "name": "Joe", "password": "router-table", "role": "member"});
+    let (status, joe) = h
+        .call("POST", "/api/users", Some(token), Some(new_user.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{joe}");
+    assert_eq!(joe["email"], "joe@example.com");
+    assert_eq!(joe["tenantId"], admin["user"]["tenantId"]);
+    let (status, body) = h
+        .call("POST", "/api/users", Some(token), Some(new_user))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "email_taken");
+    let (status, body) = h
+        .call("POST", "/api/users", Some(token), Some(json!({"email": "x@example.com", "name": "X", "password": "long enough", "role": "owner"})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["details"][0]["field"], "role");
+
+    let (status, session) = h
+        .post(
+            "/api/auth/login",
+            json!({"email": "joe@example.com", "password": "router-table"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let member = session["accessToken"].as_str().unwrap();
+    let (status, body) = h
+        .call("POST", "/api/users", Some(member), Some(json!({"email": "y@example.com", "name": "Y", "password": "long enough", "role": "admin"})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "forbidden");
+    let (status, list) = h.call("GET", "/api/users", Some(member), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let emails: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["ada@example.com", "joe@example.com"]);
+}
+
+async fn users_of_one_tenant_never_see_another_tenants_users(h: &Harness) {
+    let a = h.register("ada@example.com").await;
+    let b = h.register("bea@example.com").await;
+    assert_ne!(a["user"]["tenantId"], b["user"]["tenantId"]);
+    let (status, list) = h
+        .call("GET", "/api/users", b["accessToken"].as_str(), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let data = list["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["email"], "bea@example.com");
+}
+
+async fn the_development_seed_signs_in_the_dev_admin_and_is_idempotent(h: &Harness) {
+    crm_app::seed::run(&h.db.pool).await.unwrap();
+    crm_app::seed::run(&h.db.pool).await.unwrap();
+    let (status, session) = h
+        .post(
+            "/api/auth/login",
+            json!({"email": "admin@cutlist.pro", "password": "admin123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user"]["role"], "admin");
 }

@@ -86,7 +86,9 @@ pub struct Session {
     user: UserView,
 }
 
-fn db(err: sqlx::Error) -> ApiError {
+/// A database error as the client sees it: 503 when the database is out
+/// of reach, 500 otherwise.
+pub fn db(err: sqlx::Error) -> ApiError {
     match err {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             ApiError::unavailable("the database is unavailable; try again later").with_source(err)

@@ -60,20 +60,27 @@ pub async fn create_tenant_with_admin(
     tenant_name: &str,
     user: &UserRow,
 ) -> Result<bool, sqlx::Error> {
-    let now = Utc::now();
-    let taken = on_backend!(tx, conn => {
+    on_backend!(tx, conn => {
         sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(tenant_id)
             .bind(tenant_name)
-            .bind(now)
+            .bind(Utc::now())
             .execute(&mut **conn)
             .await?;
+    });
+    create_user(tx, user).await
+}
+
+/// Adds a user to its tenant, with the login row. `false` when the email
+/// is taken (emails are unique across the service).
+pub async fn create_user(tx: &mut Transaction, user: &UserRow) -> Result<bool, sqlx::Error> {
+    let taken = on_backend!(tx, conn => {
         sqlx::query(
             "INSERT INTO user_logins (email, tenant_id, user_id) VALUES ($1, $2, $3) \
              ON CONFLICT (email) DO NOTHING",
         )
         .bind(&user.email)
-        .bind(tenant_id)
+        .bind(user.tenant_id)
         .bind(user.id)
         .execute(&mut **conn)
         .await?
@@ -83,8 +90,32 @@ pub async fn create_tenant_with_admin(
     if taken {
         return Ok(false);
     }
-    insert_user(tx, user, now).await?;
+    insert_user(tx, user, Utc::now()).await?;
     Ok(true)
+}
+
+/// Whether the tenant exists.
+pub async fn tenant_exists(tx: &mut Transaction, tenant: Uuid) -> Result<bool, sqlx::Error> {
+    let found: Option<(Uuid,)> = on_backend!(tx, conn => {
+        sqlx::query_as("SELECT id FROM tenants WHERE id = $1")
+            .bind(tenant)
+            .fetch_optional(&mut **conn)
+            .await?
+    });
+    Ok(found.is_some())
+}
+
+/// The tenant's users, by email.
+pub async fn users(tx: &mut Transaction, tenant: Uuid) -> Result<Vec<UserRow>, sqlx::Error> {
+    on_backend!(tx, conn => {
+        sqlx::query_as(
+            "SELECT tenant_id, id, email, name, password_hash, role FROM users \
+             WHERE tenant_id = $1 ORDER BY email, id",
+        )
+        .bind(tenant)
+        .fetch_all(&mut **conn)
+        .await
+    })
 }
 
 async fn insert_user(

@@ -284,8 +284,7 @@ impl VerifyReport {
 /// });
 /// tx.commit().await?;
 /// let broken = audit::verify(&pool, None).await?.broken.unwrap();
-/// assert_eq!((broken.tenant_id, broken.seq, broken.entry_id), (None, 2, None));
-/// assert_eq!(broken.reason, "the chain ends at #1 but its head says #2: entries were removed");
+/// assert_eq!(broken.to_string(), "tenant (none), entry #2: the chain ends at #1 but its head says #2: entries were removed");
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
