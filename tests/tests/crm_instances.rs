@@ -1,0 +1,126 @@
+//! crm-app in production mode on PostgreSQL and Redis: nothing is seeded,
+//! and two instances sharing the database and the cache act as one service.
+
+use std::time::Duration;
+
+use e2e::{Binary, Proc};
+use ops_kit::testing::TestDb;
+use serde_json::{Value, json};
+
+const SECRET: &str = "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)";
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn start(db: &TestDb) -> (Proc, String) {
+    let redis = redis_url();
+    Proc::start_listening(
+        Binary::CrmApp,
+        &[
+            ("APP_ENV", "production"),
+            ("HOST", "127.0.0.1"),
+            ("JWT_SECRET", SECRET),
+            ("DATABASE_URL", &db.url),
+            ("REDIS_URL", &redis),
+        ],
+    )
+}
+
+async fn wait_ready(base: &str) {
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(format!("{base}/api/health/ready")).await
+            && r.status() == 200
+        {
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(
+                body["checks"],
+                json!({"database": "connected", "cache": "connected"})
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} never became ready");
+}
+
+async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn production_seeds_nothing_and_two_instances_share_tokens_and_login_limits() {
+    let db = TestDb::postgres().await;
+    let (a, base_a) = start(&db);
+    wait_ready(&base_a).await;
+    let (b, base_b) = start(&db);
+    wait_ready(&base_b).await;
+
+    // No dev admin in production.
+    let (status, _) = post(
+        &base_a,
+        "/api/auth/login",
+        json!({"email": "admin@cutlist.pro", "password": "admin123"}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(!a.lines().iter().any(|l| l.contains("Seeded")));
+
+    // A token issued by one instance works on the other.
+    let email = format!("ada-{}@example.com", uuid::Uuid::new_v4().simple());
+    let (status, session) = post(
+        &base_a,
+        "/api/auth/register",
+        json!({"tenantName": "Walnut Works", "name": "Ada", "email": email, "password": "dovetail-joint"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    let me = reqwest::Client::new()
+        .get(format!("{base_b}/api/auth/me"))
+        .bearer_auth(session["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let (status, _) = post(
+        &base_b,
+        "/api/auth/refresh",
+        json!({"refreshToken": session["refreshToken"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Failed logins count across both instances: 3 on A and 2 on B use up
+    // the 5 allowed, so the next attempt is refused on either.
+    for (base, times) in [(&base_a, 3), (&base_b, 2)] {
+        for _ in 0..times {
+            let (status, _) = post(
+                base,
+                "/api/auth/login",
+                json!({"email": email, "password": "wrong-password"}),
+            )
+            .await;
+            assert_eq!(status, 401);
+        }
+    }
+    for base in [&base_a, &base_b] {
+        let (status, body) = post(
+            base,
+            "/api/auth/login",
+            json!({"email": email, "password": "dovetail-joint"}),
+        )
+        .await;
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["code"], "too_many_attempts");
+    }
+
+    drop((a, b));
+    db.drop_db().await;
+}
