@@ -119,6 +119,7 @@ on_both_databases!(
     an_admin_adds_users_and_a_member_may_not,
     users_of_one_tenant_never_see_another_tenants_users,
     the_development_seed_signs_in_the_dev_admin_and_is_idempotent,
+    every_kind_of_bad_token_is_refused_with_the_envelope,
 );
 
 #[tokio::test]
@@ -378,4 +379,88 @@ async fn the_development_seed_signs_in_the_dev_admin_and_is_idempotent(h: &Harne
         .await;
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["user"]["role"], "admin");
+}
+
+async fn every_kind_of_bad_token_is_refused_with_the_envelope(h: &Harness) {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, get_current_timestamp};
+    let session = h.register("ada@example.com").await;
+    let user = &session["user"];
+    let claims = |typ: &str, exp: u64, iss: &str| {
+        json!({
+            "sub": user["id"], "tid": user["tenantId"], "role": "admin", "typ": typ,
+            "jti": uuid::Uuid::new_v4(), "fam": uuid::Uuid::new_v4(),
+            "iat": get_current_timestamp(), "exp": exp, "iss": iss, "aud": "crm-app-api",
+        })
+    };
+    let sign = |claims: &Value, secret: &str| {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let secret = "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)";
+    let now = get_current_timestamp();
+    let valid = sign(&claims("access", now + 600, "crm-app"), secret);
+    let (status, _) = h.call("GET", "/api/auth/me", Some(&valid), None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the forged-by-us control token works"
+    );
+
+    let mut parts: Vec<&str> = valid.split('.').collect();
+    let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
+    parts[0] = none_header;
+    let alg_none = format!("{}.{}.", parts[0], parts[1]);
+    // A payload edited after signing (the role raised), signature kept.
+    let tampered = {
+        let segments: Vec<&str> = valid.split('.').collect();
+        let forged_payload = sign(&claims("access", now + 3600, "crm-app"), secret);
+        format!(
+            "{}.{}.{}",
+            segments[0],
+            forged_payload.split('.').nth(1).unwrap(),
+            segments[2]
+        )
+    };
+    let bad = [
+        (
+            "expired",
+            sign(&claims("access", now - 120, "crm-app"), secret),
+        ),
+        (
+            "wrong secret",
+            sign(
+                &claims("access", now + 600, "crm-app"),
+                "another-secret-that-is-long-enough",
+            ),
+        ),
+        (
+            "wrong issuer",
+            sign(&claims("access", now + 600, "someone-else"), secret),
+        ),
+        (
+            "refresh as access",
+            session["refreshToken"].as_str().unwrap().to_owned(),
+        ),
+        ("alg none", alg_none),
+        ("tampered", tampered),
+        ("malformed", "not-a-jwt".to_owned()),
+    ];
+    for (what, token) in bad {
+        let (status, body) = h.call("GET", "/api/auth/me", Some(&token), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(body["error"], "invalid or expired token", "{what}");
+        assert!(body["requestId"].is_string(), "{what}");
+    }
+    // And an access token is not a refresh token.
+    let (status, _) = h
+        .post(
+            "/api/auth/refresh",
+            json!({"refreshToken": session["accessToken"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
