@@ -8,9 +8,8 @@ use http::Request;
 use http_body_util::BodyExt;
 use ops_kit::config::Env;
 use ops_kit::sql::Pool;
-use ops_kit::testing::{TestDb, postgres_admin_url};
+use ops_kit::testing::TestDb;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -41,24 +40,10 @@ async fn register(router: &axum::Router, email: &str) -> Value {
 
 #[tokio::test]
 async fn row_level_security_shows_one_tenant_per_transaction_and_nothing_without_one() {
-    let db = TestDb::postgres().await;
+    let mut db = TestDb::postgres().await;
     crm_app::migrate::run(&db.pool).await.unwrap();
-    let role = format!("crm_app_{}", Uuid::new_v4().simple());
-    let Pool::Postgres(owner) = &db.pool else {
-        unreachable!()
-    };
-    sqlx::query(&format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
-        .execute(owner)
-        .await
-        .unwrap();
-    sqlx::raw_sql(&GRANTS.replace("{role}", &role))
-        .execute(owner)
-        .await
-        .unwrap();
-
-    // The service, connected as that role.
-    let app_url = db.url.replacen("postgres@", &format!("{role}@"), 1);
-    let app_pool = Pool::connect_lazy(&app_url).unwrap();
+    // The service, connected as an ordinary role.
+    let app_pool = db.pool_as_new_role(GRANTS).await;
     let config = Config::load(&Env::from_pairs([(
         "JWT_SECRET",
         "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)",
@@ -118,16 +103,5 @@ async fn row_level_security_shows_one_tenant_per_transaction_and_nothing_without
     assert_eq!(after, 0);
 
     app_pool.close().await;
-    sqlx::query(&format!("DROP OWNED BY {role}"))
-        .execute(owner)
-        .await
-        .unwrap();
     db.drop_db().await;
-    let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
-        .await
-        .unwrap();
-    sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
 }

@@ -35,6 +35,7 @@ pub struct TestDb {
     /// Its URL.
     pub url: String,
     postgres_name: Option<String>,
+    roles: Vec<String>,
 }
 
 impl TestDb {
@@ -58,6 +59,7 @@ impl TestDb {
             pool: Pool::connect_lazy(&url).expect("a valid URL"),
             url,
             postgres_name: Some(name),
+            roles: Vec::new(),
         }
     }
 
@@ -69,17 +71,54 @@ impl TestDb {
             pool: Pool::connect_lazy(&url).expect("a valid URL"),
             url,
             postgres_name: None,
+            roles: Vec::new(),
         }
     }
 
-    /// Closes the pool and removes the database.
+    /// A pool connected as a new ordinary role (`LOGIN NOSUPERUSER
+    /// NOBYPASSRLS`) that has exactly `grants`: SQL statements in which
+    /// `{role}` stands for the role's name. PostgreSQL only; the role is
+    /// dropped by [`drop_db`](Self::drop_db).
+    pub async fn pool_as_new_role(&mut self, grants: &str) -> Pool {
+        let Pool::Postgres(owner) = &self.pool else {
+            panic!("roles exist on PostgreSQL only");
+        };
+        let role = format!("test_role_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
+            .execute(owner)
+            .await
+            .expect("create the role");
+        sqlx::raw_sql(&grants.replace("{role}", &role))
+            .execute(owner)
+            .await
+            .expect("grant the role its privileges");
+        self.roles.push(role.clone());
+        let (scheme, rest) = self.url.split_once("://").expect("a URL");
+        let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        Pool::connect_lazy(&format!("{scheme}://{role}@{host_and_db}")).expect("a valid URL")
+    }
+
+    /// Closes the pool and removes the database (and the roles made by
+    /// [`pool_as_new_role`](Self::pool_as_new_role)).
     pub async fn drop_db(self) {
+        if let Pool::Postgres(owner) = &self.pool {
+            for role in &self.roles {
+                let _ = sqlx::query(&format!("DROP OWNED BY {role}"))
+                    .execute(owner)
+                    .await;
+            }
+        }
         self.pool.close().await;
         if let Some(name) = self.postgres_name {
             if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
                 let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut conn)
                     .await;
+                for role in &self.roles {
+                    let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+                        .execute(&mut conn)
+                        .await;
+                }
             }
         } else if let Some(path) = self.url.strip_prefix("sqlite://")
             && let Some(dir) = std::path::Path::new(path).parent()

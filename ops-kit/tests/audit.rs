@@ -25,7 +25,7 @@ use sqlx::types::Json as SqlJson;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use ops_kit::testing::{TestDb, postgres_admin_url};
+use ops_kit::testing::TestDb;
 
 const TENANT: Uuid = Uuid::from_u128(0x1111);
 const USER: Uuid = Uuid::from_u128(0x2222);
@@ -559,21 +559,14 @@ async fn the_table_refuses_updates_and_deletes(h: Harness) {
 /// insert entries, never change or remove them.
 #[tokio::test]
 async fn the_application_role_may_insert_entries_but_not_update_or_delete_them() {
-    let db = TestDb::postgres().await;
+    let mut db = TestDb::postgres().await;
     audit::migrate(&db.pool).await.unwrap();
-    let role = format!("ops_kit_app_{}", Uuid::new_v4().simple());
-    let Pool::Postgres(admin) = &db.pool else {
-        unreachable!()
-    };
-    for sql in [
-        format!("CREATE ROLE {role} LOGIN"),
-        format!("GRANT SELECT, INSERT ON audit_logs TO {role}"),
-        format!("GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role}"),
-    ] {
-        sqlx::query(&sql).execute(admin).await.unwrap();
-    }
-    let app_url = db.url.replacen("postgres@", &format!("{role}@"), 1);
-    let app_pool = Pool::connect_lazy(&app_url).unwrap();
+    let app_pool = db
+        .pool_as_new_role(
+            "GRANT SELECT, INSERT ON audit_logs TO {role};
+             GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role};",
+        )
+        .await;
 
     let mut tx = app_pool.begin().await.unwrap();
     audit::insert(&mut tx, &AuditEntry::new("lead.upsert", "lead", "r-1"))
@@ -603,18 +596,7 @@ async fn the_application_role_may_insert_entries_but_not_update_or_delete_them()
     assert!(audit::verify(&db.pool, None).await.unwrap().is_intact());
 
     app_pool.close().await;
-    sqlx::query(&format!("DROP OWNED BY {role}"))
-        .execute(admin)
-        .await
-        .unwrap();
     db.drop_db().await;
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url())
-        .await
-        .unwrap();
-    sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }
 
 /// The tenant setting of a request transaction is visible inside it and
