@@ -120,6 +120,7 @@ on_both_databases!(
     users_of_one_tenant_never_see_another_tenants_users,
     the_development_seed_signs_in_the_dev_admin_and_is_idempotent,
     every_kind_of_bad_token_is_refused_with_the_envelope,
+    a_new_session_removes_the_users_expired_refresh_tokens,
 );
 
 #[tokio::test]
@@ -463,4 +464,41 @@ async fn every_kind_of_bad_token_is_refused_with_the_envelope(h: &Harness) {
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn a_new_session_removes_the_users_expired_refresh_tokens(h: &Harness) {
+    let session = h.register("ada@example.com").await;
+    let tenant: uuid::Uuid = session["user"]["tenantId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let user: uuid::Uuid = session["user"]["id"].as_str().unwrap().parse().unwrap();
+    let mut tx = h.db.pool.begin_for_tenant(tenant).await.unwrap();
+    let stale = uuid::Uuid::new_v4();
+    crm_app::auth::store::insert_refresh(
+        &mut tx,
+        tenant,
+        stale,
+        user,
+        uuid::Uuid::new_v4(),
+        b"old",
+        chrono::Utc::now() - chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let (status, _) = h
+        .post(
+            "/api/auth/login",
+            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut tx = h.db.pool.begin_for_tenant(tenant).await.unwrap();
+    let left = crm_app::auth::store::refresh_for_update(&mut tx, tenant, stale)
+        .await
+        .unwrap();
+    assert!(left.is_none(), "the expired token is gone");
 }

@@ -120,6 +120,10 @@ async fn issue_session(
         .map_err(ApiError::internal)?;
     let expires_at =
         chrono::DateTime::from_timestamp(claims.exp as i64, 0).unwrap_or_else(Utc::now);
+    // Each new session tidies the user's expired ones.
+    store::purge_expired_refresh(tx, user.tenant_id, user.id)
+        .await
+        .map_err(db)?;
     store::insert_refresh(
         tx,
         user.tenant_id,

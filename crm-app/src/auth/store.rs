@@ -260,3 +260,23 @@ pub async fn revoke_family(
     });
     Ok(())
 }
+
+/// Removes the user's refresh tokens that have expired: their JWTs are
+/// refused anyway, so reuse detection no longer needs them.
+pub async fn purge_expired_refresh(
+    tx: &mut Transaction,
+    tenant: Uuid,
+    user: Uuid,
+) -> Result<(), sqlx::Error> {
+    on_backend!(tx, conn => {
+        sqlx::query(
+            "DELETE FROM refresh_tokens WHERE tenant_id = $1 AND user_id = $2 AND expires_at < $3",
+        )
+        .bind(tenant)
+        .bind(user)
+        .bind(Utc::now())
+        .execute(&mut **conn)
+        .await?;
+    });
+    Ok(())
+}
