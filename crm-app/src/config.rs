@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ops_kit::config::{Env, Mode, Rejected, Validated, Validator};
+use ops_kit::config::{Env, Mode, Rejected, Setting, Validated, Validator};
 use secrecy::SecretString;
 
 /// Where the development database lives when `DATABASE_URL` is unset.
@@ -32,6 +32,9 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// The pre-stop delay.
     pub shutdown_delay: Duration,
+    /// How many reverse proxies in front of the service append to
+    /// `X-Forwarded-For` and are trusted (`TRUSTED_PROXY_HOPS`, default 0).
+    pub trusted_proxy_hops: usize,
     /// `BYPASS_AUTH=true` in development: requests without a token act as
     /// the dev admin. Always false in production (the flag stops the
     /// process there).
@@ -42,12 +45,18 @@ pub struct Config {
 impl Config {
     /// The declared settings.
     pub fn validator() -> Validator {
-        Validator::standard().rule(|env, _mode| match env.get("REDIS_URL") {
-            Some(url) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => {
-                Err("REDIS_URL must start with redis:// or rediss://".into())
-            }
-            _ => Ok(()),
-        })
+        Validator::standard()
+            .setting(
+                Setting::new("TRUSTED_PROXY_HOPS")
+                    .parse::<u8>("the number of trusted proxies in front of the service (0-255)")
+                    .default("0"),
+            )
+            .rule(|env, _mode| match env.get("REDIS_URL") {
+                Some(url) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => {
+                    Err("REDIS_URL must start with redis:// or rediss://".into())
+                }
+                _ => Ok(()),
+            })
     }
 
     /// Validates `env`; every failure is in the error.
@@ -83,6 +92,9 @@ impl Config {
             shutdown_delay: Duration::from_secs(
                 validated.parsed("SHUTDOWN_DELAY_SECS").unwrap_or(0),
             ),
+            trusted_proxy_hops: validated
+                .parsed::<u8>("TRUSTED_PROXY_HOPS")
+                .map_or(0, usize::from),
             bypass_auth: !validated.mode().is_production()
                 && validated
                     .get("BYPASS_AUTH")

@@ -84,11 +84,14 @@ pub fn routes(state: AppState, bypass_auth: bool) -> Router {
     if bypass_auth {
         auth = auth.bypass_as(seed::dev_admin());
     }
-    Router::new()
+    let protected = Router::new()
         .merge(auth::routes::router())
         .merge(users::router())
+        .layer(auth);
+    Router::new()
+        .merge(auth::routes::public_router())
+        .merge(protected)
         .with_state(state)
-        .layer(auth)
 }
 
 /// Builds the whole service for a validated configuration and an opened
@@ -99,6 +102,7 @@ pub fn build(config: &Config, pool: Pool) -> App {
     let cache = cache(config);
     let app = App::new(SERVICE_NAME, VERSION)
         .configure(config.validated())
+        .trusted_proxy_hops(config.trusted_proxy_hops)
         .database(pool.clone())
         .audit_sink(SqlSink::new(pool.clone()));
     // Redis is a dependency worth a readiness line; memory is not.

@@ -121,6 +121,8 @@ on_both_databases!(
     the_development_seed_signs_in_the_dev_admin_and_is_idempotent,
     every_kind_of_bad_token_is_refused_with_the_envelope,
     a_new_session_removes_the_users_expired_refresh_tokens,
+    a_stale_access_token_sent_along_does_not_block_refresh_or_login,
+    logout_ends_the_whole_login,
 );
 
 #[tokio::test]
@@ -501,4 +503,51 @@ async fn a_new_session_removes_the_users_expired_refresh_tokens(h: &Harness) {
         .await
         .unwrap();
     assert!(left.is_none(), "the expired token is gone");
+}
+
+async fn a_stale_access_token_sent_along_does_not_block_refresh_or_login(h: &Harness) {
+    let session = h.register("ada@example.com").await;
+    let (status, _) = h
+        .call(
+            "POST",
+            "/api/auth/refresh",
+            Some("expired.or.garbage"),
+            Some(json!({"refreshToken": session["refreshToken"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = h
+        .call(
+            "POST",
+            "/api/auth/login",
+            Some("expired.or.garbage"),
+            Some(json!({"email": "ada@example.com", "password": "dovetail-joint"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn logout_ends_the_whole_login(h: &Harness) {
+    let first = h.register("ada@example.com").await;
+    let (_, second) = h
+        .post(
+            "/api/auth/refresh",
+            json!({"refreshToken": first["refreshToken"]}),
+        )
+        .await;
+    // Logging out with the older (already exchanged) token still ends the login.
+    let (status, _) = h
+        .post(
+            "/api/auth/logout",
+            json!({"refreshToken": first["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = h
+        .post(
+            "/api/auth/refresh",
+            json!({"refreshToken": second["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -4,9 +4,20 @@
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use password_hash::SaltString;
 use password_hash::rand_core::OsRng;
+use tokio::sync::Semaphore;
+
+/// At most this many hashes are computed at once (19 MiB each); the rest
+/// wait their turn, within the request timeout.
+const CONCURRENT_HASHES: usize = 4;
+
+static HASHING: Semaphore = Semaphore::const_new(CONCURRENT_HASHES);
 
 /// Hashes `password` into a PHC string.
 pub async fn hash(password: String) -> Result<String, password_hash::Error> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -19,6 +30,10 @@ pub async fn hash(password: String) -> Result<String, password_hash::Error> {
 
 /// Whether `password` matches `phc`. A malformed hash never matches.
 pub async fn verify(password: String, phc: String) -> bool {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&phc)
             .map(|parsed| {

@@ -20,14 +20,19 @@ use crate::state::AppState;
 /// email exists.
 const BAD_CREDENTIALS: &str = "invalid email or password";
 
-/// The routes, relative to `/api/auth`.
-pub fn router() -> Router<AppState> {
+/// The routes that work without an access token (a stale one sent along
+/// must not stand in the way of logging in or refreshing).
+pub fn public_router() -> Router<AppState> {
     Router::new()
         .route("/api/auth/register", post(auth_register))
         .route("/api/auth/login", post(auth_login))
         .route("/api/auth/refresh", post(auth_refresh))
         .route("/api/auth/logout", post(auth_logout))
-        .route("/api/auth/me", get(auth_me))
+}
+
+/// The routes that need the caller.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/auth/me", get(auth_me))
 }
 
 #[derive(Deserialize)]
@@ -76,7 +81,7 @@ impl From<&store::UserRow> for UserView {
 }
 
 /// The body of register, login and refresh.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     access_token: String,
@@ -86,9 +91,24 @@ pub struct Session {
     user: UserView,
 }
 
+impl std::fmt::Debug for Session {
+    // The tokens are credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A database error as the client sees it: 503 when the database is out
-/// of reach, 500 otherwise.
+/// of reach or busy (a lock or serialization conflict), 500 otherwise.
 pub fn db(err: sqlx::Error) -> ApiError {
+    let busy = matches!(&err, sqlx::Error::Database(e)
+        if e.message().contains("database is locked")
+            || e.code().is_some_and(|c| c == "40001" || c == "40P01"));
+    if busy {
+        return ApiError::unavailable("the database is busy; try again").with_source(err);
+    }
     match err {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             ApiError::unavailable("the database is unavailable; try again later").with_source(err)
@@ -188,13 +208,16 @@ async fn auth_login(
     ClientIp(ip): ClientIp,
     Json(body): Json<LoginInput>,
 ) -> Result<Json<Session>, ApiError> {
-    let email = body.email.trim().to_lowercase();
-    if let Some(wait) = state.throttle.blocked(&email, ip).await {
+    let mut invalid = Vec::new();
+    let email = input::email("email", &body.email, &mut invalid);
+    // Every attempt counts, before any password is checked, so that
+    // parallel attempts cannot slip past the limit.
+    if let Some(wait) = state.throttle.attempt(&email, ip).await {
         let secs = wait.as_secs().max(1);
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
-            "too many failed logins; try again later",
+            "too many login attempts; try again later",
         )
         .with_field("retryAfterSeconds", secs.into())
         .with_header(
@@ -202,38 +225,49 @@ async fn auth_login(
             axum::http::HeaderValue::from(secs),
         ));
     }
-    let session = login(&state, &email, body.password).await;
-    match &session {
-        Ok(_) => state.throttle.succeeded(&email).await,
-        Err(err) if err.status() == StatusCode::UNAUTHORIZED => {
-            state.throttle.failed(&email, ip).await;
-        }
-        Err(_) => {}
+    let session = if invalid.is_empty() {
+        login(&state, &email, body.password).await
+    } else {
+        // Not an address anyone can have registered: the same answer, in
+        // the same time, as a wrong password.
+        password::verify(body.password, state.dummy_hash.to_string()).await;
+        Err(ApiError::unauthorized(BAD_CREDENTIALS))
+    };
+    if session.is_ok() {
+        state.throttle.succeeded(&email).await;
     }
     session.map(Json)
 }
 
-async fn login(state: &AppState, email: &str, password: String) -> Result<Session, ApiError> {
-    let body_password = password;
+/// Checks the credentials and opens a session. The password is verified
+/// outside any transaction: a connection is never held while argon2 runs.
+async fn login(state: &AppState, email: &str, password_text: String) -> Result<Session, ApiError> {
     let mut lookup = state.pool.begin().await.map_err(db)?;
     let login = store::find_login(&mut lookup, email).await.map_err(db)?;
-    drop(lookup);
-    let Some((tenant, user_id)) = login else {
-        // Spend the same time as a real check, so that timing does not
-        // tell which emails exist.
-        password::verify(body_password, state.dummy_hash.to_string()).await;
-        return Err(ApiError::unauthorized(BAD_CREDENTIALS));
+    lookup.rollback().await.map_err(db)?;
+    let user = match login {
+        Some((tenant, user_id)) => {
+            let mut tx = state.pool.begin_for_tenant(tenant).await.map_err(db)?;
+            let user = store::user(&mut tx, tenant, user_id).await.map_err(db)?;
+            tx.rollback().await.map_err(db)?;
+            user
+        }
+        None => None,
     };
-    let mut tx = state.pool.begin_for_tenant(tenant).await.map_err(db)?;
-    let user = store::user(&mut tx, tenant, user_id).await.map_err(db)?;
+    // Unknown emails are checked against a real hash too, so that both
+    // answers take as long.
     let hash = user
         .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| state.dummy_hash.to_string());
-    let matches = password::verify(body_password, hash).await;
+        .map_or_else(|| state.dummy_hash.to_string(), |u| u.password_hash.clone());
+    let matches = password::verify(password_text, hash).await;
     let Some(user) = user.filter(|_| matches) else {
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
     };
+    let mut tx = state
+        .pool
+        .begin_for_tenant(user.tenant_id)
+        .await
+        .map_err(db)?;
     let session = issue_session(state, &mut tx, &user, Uuid::new_v4()).await?;
     tx.commit().await.map_err(db)?;
     Ok(session)
@@ -296,9 +330,16 @@ async fn auth_logout(
         .verify(TokenKind::Refresh, &body.refresh_token)
         .map_err(|_| ApiError::unauthorized("invalid or expired refresh token"))?;
     let mut tx = state.pool.begin_for_tenant(claims.tid).await.map_err(db)?;
-    store::revoke(&mut tx, claims.tid, claims.jti)
+    // Logging out ends the whole login: every token of its family, even one
+    // presented after it was already exchanged.
+    if let Some(stored) = store::refresh_for_update(&mut tx, claims.tid, claims.jti)
         .await
-        .map_err(db)?;
+        .map_err(db)?
+    {
+        store::revoke_family(&mut tx, claims.tid, stored.family_id)
+            .await
+            .map_err(db)?;
+    }
     tx.commit().await.map_err(db)?;
     Ok(StatusCode::NO_CONTENT)
 }

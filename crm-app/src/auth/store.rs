@@ -8,7 +8,7 @@ use ops_kit::sql::{Backend, Transaction};
 use uuid::Uuid;
 
 /// A user as stored (with the hash, which never leaves the server).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct UserRow {
     /// The user's tenant.
     pub tenant_id: Uuid,
@@ -22,6 +22,18 @@ pub struct UserRow {
     pub password_hash: String,
     /// `admin` or `member`.
     pub role: String,
+}
+
+impl std::fmt::Debug for UserRow {
+    // The hash stays out of any log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("tenant_id", &self.tenant_id)
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A stored refresh token.

@@ -1,30 +1,56 @@
-//! Login throttling: repeated failures for one email or from one address
-//! are refused for a while (429 with `Retry-After`).
+//! Login throttling: too many attempts for one email or from one address
+//! within 15 minutes are refused (429 with `Retry-After`).
 //!
-//! Failures are counted in the shared cache (Redis when `REDIS_URL` is set),
-//! so every instance enforces one limit. When the shared cache cannot be
-//! reached, counting falls back to this instance's memory: the limit then
-//! holds per instance instead of across them. It fails that way, not open
-//! (no limit at all, which would let an outage be used for password
-//! guessing) and not closed (nobody can log in while Redis is down).
+//! Every attempt is counted *before* the password is checked (so parallel
+//! attempts cannot slip past the limit while hashes are being verified),
+//! and a successful login clears the email's count. Counts live in the
+//! shared cache (Redis when `REDIS_URL` is set), so every instance enforces
+//! one limit. Keys hold a SHA-256 of the email, never the email itself.
+//!
+//! When the shared cache fails, counting falls back to this instance's
+//! memory, and the decision takes the larger of the two counts: the limit
+//! then holds per instance instead of across them. It fails that way, not
+//! open (no limit, which would let an outage be used for password guessing)
+//! and not closed (nobody could log in while Redis is down).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use ops_kit::cache::Cache;
+use sha2::{Digest, Sha256};
 
-/// Failures allowed per email within the window.
-pub const MAX_FAILURES_PER_EMAIL: u64 = 5;
-/// Failures allowed per client address within the window.
-pub const MAX_FAILURES_PER_IP: u64 = 20;
+/// Attempts allowed per email within the window.
+pub const MAX_ATTEMPTS_PER_EMAIL: u64 = 5;
+/// Attempts allowed per client address within the window.
+pub const MAX_ATTEMPTS_PER_IP: u64 = 20;
 /// The counting window.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Counts login failures.
+/// Counts login attempts.
 #[derive(Debug, Clone)]
 pub struct Throttle {
     shared: Cache,
     local: Cache,
+}
+
+fn email_key(email: &str) -> String {
+    let digest = Sha256::digest(email.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("crm:login-attempts:email:{hex}")
+}
+
+/// IPv6 clients are counted per /64: one host usually holds a whole /64.
+fn ip_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("crm:login-attempts:ip:{v4}"),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!(
+                "crm:login-attempts:ip6:{:x}:{:x}:{:x}:{:x}::/64",
+                s[0], s[1], s[2], s[3]
+            )
+        }
+    }
 }
 
 impl Throttle {
@@ -36,52 +62,45 @@ impl Throttle {
         }
     }
 
-    fn keys(email: &str, ip: Option<IpAddr>) -> Vec<(String, u64)> {
-        let mut keys = vec![(
-            format!("crm:login-failures:email:{email}"),
-            MAX_FAILURES_PER_EMAIL,
-        )];
+    /// Counts one attempt for `email` (and `ip`). `Some(wait)` when a limit
+    /// is now exceeded: the caller answers 429 with `Retry-After: wait`
+    /// without checking the password.
+    pub async fn attempt(&self, email: &str, ip: Option<IpAddr>) -> Option<Duration> {
+        let mut keys = vec![(email_key(email), MAX_ATTEMPTS_PER_EMAIL)];
         if let Some(ip) = ip {
-            keys.push((format!("crm:login-failures:ip:{ip}"), MAX_FAILURES_PER_IP));
+            keys.push((ip_key(ip), MAX_ATTEMPTS_PER_IP));
         }
-        keys
-    }
-
-    /// `Some(wait)` when the email or the address has used up its
-    /// failures; the caller answers 429 with `Retry-After: wait`.
-    pub async fn blocked(&self, email: &str, ip: Option<IpAddr>) -> Option<Duration> {
-        for (key, limit) in Self::keys(email, ip) {
-            let count = match self.shared.get(&key).await {
-                Ok(value) => value,
-                Err(err) => {
-                    tracing::warn!(error = %err, "the shared cache is unavailable; login throttling counts on this instance only");
-                    self.local.get(&key).await.unwrap_or_default()
-                }
-            };
-            if count.and_then(|c| c.parse::<u64>().ok()).unwrap_or(0) >= limit {
-                let ttl = match self.shared.ttl(&key).await {
-                    Ok(ttl) => ttl,
-                    Err(_) => self.local.ttl(&key).await.unwrap_or_default(),
-                };
-                return Some(ttl.unwrap_or(WINDOW).max(Duration::from_secs(1)));
+        let mut wait: Option<Duration> = None;
+        for (key, limit) in keys {
+            let (count, ttl) = self.count(&key).await;
+            if count > limit {
+                let ttl = ttl.unwrap_or(WINDOW).max(Duration::from_secs(1));
+                wait = Some(wait.map_or(ttl, |w| w.max(ttl)));
             }
         }
-        None
+        wait
     }
 
-    /// Records a failed attempt.
-    pub async fn failed(&self, email: &str, ip: Option<IpAddr>) {
-        for (key, _) in Self::keys(email, ip) {
-            if self.shared.incr(&key, WINDOW).await.is_err() {
-                let _ = self.local.incr(&key, WINDOW).await;
+    /// Increments `key` in both caches as far as they answer and returns
+    /// the larger count, with the time left in its window.
+    async fn count(&self, key: &str) -> (u64, Option<Duration>) {
+        let local = self.local.incr(key, WINDOW).await.unwrap_or(0);
+        match self.shared.incr(key, WINDOW).await {
+            Ok(shared) if shared >= local => (shared, self.shared.ttl(key).await.ok().flatten()),
+            Ok(_) => (local, self.local.ttl(key).await.ok().flatten()),
+            Err(err) => {
+                tracing::warn!(error = %err, "the shared cache is unavailable; login attempts are counted on this instance only");
+                (local, self.local.ttl(key).await.ok().flatten())
             }
         }
     }
 
-    /// Forgets the email's failures after a successful login.
+    /// Forgets the email's attempts after a successful login.
     pub async fn succeeded(&self, email: &str) {
-        let key = format!("crm:login-failures:email:{email}");
-        let _ = self.shared.delete(&key).await;
+        let key = email_key(email);
+        if let Err(err) = self.shared.delete(&key).await {
+            tracing::warn!(error = %err, "the shared cache is unavailable; a login counter was not cleared");
+        }
         let _ = self.local.delete(&key).await;
     }
 }
@@ -91,44 +110,75 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn blocks_an_email_after_five_failures_and_forgets_them_after_a_success() {
+    async fn refuses_the_sixth_attempt_for_an_email_and_forgets_after_a_success() {
         let throttle = Throttle::new(Cache::memory());
-        for _ in 0..MAX_FAILURES_PER_EMAIL {
-            assert!(throttle.blocked("ada@example.com", None).await.is_none());
-            throttle.failed("ada@example.com", None).await;
+        for _ in 0..MAX_ATTEMPTS_PER_EMAIL {
+            assert!(throttle.attempt("ada@example.com", None).await.is_none());
         }
-        let wait = throttle.blocked("ada@example.com", None).await.unwrap();
+        let wait = throttle.attempt("ada@example.com", None).await.unwrap();
         assert!(wait <= WINDOW && wait > Duration::from_secs(60));
-        assert!(throttle.blocked("bob@example.com", None).await.is_none());
+        assert!(throttle.attempt("bob@example.com", None).await.is_none());
         throttle.succeeded("ada@example.com").await;
-        assert!(throttle.blocked("ada@example.com", None).await.is_none());
+        assert!(throttle.attempt("ada@example.com", None).await.is_none());
     }
 
     #[tokio::test]
-    async fn blocks_an_address_after_twenty_failures_across_emails() {
+    async fn refuses_an_address_after_twenty_attempts_across_emails() {
         let throttle = Throttle::new(Cache::memory());
         let ip: IpAddr = "203.0.113.5".parse().unwrap();
-        for i in 0..MAX_FAILURES_PER_IP {
-            throttle
-                .failed(&format!("user{i}@example.com"), Some(ip))
-                .await;
+        for i in 0..MAX_ATTEMPTS_PER_IP {
+            assert!(
+                throttle
+                    .attempt(&format!("user{i}@example.com"), Some(ip))
+                    .await
+                    .is_none()
+            );
         }
         assert!(
             throttle
-                .blocked("new@example.com", Some(ip))
+                .attempt("new@example.com", Some(ip))
                 .await
                 .is_some()
         );
-        assert!(throttle.blocked("new@example.com", None).await.is_none());
+        assert!(throttle.attempt("other@example.com", None).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn counts_ipv6_clients_per_64() {
+        let throttle = Throttle::new(Cache::memory());
+        for i in 0..MAX_ATTEMPTS_PER_IP {
+            let ip: IpAddr = format!("2001:db8:1:2::{i:x}").parse().unwrap();
+            throttle
+                .attempt(&format!("u{i}@example.com"), Some(ip))
+                .await;
+        }
+        let neighbour: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        assert!(
+            throttle
+                .attempt("x@example.com", Some(neighbour))
+                .await
+                .is_some()
+        );
+        let elsewhere: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(
+            throttle
+                .attempt("y@example.com", Some(elsewhere))
+                .await
+                .is_none()
+        );
     }
 
     #[tokio::test]
     async fn counts_on_this_instance_when_the_shared_cache_is_down() {
-        let down = Cache::redis("redis://127.0.0.1:1").unwrap();
-        let throttle = Throttle::new(down);
-        for _ in 0..MAX_FAILURES_PER_EMAIL {
-            throttle.failed("ada@example.com", None).await;
+        let throttle = Throttle::new(Cache::redis("redis://127.0.0.1:1").unwrap());
+        for _ in 0..MAX_ATTEMPTS_PER_EMAIL {
+            assert!(throttle.attempt("ada@example.com", None).await.is_none());
         }
-        assert!(throttle.blocked("ada@example.com", None).await.is_some());
+        assert!(throttle.attempt("ada@example.com", None).await.is_some());
+    }
+
+    #[test]
+    fn keys_never_hold_the_email() {
+        assert!(!email_key("ada@example.com").contains("ada"));
     }
 }

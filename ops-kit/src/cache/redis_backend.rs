@@ -51,17 +51,19 @@ impl RedisCache {
 
     pub(super) async fn incr(&self, key: &str, window: Duration) -> Result<u64, CacheError> {
         let mut conn = self.connection().await?;
-        // One round trip: the increment, and the window's expiry set only by
-        // the increment that created the key.
+        // One round trip: create the key with the window's expiry if it is
+        // new (SET … NX EX, which every Redis since 2.6 knows), then count.
         let (count,): (u64,) = bounded(
             redis::pipe()
                 .atomic()
-                .incr(key, 1)
-                .cmd("EXPIRE")
+                .cmd("SET")
                 .arg(key)
+                .arg(0)
+                .arg("EX")
                 .arg(window.as_secs().max(1))
                 .arg("NX")
                 .ignore()
+                .incr(key, 1)
                 .query_async(&mut conn),
         )
         .await?;

@@ -214,8 +214,14 @@ impl Pool {
     /// ```
     pub async fn begin(&self) -> Result<Transaction, sqlx::Error> {
         Ok(match self {
+            // The tenant setting is cleared explicitly: should a connection
+            // ever come back from a cancelled request still inside a
+            // transaction, no tenant carries over into this one.
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => Transaction::Postgres(pool.begin().await?),
+            Pool::Postgres(pool) => Transaction::Postgres(
+                pool.begin_with("BEGIN; SELECT set_config('app.tenant_id', '', true)")
+                    .await?,
+            ),
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => Transaction::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
         })
