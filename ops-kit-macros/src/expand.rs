@@ -29,37 +29,47 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
     let json = format_ident!("__ops_kit_audit_json");
     let path = format_ident!("__ops_kit_audit_path");
 
-    // Find the `Json<T>` argument and replace it with one that also keeps the
-    // raw body (no copy: the extractor reads the body into `Bytes` once).
-    let mut unpack_json = TokenStream::new();
+    // Every argument is renamed and re-bound inside the body's block, so
+    // that all of them (a `Tx` guard above all) are dropped when the body
+    // ends, before the audit step runs. The `Json<T>` argument becomes an
+    // `AuditJson<T>` that also keeps the raw body (read once into `Bytes`,
+    // never copied).
+    let mut rebind = TokenStream::new();
+    let mut unpack_json = quote! {
+        let __ops_kit_audit_body = ::core::option::Option::None;
+    };
     let mut has_json = false;
-    for input in func.sig.inputs.iter_mut() {
+    for (index, input) in func.sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(PatType { pat, ty, .. }) = input else {
             continue;
         };
-        let Some(inner) = json_inner(ty) else {
-            continue;
-        };
-        if has_json {
-            return Err(syn::Error::new(
-                ty.span(),
-                "`#[audited]` handlers take at most one `Json` body",
-            ));
-        }
-        has_json = true;
         let original_pat = pat.clone();
         let original_ty = ty.clone();
-        unpack_json = quote! {
-            let #original_pat: #original_ty = #json.json;
-            let __ops_kit_audit_body = ::core::option::Option::Some(#json.raw);
-        };
-        **pat = syn::parse_quote!(#json);
-        **ty = syn::parse_quote!(#private::AuditJson<#inner>);
-    }
-    if !has_json {
-        unpack_json = quote! {
-            let __ops_kit_audit_body = ::core::option::Option::None;
-        };
+        if let Some(inner) = json_inner(ty) {
+            if has_json {
+                return Err(syn::Error::new(
+                    ty.span(),
+                    "`#[audited]` handlers take at most one `Json` body",
+                ));
+            }
+            has_json = true;
+            let inner = inner.clone();
+            unpack_json = quote! {
+                let __ops_kit_audit_json_value = #json.json;
+                let __ops_kit_audit_body = ::core::option::Option::Some(#json.raw);
+            };
+            rebind.extend(quote! {
+                let #original_pat: #original_ty = __ops_kit_audit_json_value;
+            });
+            **pat = syn::parse_quote!(#json);
+            **ty = syn::parse_quote!(#private::AuditJson<#inner>);
+        } else {
+            let renamed = format_ident!("__ops_kit_arg_{}", index);
+            rebind.extend(quote! {
+                let #original_pat: #original_ty = #renamed;
+            });
+            **pat = syn::parse_quote!(#renamed);
+        }
     }
 
     let action = &args.action;
@@ -129,6 +139,7 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
             #unpack_json
             let __ops_kit_result = async move {
                 #pin_return_type
+                #rebind
                 #(#stmts)*
             }
             .await;

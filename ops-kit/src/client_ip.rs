@@ -40,9 +40,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .extensions
             .get::<Arc<Services>>()
             .map_or(0, |s| s.proxy_hops);
+        let forwarded = crate::audit::request::forwarded_for(&parts.headers);
         Ok(Self(crate::audit::request::client_ip(
             peer,
-            parts.headers.get("x-forwarded-for"),
+            forwarded.as_ref(),
             hops,
         )))
     }

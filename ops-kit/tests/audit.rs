@@ -72,6 +72,27 @@ async fn pin_note(Path(id): Path<String>, tx: Tx) -> Result<Json<Value>, ApiErro
     Ok(Json(json!({ "pinned": id })))
 }
 
+// Returns 200 without committing: a dry run. Nothing may be kept or recorded.
+#[audited(action = "note.preview")]
+async fn preview_note(mut tx: Tx, Json(input): Json<NoteInput>) -> Result<Json<Value>, ApiError> {
+    insert_note(&mut tx, Uuid::new_v4(), &input.body).await?;
+    Ok(Json(json!({ "id": "preview", "body": input.body })))
+}
+
+// Rolls back explicitly, then answers 200.
+#[audited(action = "note.discard")]
+async fn discard_note(mut tx: Tx, Json(input): Json<NoteInput>) -> Result<Json<Value>, ApiError> {
+    insert_note(&mut tx, Uuid::new_v4(), &input.body).await?;
+    tx.rollback().await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "id": "discarded" })))
+}
+
+// Takes a `Tx` it never touches.
+#[audited(action = "note.touch", resource_id = none)]
+async fn touch_note(_tx: Tx) -> Json<Value> {
+    Json(json!({ "ok": true }))
+}
+
 async fn with_test_principal(mut req: Request, next: Next) -> Response {
     if let Some(user) = req
         .headers()
@@ -130,6 +151,9 @@ async fn harness(db: TestDb) -> Harness {
     let routes = Router::new()
         .route("/notes", post(create_note))
         .route("/notes/{id}/pin", patch(pin_note))
+        .route("/notes/preview", post(preview_note))
+        .route("/notes/discard", post(discard_note))
+        .route("/notes/touch", post(touch_note))
         .layer(middleware::from_fn(with_test_principal))
         .layer(MockConnectInfo(SocketAddr::from((
             [198, 51, 100, 7],
@@ -279,6 +303,11 @@ on_both_databases!(
     verification_finds_a_deleted_entry_in_the_middle,
     verification_finds_removed_newest_entries,
     the_table_refuses_updates_and_deletes,
+    a_handler_that_does_not_commit_keeps_and_records_nothing,
+    a_handler_that_rolls_back_records_nothing,
+    an_unused_tx_argument_does_not_hold_up_the_audit,
+    numbers_that_jsonb_rewrites_still_verify,
+    verification_while_writers_append_reports_no_false_break,
 );
 
 async fn records_every_field_of_a_successful_change(h: Harness) {
@@ -625,4 +654,80 @@ async fn the_tenant_setting_lives_exactly_as_long_as_the_transaction() {
     assert!(after.unwrap_or_default().is_empty());
     single.close().await;
     db.drop_db().await;
+}
+
+async fn post_json(h: &Harness, path: &str, body: Value) -> StatusCode {
+    let req = http::Request::post(path)
+        .header("content-type", "application/json")
+        .header("x-test-tenant", TENANT.to_string())
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    h.send(req).await.0
+}
+
+async fn a_handler_that_does_not_commit_keeps_and_records_nothing(h: Harness) {
+    assert_eq!(
+        post_json(&h, "/notes/preview", json!({"body": "dry run"})).await,
+        StatusCode::OK
+    );
+    assert_eq!(h.notes().await, 0);
+    assert!(h.entries().await.is_empty());
+    h.db.drop_db().await;
+}
+
+async fn a_handler_that_rolls_back_records_nothing(h: Harness) {
+    assert_eq!(
+        post_json(&h, "/notes/discard", json!({"body": "never mind"})).await,
+        StatusCode::OK
+    );
+    assert_eq!(h.notes().await, 0);
+    assert!(h.entries().await.is_empty());
+    h.db.drop_db().await;
+}
+
+async fn an_unused_tx_argument_does_not_hold_up_the_audit(h: Harness) {
+    let status = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        post_json(&h, "/notes/touch", json!({})),
+    )
+    .await
+    .expect("the request finishes");
+    assert_eq!(status, StatusCode::OK);
+    h.db.drop_db().await;
+}
+
+async fn numbers_that_jsonb_rewrites_still_verify(h: Harness) {
+    let (status, _) = h
+        .post_note(
+            Some(TENANT),
+            json!({"body": "x", "amount": 1e16, "delta": -0.0, "ratio": 0.1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let report = audit::verify(&h.db.pool, None).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.broken);
+    h.db.drop_db().await;
+}
+
+async fn verification_while_writers_append_reports_no_false_break(h: Harness) {
+    let h = Arc::new(h);
+    let writers: Vec<_> = (0..30)
+        .map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                h.post_note(Some(TENANT), json!({"body": format!("n{i}")}))
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    for _ in 0..15 {
+        let report = audit::verify(&h.db.pool, None).await.unwrap();
+        assert!(report.is_intact(), "{:?}", report.broken);
+    }
+    for writer in writers {
+        assert_eq!(writer.await.unwrap(), StatusCode::CREATED);
+    }
+    assert_eq!(audit::verify(&h.db.pool, None).await.unwrap().entries, 30);
+    Arc::into_inner(h).unwrap().db.drop_db().await;
 }

@@ -22,6 +22,8 @@ const SECRET_FRAGMENTS: &[&str] = &[
     "password",
     "passwd",
     "passphrase",
+    "passcode",
+    "pwd",
     "secret",
     "token",
     "apikey",
@@ -30,15 +32,24 @@ const SECRET_FRAGMENTS: &[&str] = &[
     "credential",
     "cookie",
     "session",
+    "cardnumber",
+    "iban",
+    "cvv",
+    "cvc",
+    "ssn",
+    "pincode",
 ];
 
-/// Whole field names that are secrets (same normalisation).
-const SECRET_NAMES: &[&str] = &["pin", "cvv", "cvc", "ssn", "otp", "cardnumber", "iban"];
+/// Whole field names that are secrets (same normalisation): too short to
+/// look for inside other names.
+const SECRET_NAMES: &[&str] = &["pin", "otp"];
 
+/// Lowercase letters and digits only: `api_key`, `API-Key` and `api key`
+/// all become `apikey`.
 fn normalise(key: &str) -> String {
     key.chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .flat_map(char::to_lowercase)
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
         .collect()
 }
 
@@ -62,9 +73,10 @@ pub fn is_secret_field(key: &str, extra: &[&str]) -> bool {
 }
 
 /// Replaces the value of every secret field, at any depth, with
-/// `"[REDACTED]"` (objects and arrays under such a key included), and
-/// removes NUL characters from strings (PostgreSQL's `jsonb` cannot hold
-/// them).
+/// `"[REDACTED]"` (objects and arrays under such a key included), replaces
+/// NUL characters in strings with U+FFFD (PostgreSQL's `jsonb` cannot hold
+/// them), and writes whole-number floats as integers (as `jsonb` would give
+/// them back).
 ///
 /// # Example
 ///
@@ -95,7 +107,36 @@ pub fn redact(value: &mut Value, extra: &[&str]) {
         }
         Value::Array(items) => items.iter_mut().for_each(|item| redact(item, extra)),
         Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{fffd}"),
+        Value::Number(n) => {
+            if let Some(whole) = whole_number(n) {
+                *value = whole;
+            }
+        }
         _ => {}
+    }
+}
+
+/// A float that is a whole number within the integer range, as an
+/// integer (and `-0.0` as `0`). PostgreSQL's `jsonb` keeps numbers as
+/// exact decimals and prints `1e16` back as `10000000000000000`; storing
+/// the integer form from the start keeps the stored value and its hash in
+/// agreement.
+fn whole_number(n: &serde_json::Number) -> Option<Value> {
+    if !n.is_f64() {
+        return None;
+    }
+    let f = n.as_f64()?;
+    if f.fract() != 0.0 {
+        return None;
+    }
+    if f == 0.0 {
+        Some(Value::from(0))
+    } else if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+        Some(Value::from(f as u64))
+    } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+        Some(Value::from(f as i64))
+    } else {
+        None
     }
 }
 
@@ -153,6 +194,35 @@ mod tests {
         let mut body = json!({"bankAccount": "DE00", "note": "ok"});
         redact(&mut body, &["bank_account"]);
         assert_eq!(body, json!({"bankAccount": REDACTED, "note": "ok"}));
+    }
+
+    #[test]
+    fn redacts_common_variants_of_secret_names() {
+        for key in [
+            "creditCardNumber",
+            "cardCvv",
+            "customerSsn",
+            "payoutIban",
+            "userPwd",
+            "api key",
+            "pinCode",
+            "PIN",
+        ] {
+            assert!(is_secret_field(key, &[]), "{key}");
+        }
+        for key in ["email", "pinned", "opinion", "notes"] {
+            assert!(!is_secret_field(key, &[]), "{key}");
+        }
+    }
+
+    #[test]
+    fn writes_whole_number_floats_as_integers() {
+        let mut body = json!({"a": 1e16, "b": -0.0, "c": 0.5, "d": -3.0, "e": 1e300});
+        redact(&mut body, &[]);
+        assert_eq!(
+            body.to_string(),
+            r#"{"a":10000000000000000,"b":0,"c":0.5,"d":-3,"e":1e+300}"#
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::entry::AuditEntry;
 use super::redact::{cap_size, redact};
 use crate::auth::Principal;
 use crate::context::Services;
-use crate::sql::TxSlot;
+use crate::sql::{Slot, TxSlot};
 use crate::{ApiError, RequestId};
 
 /// Where the resource id of an entry comes from.
@@ -71,7 +71,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditRequest {
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip()),
-            forwarded_for: parts.headers.get("x-forwarded-for").cloned(),
+            forwarded_for: forwarded_for(&parts.headers),
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
             request_id: parts.extensions.get::<RequestId>().cloned(),
         })
@@ -80,12 +80,20 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditRequest {
 
 /// A `Json<T>` that also keeps the raw body for the audit entry. The body is
 /// read once into `Bytes`; keeping it costs no copy.
-#[derive(Debug)]
 pub struct AuditJson<T> {
     /// The parsed body, as the handler asked for it.
     pub json: Json<T>,
     /// The body as received.
     pub raw: Bytes,
+}
+
+impl<T> std::fmt::Debug for AuditJson<T> {
+    // The raw body is unredacted: only its size is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditJson")
+            .field("raw_bytes", &self.raw.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T, S> FromRequest<S> for AuditJson<T>
@@ -158,24 +166,47 @@ impl AuditRequest {
         spec: &'static AuditSpec,
     ) -> Response {
         let response = result.into_response();
-        // The handler's `Tx` guard was dropped with its body: take the
-        // transaction back.
-        let tx = self.slot.0.lock().await.take();
-        if !response.status().is_success() {
-            if let Some(tx) = tx {
-                let _ = tx.rollback().await;
+        // The handler's body has ended, and with it its `Tx` (the macro
+        // moves every argument into the body). A guard still held means the
+        // transaction escaped the handler (a spawned task, a streaming
+        // body): refuse rather than wait for it.
+        let slot = match self.slot.0.try_lock() {
+            Ok(mut slot) => std::mem::take(&mut *slot),
+            Err(_) => {
+                return ApiError::internal_message(
+                    "the request's Tx outlived the audited handler; nothing was recorded",
+                )
+                .into_response();
             }
-            return response;
-        }
+        };
+        let tx = match slot {
+            Slot::Committed(tx) if response.status().is_success() => Some(tx),
+            // Not committed by the handler, or not a success: the work is
+            // undone and nothing is recorded.
+            Slot::Committed(tx) | Slot::Open(tx) => {
+                let _ = tx.rollback().await;
+                return response;
+            }
+            Slot::RolledBack => return response,
+            Slot::Unused if response.status().is_success() => None,
+            Slot::Unused => return response,
+        };
         let services = self.services.clone().unwrap_or_default();
 
         let (parts, response_body) = response.into_parts();
         let (resource_id, response_body) = match spec.resource_id {
-            ResourceIdSpec::Path(name) => (path.and_then(|p| p.get(name)), response_body),
+            ResourceIdSpec::Path(name) => (
+                path.and_then(|p| p.get(name))
+                    .map(|id| clean_text(&id, MAX_RESOURCE_ID)),
+                response_body,
+            ),
             ResourceIdSpec::None => (None, response_body),
             ResourceIdSpec::Body(field) => {
                 match axum::body::to_bytes(response_body, usize::MAX).await {
-                    Ok(bytes) => (id_field(&bytes, field), Body::from(bytes)),
+                    Ok(bytes) => (
+                        id_field(&bytes, field).map(|id| clean_text(&id, MAX_RESOURCE_ID)),
+                        Body::from(bytes),
+                    ),
                     Err(err) => {
                         if let Some(tx) = tx {
                             let _ = tx.rollback().await;
@@ -204,7 +235,7 @@ impl AuditRequest {
         entry.ip_address = client_ip(self.peer, self.forwarded_for.as_ref(), services.proxy_hops)
             .map(|ip| ip.to_string());
         entry.user_agent = self.user_agent.as_ref().map(|ua| {
-            capped(
+            clean_text(
                 &String::from_utf8_lossy(ua.as_bytes()),
                 services.max_user_agent_chars,
             )
@@ -231,15 +262,41 @@ impl AuditRequest {
     }
 }
 
+/// The longest resource id stored, in characters.
+const MAX_RESOURCE_ID: usize = 200;
+
 /// The `changes` to store: the JSON body, redacted and capped; `None` for
-/// an empty body.
+/// an empty body. A body the handler accepted but that does not parse as a
+/// plain JSON value (a number out of range, a lone surrogate) is recorded
+/// as a marker, never silently as nothing.
 fn changes_of(raw: &[u8], extra: &[&str], max_bytes: usize) -> Option<Value> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let mut value: Value = serde_json::from_slice(raw).ok()?;
-    redact(&mut value, extra);
-    Some(cap_size(value, max_bytes))
+    match serde_json::from_slice::<Value>(raw) {
+        Ok(mut value) => {
+            redact(&mut value, extra);
+            Some(cap_size(value, max_bytes))
+        }
+        Err(_) => Some(serde_json::json!({ "_unparseable": true, "_originalBytes": raw.len() })),
+    }
+}
+
+/// Text as stored: NULs (which PostgreSQL refuses) replaced, length capped.
+fn clean_text(text: &str, max_chars: usize) -> String {
+    text.chars()
+        .take(max_chars)
+        .map(|c| if c == '\0' { '\u{fffd}' } else { c })
+        .collect()
+}
+
+/// An address as proxies write it: `203.0.113.7`, `203.0.113.7:5123`,
+/// `2001:db8::1` or `[2001:db8::1]:443`.
+fn parse_address(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 fn id_field(bytes: &[u8], field: &str) -> Option<String> {
@@ -249,6 +306,19 @@ fn id_field(bytes: &[u8], field: &str) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// Every `X-Forwarded-For` line, joined in order: some proxies append a
+/// line of their own instead of extending the first.
+pub(crate) fn forwarded_for(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    let mut lines = headers.get_all("x-forwarded-for").iter();
+    let first = lines.next()?;
+    let mut joined = first.as_bytes().to_vec();
+    for line in lines {
+        joined.extend_from_slice(b", ");
+        joined.extend_from_slice(line.as_bytes());
+    }
+    HeaderValue::from_bytes(&joined).ok()
 }
 
 /// The client's address: the peer's, or, behind `hops` trusted proxies
@@ -272,12 +342,8 @@ pub(crate) fn client_ip(
         .len()
         .checked_sub(hops)
         .and_then(|i| hops_seen.get(i))
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| parse_address(s))
         .or(peer)
-}
-
-fn capped(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
 }
 
 #[cfg(test)]
@@ -313,6 +379,26 @@ mod tests {
     }
 
     #[test]
+    fn reads_every_forwarded_for_line_and_addresses_with_ports() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("[2001:db8::7]:443"),
+        );
+        let joined = forwarded_for(&headers).unwrap();
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.2")), Some(&joined), 1),
+            Some(ip("2001:db8::7"))
+        );
+        let with_port = HeaderValue::from_static("203.0.113.7:5123");
+        assert_eq!(
+            client_ip(None, Some(&with_port), 1),
+            Some(ip("203.0.113.7"))
+        );
+    }
+
+    #[test]
     fn falls_back_to_the_peer_when_the_header_is_short_or_garbage() {
         let header = HeaderValue::from_static("not-an-ip");
         assert_eq!(
@@ -338,7 +424,15 @@ mod tests {
     }
 
     #[test]
-    fn caps_the_user_agent_by_characters() {
-        assert_eq!(capped("ééé", 2), "éé");
+    fn caps_text_by_characters_and_replaces_nuls() {
+        assert_eq!(clean_text("ééé", 2), "éé");
+        assert_eq!(clean_text("a\0b", 10), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn records_a_marker_for_a_body_that_is_not_a_plain_json_value() {
+        let changes = changes_of(br#"{"x": 1e999}"#, &[], 1024).unwrap();
+        assert_eq!(changes["_unparseable"], true);
+        assert_eq!(changes_of(b"  ", &[], 1024), None);
     }
 }

@@ -391,28 +391,41 @@ pub async fn verify(pool: &Pool, tenant: Option<Uuid>) -> Result<VerifyReport, s
     };
     let rows_sql = format!("{SELECT_ROWS}{filter} ORDER BY tenant_key, seq");
     let heads_sql = format!("SELECT tenant_key, seq, last_hash FROM audit_chain_heads{filter}");
-    // The same reads on either backend.
+    // The same reads on either backend, in one snapshot: entries and heads
+    // must agree even while writers append.
     macro_rules! load {
-        ($pool:expr) => {{
+        ($tx:expr) => {{
             let (rows_query, heads_query) = (sqlx::query(&rows_sql), sqlx::query(&heads_sql));
             let (rows_query, heads_query) = match &key {
                 Some(key) => (rows_query.bind(key), heads_query.bind(key)),
                 None => (rows_query, heads_query),
             };
-            let mut stream = rows_query.fetch($pool);
-            while let Some(row) = stream.try_next().await? {
-                rows.push(decode(&row)?);
-            }
-            for row in heads_query.fetch_all($pool).await? {
+            for row in heads_query.fetch_all(&mut *$tx).await? {
                 heads.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
             }
+            {
+                let mut stream = rows_query.fetch(&mut *$tx);
+                while let Some(row) = stream.try_next().await? {
+                    rows.push(decode(&row)?);
+                }
+            }
+            $tx.rollback().await?;
         }};
     }
     match pool {
         #[cfg(feature = "postgres")]
-        Pool::Postgres(pool) => load!(pool),
+        Pool::Postgres(pool) => {
+            let mut tx = pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?;
+            load!(tx)
+        }
         #[cfg(feature = "sqlite")]
-        Pool::Sqlite(pool) => load!(pool),
+        Pool::Sqlite(pool) => {
+            // A deferred transaction reads from one WAL snapshot.
+            let mut tx = pool.begin_with("BEGIN DEFERRED").await?;
+            load!(tx)
+        }
     }
     Ok(check_chains(&rows, &heads))
 }

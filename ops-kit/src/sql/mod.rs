@@ -35,7 +35,7 @@ mod pool;
 mod tx;
 
 pub use self::pool::{Backend, Pool, PoolError, Transaction};
-pub(crate) use self::tx::TxSlot;
+pub(crate) use self::tx::{Slot, TxSlot};
 pub use self::tx::{Tx, TxRejection};
 
 /// Runs the same block on whichever backend a [`Transaction`] (or

@@ -14,7 +14,22 @@ use crate::context::Services;
 /// The slot an audited handler's transaction lives in, shared between the
 /// [`Tx`] the handler holds and the audit step that runs after it.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TxSlot(pub(crate) Arc<Mutex<Option<Transaction>>>);
+pub(crate) struct TxSlot(pub(crate) Arc<Mutex<Slot>>);
+
+/// What the handler did with its transaction.
+#[derive(Debug, Default)]
+pub(crate) enum Slot {
+    /// The handler took no `Tx`.
+    #[default]
+    Unused,
+    /// Open; the handler has not called `commit` (dropping it means "do
+    /// not keep this work").
+    Open(Transaction),
+    /// The handler called `commit`: the audit step commits after the entry.
+    Committed(Transaction),
+    /// The handler rolled back.
+    RolledBack,
+}
 
 /// The request's database transaction, as an axum extractor.
 ///
@@ -52,7 +67,7 @@ pub struct Tx {
 #[derive(Debug)]
 enum State {
     Own(Option<Transaction>),
-    Audited(OwnedMutexGuard<Option<Transaction>>),
+    Audited(OwnedMutexGuard<Slot>),
 }
 
 impl Tx {
@@ -84,7 +99,13 @@ impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self.state {
             State::Own(Some(tx)) => tx.commit().await,
-            State::Own(None) | State::Audited(_) => Ok(()),
+            State::Audited(mut guard) => {
+                if let Slot::Open(tx) = std::mem::take(&mut *guard) {
+                    *guard = Slot::Committed(tx);
+                }
+                Ok(())
+            }
+            State::Own(None) => Ok(()),
         }
     }
 
@@ -115,9 +136,9 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self.state {
             State::Own(Some(tx)) => tx.rollback().await,
-            State::Audited(mut guard) => match guard.take() {
-                Some(tx) => tx.rollback().await,
-                None => Ok(()),
+            State::Audited(mut guard) => match std::mem::replace(&mut *guard, Slot::RolledBack) {
+                Slot::Open(tx) | Slot::Committed(tx) => tx.rollback().await,
+                Slot::Unused | Slot::RolledBack => Ok(()),
             },
             State::Own(None) => Ok(()),
         }
@@ -130,7 +151,10 @@ impl Deref for Tx {
     fn deref(&self) -> &Transaction {
         match &self.state {
             State::Own(tx) => tx.as_ref(),
-            State::Audited(guard) => guard.as_ref(),
+            State::Audited(guard) => match &**guard {
+                Slot::Open(tx) => Some(tx),
+                _ => None,
+            },
         }
         .expect("the transaction is present until commit or rollback consume the Tx")
     }
@@ -140,7 +164,10 @@ impl DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut Transaction {
         match &mut self.state {
             State::Own(tx) => tx.as_mut(),
-            State::Audited(guard) => guard.as_mut(),
+            State::Audited(guard) => match &mut **guard {
+                Slot::Open(tx) => Some(tx),
+                _ => None,
+            },
         }
         .expect("the transaction is present until commit or rollback consume the Tx")
     }
@@ -191,29 +218,36 @@ impl<S: Send + Sync> FromRequestParts<S> for Tx {
             .get::<Arc<Services>>()
             .and_then(|s| s.pool.clone())
             .ok_or(TxRejection::NoDatabase)?;
+        // In an audited request, claim the slot before opening anything.
+        let guard = match parts.extensions.get::<TxSlot>() {
+            Some(slot) => {
+                let guard = slot
+                    .0
+                    .clone()
+                    .try_lock_owned()
+                    .map_err(|_| TxRejection::AlreadyTaken)?;
+                if !matches!(*guard, Slot::Unused) {
+                    return Err(TxRejection::AlreadyTaken);
+                }
+                Some(guard)
+            }
+            None => None,
+        };
         let tx = match parts.extensions.get::<Principal>() {
             Some(principal) => pool.begin_for_tenant(principal.tenant_id).await,
             None => pool.begin().await,
         }
         .map_err(TxRejection::Unavailable)?;
-        match parts.extensions.get::<TxSlot>() {
-            Some(slot) => {
-                let mut guard = slot
-                    .0
-                    .clone()
-                    .try_lock_owned()
-                    .map_err(|_| TxRejection::AlreadyTaken)?;
-                if guard.is_some() {
-                    return Err(TxRejection::AlreadyTaken);
-                }
-                *guard = Some(tx);
-                Ok(Tx {
+        Ok(match guard {
+            Some(mut guard) => {
+                *guard = Slot::Open(tx);
+                Tx {
                     state: State::Audited(guard),
-                })
+                }
             }
-            None => Ok(Tx {
+            None => Tx {
                 state: State::Own(Some(tx)),
-            }),
-        }
+            },
+        })
     }
 }
