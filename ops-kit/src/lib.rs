@@ -106,10 +106,11 @@ pub use self::request_id::RequestId;
 /// ```
 ///
 /// The handler stays an ordinary axum handler (`post(upsert_lead)`), with
-/// its extractors in any order axum accepts. After a 2xx response one
-/// [`AuditEntry`](audit::AuditEntry) is recorded through the app's
-/// [`AuditSink`](audit::AuditSink); any other response records nothing and
-/// rolls the handler's [`Tx`](sql::Tx) back.
+/// its extractors in any order axum accepts. When the handler committed its
+/// [`Tx`](sql::Tx) and answers 2xx, one [`AuditEntry`](audit::AuditEntry)
+/// is recorded through the app's [`AuditSink`](audit::AuditSink) inside that
+/// transaction, which then commits. Any other response, a `Tx` never
+/// committed, or one rolled back, records nothing and keeps nothing.
 ///
 /// # Options
 ///

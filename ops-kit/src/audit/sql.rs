@@ -436,11 +436,21 @@ fn tenant_of(key: &str) -> Option<Uuid> {
 
 fn check_chains(rows: &[StoredRow], heads: &HashMap<String, (i64, Vec<u8>)>) -> VerifyReport {
     let mut report = VerifyReport::default();
+    // Rows arrive ordered by chain, then position: index each chain's slice
+    // once instead of scanning every row per chain.
+    let mut chains: HashMap<&String, &[StoredRow]> = HashMap::new();
+    let mut start = 0;
+    for end in 1..=rows.len() {
+        if end == rows.len() || rows[end].key != rows[start].key {
+            chains.insert(&rows[start].key, &rows[start..end]);
+            start = end;
+        }
+    }
     let keys: std::collections::BTreeSet<&String> =
-        heads.keys().chain(rows.iter().map(|r| &r.key)).collect();
+        heads.keys().chain(chains.keys().copied()).collect();
     for key in keys {
         report.chains += 1;
-        let chain = rows.iter().filter(|r| &r.key == key);
+        let chain = chains.get(key).copied().unwrap_or_default().iter();
         let mut expected_seq = 1;
         let mut prev: Vec<u8> = GENESIS_HASH.to_vec();
         let broken = |seq: i64, entry_id: Option<Uuid>, reason: String| BrokenLink {
