@@ -45,6 +45,7 @@ struct Slow {
 /// Answers after `ms` milliseconds: handy to watch a graceful shutdown drain.
 async fn slow(Query(q): Query<Slow>) -> Json<Value> {
     let ms = q.ms.unwrap_or(1000).min(60_000);
+    tracing::info!(ms, "slow request started");
     tokio::time::sleep(Duration::from_millis(ms)).await;
     Json(json!({ "sleptMs": ms }))
 }

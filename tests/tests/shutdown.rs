@@ -35,7 +35,9 @@ async fn crm_app_on_sigterm_prints_the_runbook_sequence_closes_its_pool_and_exit
     assert_eq!(shutdown_lines(&app), RUNBOOK_SEQUENCE);
 }
 
-#[tokio::test]
+// Multi-threaded: the test blocks on the process's output while the
+// request runs on another worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_waits_for_an_in_flight_request_which_gets_its_200() {
     let (mut app, base) = Proc::start_listening(Binary::Hello, &[]);
     let slow = tokio::spawn(async move {
@@ -44,8 +46,11 @@ async fn sigterm_waits_for_an_in_flight_request_which_gets_its_200() {
             .unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     });
-    // The request is in flight once its handler runs; give it a moment.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The request is in flight once its handler has started.
+    app.wait_for_line(
+        |l| l.contains("slow request started"),
+        Duration::from_secs(10),
+    );
     app.signal("TERM");
     let (status, body) = slow.await.unwrap();
     assert_eq!(status, 200);
@@ -97,7 +102,7 @@ async fn readiness_is_503_during_the_pre_stop_delay_while_the_server_keeps_servi
     assert_eq!(app.wait_exit(Duration::from_secs(30)).code(), Some(0));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_past_the_shutdown_timeout_logs_the_stuck_request_and_exits_1() {
     let (mut app, base) = Proc::start_listening(Binary::Hello, &[("SHUTDOWN_TIMEOUT_SECS", "1")]);
     let client = reqwest::Client::new();
@@ -111,7 +116,10 @@ async fn a_drain_past_the_shutdown_timeout_logs_the_stuck_request_and_exits_1() 
                 .await
         }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_for_line(
+        |l| l.contains("slow request started"),
+        Duration::from_secs(10),
+    );
     app.signal("TERM");
     assert_eq!(app.wait_exit(Duration::from_secs(15)).code(), Some(1));
     let lines = app.lines();
