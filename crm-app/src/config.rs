@@ -22,6 +22,10 @@ pub struct Config {
     /// The database URL (`DATABASE_URL`, or the SQLite file in development);
     /// secret because it may hold a password.
     pub database_url: SecretString,
+    /// `MIGRATION_DATABASE_URL`: the schema owner's connection for the
+    /// start-up migrations, so that the service itself can connect as a
+    /// role that may not change the schema. Unset: `DATABASE_URL` migrates.
+    pub migration_url: Option<SecretString>,
     /// Whether `DATABASE_URL` was unset and the development default is used.
     pub database_is_default: bool,
     /// The key that signs tokens (`JWT_SECRET`, or a generated one in development).
@@ -46,6 +50,7 @@ impl Config {
     /// The declared settings.
     pub fn validator() -> Validator {
         Validator::standard()
+            .setting(Setting::secret("MIGRATION_DATABASE_URL"))
             .setting(
                 Setting::new("TRUSTED_PROXY_HOPS")
                     .parse::<u8>("the number of trusted proxies in front of the service (0-255)")
@@ -80,6 +85,7 @@ impl Config {
             mode: validated.mode(),
             listen,
             database_url,
+            migration_url: validated.secret("MIGRATION_DATABASE_URL").cloned(),
             database_is_default,
             jwt_secret: validated
                 .secret("JWT_SECRET")

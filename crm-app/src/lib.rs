@@ -112,8 +112,19 @@ pub fn build(config: &Config, pool: Pool) -> App {
         app
     };
     let development = !config.mode.is_production();
+    let migration_url = config.migration_url.clone();
     app.on_startup(async move {
-        migrate::run(&migrating).await?;
+        match migration_url {
+            // The owner migrates over a connection of its own, closed after.
+            Some(url) => {
+                let owner = Pool::connect_lazy(url.expose_secret())
+                    .map_err(|_| "MIGRATION_DATABASE_URL is not a valid database URL")?;
+                let migrated = migrate::run(&owner).await;
+                owner.close().await;
+                migrated?;
+            }
+            None => migrate::run(&migrating).await?,
+        }
         if development {
             seed::run(&migrating).await?;
         }

@@ -80,6 +80,13 @@ impl TestDb {
     /// `{role}` stands for the role's name. PostgreSQL only; the role is
     /// dropped by [`drop_db`](Self::drop_db).
     pub async fn pool_as_new_role(&mut self, grants: &str) -> Pool {
+        let url = self.new_role(grants).await;
+        Pool::connect_lazy(&url).expect("a valid URL")
+    }
+
+    /// Like [`pool_as_new_role`](Self::pool_as_new_role), but returns the
+    /// role's connection URL (to hand to a process under test).
+    pub async fn new_role(&mut self, grants: &str) -> String {
         let Pool::Postgres(owner) = &self.pool else {
             panic!("roles exist on PostgreSQL only");
         };
@@ -95,7 +102,7 @@ impl TestDb {
         self.roles.push(role.clone());
         let (scheme, rest) = self.url.split_once("://").expect("a URL");
         let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-        Pool::connect_lazy(&format!("{scheme}://{role}@{host_and_db}")).expect("a valid URL")
+        format!("{scheme}://{role}@{host_and_db}")
     }
 
     /// Closes the pool and removes the database (and the roles made by

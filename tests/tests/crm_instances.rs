@@ -124,3 +124,43 @@ async fn production_seeds_nothing_and_two_instances_share_tokens_and_login_limit
     drop((a, b));
     db.drop_db().await;
 }
+
+/// The grants docs/tenancy.md gives the service's role.
+const GRANTS: &str = "
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, refresh_tokens TO {role};
+GRANT SELECT, INSERT ON user_logins TO {role};
+GRANT SELECT, INSERT ON audit_logs TO {role};
+GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role};
+";
+
+#[tokio::test]
+async fn the_service_runs_as_a_role_that_cannot_change_the_schema_while_the_owner_migrates() {
+    let mut db = TestDb::postgres().await;
+    // The schema exists before the grants, as after a first deployment.
+    crm_app::migrate::run(&db.pool).await.unwrap();
+    let role_url = db.new_role(GRANTS).await;
+    let redis = redis_url();
+    let (app, base) = Proc::start_listening(
+        Binary::CrmApp,
+        &[
+            ("APP_ENV", "production"),
+            ("HOST", "127.0.0.1"),
+            ("JWT_SECRET", SECRET),
+            ("DATABASE_URL", &role_url),
+            ("MIGRATION_DATABASE_URL", &db.url),
+            ("REDIS_URL", &redis),
+        ],
+    );
+    wait_ready(&base).await;
+    let email = format!("ada-{}@example.com", uuid::Uuid::new_v4().simple());
+    let (status, body) = post(
+        &base,
+        "/api/auth/register",
+        json!({"tenantName": "Walnut Works", "name": "Ada", "email": email, "password": "dovetail-joint"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}\n{}", app.lines().join("\n"));
+    drop(app);
+    db.drop_db().await;
+}
