@@ -95,6 +95,22 @@ impl Throttle {
         }
     }
 
+    /// Clears the counts of an email and, when given, of an address (to
+    /// unblock someone before their window ends).
+    pub async fn reset(
+        &self,
+        email: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), ops_kit::cache::CacheError> {
+        let mut keys = vec![email_key(email)];
+        keys.extend(ip.map(ip_key));
+        for key in keys {
+            self.local.delete(&key).await?;
+            self.shared.delete(&key).await?;
+        }
+        Ok(())
+    }
+
     /// Forgets the email's attempts after a successful login.
     pub async fn succeeded(&self, email: &str) {
         let key = email_key(email);
