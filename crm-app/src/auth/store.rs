@@ -237,22 +237,6 @@ pub async fn mark_used(tx: &mut Transaction, tenant: Uuid, jti: Uuid) -> Result<
     Ok(())
 }
 
-/// Revokes one refresh token.
-pub async fn revoke(tx: &mut Transaction, tenant: Uuid, jti: Uuid) -> Result<(), sqlx::Error> {
-    on_backend!(tx, conn => {
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $3 \
-             WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
-        )
-        .bind(tenant)
-        .bind(jti)
-        .bind(Utc::now())
-        .execute(&mut **conn)
-        .await?;
-    });
-    Ok(())
-}
-
 /// Revokes every token of a login (reuse detected).
 pub async fn revoke_family(
     tx: &mut Transaction,

@@ -88,6 +88,20 @@ async fn an_unreachable_redis_fails_fast_and_reads_as_disconnected() {
     let started = std::time::Instant::now();
     assert!(cache.incr("k", Duration::from_secs(1)).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(3));
+    let (status, body) = readiness_with(cache).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["checks"]["cache"], "disconnected");
+}
+
+#[tokio::test]
+async fn a_live_redis_reads_as_connected() {
+    let (status, body) = readiness_with(Cache::redis(&redis_url()).unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["checks"]["cache"], "connected");
+}
+
+/// Readiness of an app whose only check is `cache`.
+async fn readiness_with(cache: Cache) -> (u16, serde_json::Value) {
     let router = crate::App::new("svc", "1")
         .readiness_check("cache", cache)
         .into_router();
@@ -99,29 +113,12 @@ async fn an_unreachable_redis_fails_fast_and_reads_as_disconnected() {
     )
     .await
     .unwrap();
-    assert_eq!(response.status(), 503);
+    let status = response.status().as_u16();
     let body = http_body_util::BodyExt::collect(response.into_body())
         .await
         .unwrap()
         .to_bytes();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(body["checks"]["cache"], "disconnected");
-}
-
-#[tokio::test]
-async fn a_live_redis_reads_as_connected() {
-    let router = crate::App::new("svc", "1")
-        .readiness_check("cache", Cache::redis(&redis_url()).unwrap())
-        .into_router();
-    let response = tower::ServiceExt::oneshot(
-        router,
-        http::Request::get("/api/health/ready")
-            .body(axum::body::Body::empty())
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(response.status(), 200);
+    (status, serde_json::from_slice(&body).unwrap())
 }
 
 #[test]
