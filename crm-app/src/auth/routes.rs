@@ -233,8 +233,10 @@ async fn auth_login(
         password::verify(body.password, state.dummy_hash.to_string()).await;
         Err(ApiError::unauthorized(BAD_CREDENTIALS))
     };
-    if session.is_ok() {
-        state.throttle.succeeded(&email).await;
+    match &session {
+        Ok(_) => state.throttle.succeeded(&email).await,
+        Err(err) if err.status() == StatusCode::UNAUTHORIZED => state.throttle.failed(ip).await,
+        Err(_) => {}
     }
     session.map(Json)
 }

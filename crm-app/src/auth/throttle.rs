@@ -1,9 +1,12 @@
-//! Login throttling: too many attempts for one email or from one address
-//! within 15 minutes are refused (429 with `Retry-After`).
+//! Login throttling: too many attempts for one email, or too many failed
+//! logins from one address, within 15 minutes are refused (429 with
+//! `Retry-After`).
 //!
-//! Every attempt is counted *before* the password is checked (so parallel
-//! attempts cannot slip past the limit while hashes are being verified),
-//! and a successful login clears the email's count. Counts live in the
+//! Every attempt for an email is counted *before* the password is checked
+//! (so parallel attempts cannot slip past the limit while hashes are being
+//! verified), and a successful login clears the email's count. An address
+//! is charged for failures only, so that many people signing in from one
+//! office network are not locked out by each other's successes. Counts live in the
 //! shared cache (Redis when `REDIS_URL` is set), so every instance enforces
 //! one limit. Keys hold a SHA-256 of the email, never the email itself.
 //!
@@ -21,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 /// Attempts allowed per email within the window.
 pub const MAX_ATTEMPTS_PER_EMAIL: u64 = 5;
-/// Attempts allowed per client address within the window.
-pub const MAX_ATTEMPTS_PER_IP: u64 = 20;
+/// Failed logins allowed per client address within the window.
+pub const MAX_FAILURES_PER_IP: u64 = 20;
 /// The counting window.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
@@ -62,23 +65,42 @@ impl Throttle {
         }
     }
 
-    /// Counts one attempt for `email` (and `ip`). `Some(wait)` when a limit
-    /// is now exceeded: the caller answers 429 with `Retry-After: wait`
-    /// without checking the password.
+    /// Counts one attempt for `email` and checks the failures of `ip`.
+    /// `Some(wait)` when a limit is reached: the caller answers 429 with
+    /// `Retry-After: wait` without checking the password.
     pub async fn attempt(&self, email: &str, ip: Option<IpAddr>) -> Option<Duration> {
-        let mut keys = vec![(email_key(email), MAX_ATTEMPTS_PER_EMAIL)];
+        let key = email_key(email);
+        let (count, ttl) = self.count(&key).await;
+        let mut wait = (count > MAX_ATTEMPTS_PER_EMAIL)
+            .then(|| ttl.unwrap_or(WINDOW).max(Duration::from_secs(1)));
         if let Some(ip) = ip {
-            keys.push((ip_key(ip), MAX_ATTEMPTS_PER_IP));
-        }
-        let mut wait: Option<Duration> = None;
-        for (key, limit) in keys {
-            let (count, ttl) = self.count(&key).await;
-            if count > limit {
+            let key = ip_key(ip);
+            let (failures, ttl) = self.read(&key).await;
+            if failures >= MAX_FAILURES_PER_IP {
                 let ttl = ttl.unwrap_or(WINDOW).max(Duration::from_secs(1));
                 wait = Some(wait.map_or(ttl, |w| w.max(ttl)));
             }
         }
         wait
+    }
+
+    /// Charges a failed login to `ip`.
+    pub async fn failed(&self, ip: Option<IpAddr>) {
+        if let Some(ip) = ip {
+            self.count(&ip_key(ip)).await;
+        }
+    }
+
+    /// The larger of the two caches' counts for `key`, with its time left.
+    async fn read(&self, key: &str) -> (u64, Option<Duration>) {
+        let parse = |v: Option<String>| v.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let local = parse(self.local.get(key).await.ok().flatten());
+        match self.shared.get(key).await {
+            Ok(shared) if parse(shared.clone()) >= local => {
+                (parse(shared), self.shared.ttl(key).await.ok().flatten())
+            }
+            _ => (local, self.local.ttl(key).await.ok().flatten()),
+        }
     }
 
     /// Increments `key` in both caches as far as they answer and returns
@@ -139,16 +161,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refuses_an_address_after_twenty_attempts_across_emails() {
+    async fn refuses_an_address_after_twenty_failures_across_emails() {
         let throttle = Throttle::new(Cache::memory());
         let ip: IpAddr = "203.0.113.5".parse().unwrap();
-        for i in 0..MAX_ATTEMPTS_PER_IP {
-            assert!(
-                throttle
-                    .attempt(&format!("user{i}@example.com"), Some(ip))
-                    .await
-                    .is_none()
-            );
+        for i in 0..MAX_FAILURES_PER_IP {
+            let email = format!("user{i}@example.com");
+            assert!(throttle.attempt(&email, Some(ip)).await.is_none());
+            throttle.failed(Some(ip)).await;
         }
         assert!(
             throttle
@@ -160,13 +179,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn successes_from_one_address_do_not_lock_it() {
+        let throttle = Throttle::new(Cache::memory());
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        for i in 0..(MAX_FAILURES_PER_IP * 2) {
+            let email = format!("colleague{i}@example.com");
+            assert!(throttle.attempt(&email, Some(ip)).await.is_none());
+            throttle.succeeded(&email).await;
+        }
+    }
+
+    #[tokio::test]
     async fn counts_ipv6_clients_per_64() {
         let throttle = Throttle::new(Cache::memory());
-        for i in 0..MAX_ATTEMPTS_PER_IP {
+        for i in 0..MAX_FAILURES_PER_IP {
             let ip: IpAddr = format!("2001:db8:1:2::{i:x}").parse().unwrap();
-            throttle
-                .attempt(&format!("u{i}@example.com"), Some(ip))
-                .await;
+            throttle.failed(Some(ip)).await;
         }
         let neighbour: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
         assert!(
