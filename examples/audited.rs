@@ -162,18 +162,13 @@ async fn main() -> ExitCode {
         .route("/api/audit-logs", get(audit_logs))
         .route("/api/audit-logs/verify", get(audit_verify))
         .with_state(pool.clone());
-    let addr = format!(
-        "{}:{}",
-        config.get("HOST").unwrap_or("127.0.0.1"),
-        config.get("PORT").unwrap_or("3000")
-    );
     App::new("audited-example", env!("CARGO_PKG_VERSION"))
         .configure(&config)
         .database(pool.clone())
         .audit_sink(SqlSink::new(pool.clone()))
         .on_startup(prepare(pool))
         .router(routes)
-        .serve(addr)
+        .serve(config.listen_addr())
         .await
         .exit_code()
 }

@@ -64,16 +64,11 @@ async fn main() -> ExitCode {
     let routes = Router::new()
         .route("/api/hello", get(hello))
         .route("/api/slow", get(slow));
-    let addr = format!(
-        "{}:{}",
-        config.get("HOST").unwrap_or("127.0.0.1"),
-        config.get("PORT").unwrap_or("3000")
-    );
 
     App::new("hello", env!("CARGO_PKG_VERSION"))
         .configure(&config)
         .router(routes)
-        .serve(addr)
+        .serve(config.listen_addr())
         .await
         .exit_code()
 }

@@ -3,7 +3,6 @@
 //! Every variable, its default and its production rule is listed in
 //! `docs/configuration.md`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use ops_kit::config::{Env, Mode, Rejected, Setting, Validated, Validator};
@@ -71,12 +70,7 @@ impl Config {
 
     /// The configuration of settings that passed validation.
     pub fn from_validated(validated: Validated) -> Self {
-        let host = validated.get("HOST").unwrap_or("127.0.0.1");
-        let port: u16 = validated.parsed("PORT").unwrap_or(3000);
-        let listen = match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => SocketAddr::new(ip, port).to_string(),
-            Err(_) => format!("{host}:{port}"),
-        };
+        let listen = validated.listen_addr();
         let (database_url, database_is_default) = match validated.secret("DATABASE_URL") {
             Some(url) => (url.clone(), false),
             None => (SecretString::from(DEFAULT_SQLITE_URL), true),

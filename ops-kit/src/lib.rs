@@ -40,12 +40,11 @@
 //!         Err(exit) => return exit,
 //!     };
 //!     let routes = Router::new().route("/api/hello", get(|| async { "hello" }));
-//!     let addr = format!("{}:{}", config.get("HOST").unwrap(), config.get("PORT").unwrap());
 //!
 //!     App::new("hello", env!("CARGO_PKG_VERSION"))
 //!         .configure(&config)
 //!         .router(routes)
-//!         .serve(addr)
+//!         .serve(config.listen_addr())
 //!         .await
 //!         .exit_code()
 //! }

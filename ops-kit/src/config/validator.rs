@@ -378,6 +378,30 @@ impl Validated {
         self.get(name)?.parse().ok()
     }
 
+    /// The address to listen on, from `HOST` and `PORT` (see
+    /// [`Validator::standard`]); an IPv6 host gets its brackets. Defaults
+    /// to `127.0.0.1:3000` when the settings were not declared.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::config::{Env, Validator};
+    ///
+    /// let config = Validator::standard().validate(&Env::from_pairs([("HOST", "::1"), ("PORT", "8080")])).unwrap();
+    /// assert_eq!(config.listen_addr(), "[::1]:8080");
+    /// let config = Validator::standard().validate(&Env::default()).unwrap();
+    /// assert_eq!(config.listen_addr(), "127.0.0.1:3000");
+    /// ```
+    pub fn listen_addr(&self) -> String {
+        let host = self.get("HOST").unwrap_or("127.0.0.1");
+        let port: u16 = self.parsed("PORT").unwrap_or(3000);
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => std::net::SocketAddr::new(ip, port).to_string(),
+            // A host name, resolved when binding.
+            Err(_) => format!("{host}:{port}"),
+        }
+    }
+
     /// A secret setting (or its generated development fallback).
     ///
     /// # Example
