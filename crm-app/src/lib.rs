@@ -3,9 +3,14 @@
 //! `main` is thin: it sets up logging and calls [`run`]. Everything else is
 //! here, so that tests build exactly the application that ships.
 
+pub mod activities;
+pub mod api;
+pub mod audit_logs;
 pub mod auth;
 pub mod config;
+pub mod leads;
 pub mod migrate;
+pub mod openapi;
 pub mod seed;
 pub mod state;
 pub mod users;
@@ -22,6 +27,8 @@ use ops_kit::cache::Cache;
 use ops_kit::config::Env;
 use ops_kit::sql::Pool;
 use secrecy::ExposeSecret;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::throttle::Throttle;
 use crate::config::Config;
@@ -84,14 +91,47 @@ pub fn routes(state: AppState, bypass_auth: bool) -> Router {
     if bypass_auth {
         auth = auth.bypass_as(seed::dev_admin());
     }
-    let protected = Router::new()
+    let (public, mut doc) = public_api().split_for_parts();
+    let (protected, protected_doc) = protected_api().split_for_parts();
+    doc.merge(protected_doc);
+    let document =
+        axum::body::Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document serializes"));
+    let openapi_json = move || {
+        let document = document.clone();
+        async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                document,
+            )
+        }
+    };
+    Router::new()
+        .merge(public)
+        .merge(protected.layer(auth))
+        .route("/api/openapi.json", axum::routing::get(openapi_json))
+        .with_state(state)
+}
+
+/// The routes anyone may call, with their description.
+fn public_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).merge(auth::routes::public_router())
+}
+
+/// The routes behind the token check, with their description.
+fn protected_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(auth::routes::router())
         .merge(users::router())
-        .layer(auth);
-    Router::new()
-        .merge(auth::routes::public_router())
-        .merge(protected)
-        .with_state(state)
+        .merge(leads::routes::router())
+        .merge(activities::routes::router())
+        .merge(audit_logs::router())
+}
+
+/// The service's OpenAPI 3.1 document, as `GET /api/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = public_api().split_for_parts();
+    doc.merge(protected_api().split_for_parts().1);
+    doc
 }
 
 /// Builds the whole service for a validated configuration and an opened

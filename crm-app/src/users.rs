@@ -1,13 +1,14 @@
 //! `/api/users`: the tenant's users. Adding one is for admins.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use ops_kit::auth::Principal;
 use ops_kit::{ApiError, FieldError};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::routes::{UserView, db};
@@ -15,11 +16,11 @@ use crate::auth::{input, password, store};
 use crate::state::AppState;
 
 /// The routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/users", get(users_list).post(users_create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(users_list, users_create))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
     email: String,
@@ -28,6 +29,10 @@ struct NewUser {
     role: String,
 }
 
+/// Adds a user to the tenant (admins only).
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body = NewUser,
+    responses((status = 201, description = "The user", body = UserView), (status = 403, description = "Not an admin", body = crate::openapi::schemas::Error),
+              (status = 409, description = "The email is taken", body = crate::openapi::schemas::Error), (status = 422, description = "Invalid fields", body = crate::openapi::schemas::Error)))]
 async fn users_create(
     State(state): State<AppState>,
     principal: Principal,
@@ -70,6 +75,9 @@ async fn users_create(
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
+/// The tenant's users.
+#[utoipa::path(get, path = "/api/users", tag = "users",
+    responses((status = 200, description = "The users, by email")))]
 async fn users_list(
     State(state): State<AppState>,
     principal: Principal,

@@ -1,16 +1,18 @@
 //! `/api/auth/*`: register, login, refresh (rotating, with reuse
 //! detection), logout, and the current user.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::Utc;
 use ops_kit::auth::{Principal, Role, TokenKind};
 use ops_kit::sql::Transaction;
 use ops_kit::{ApiError, ClientIp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{input, password, store};
@@ -22,20 +24,20 @@ const BAD_CREDENTIALS: &str = "invalid email or password";
 
 /// The routes that work without an access token (a stale one sent along
 /// must not stand in the way of logging in or refreshing).
-pub fn public_router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/register", post(auth_register))
-        .route("/api/auth/login", post(auth_login))
-        .route("/api/auth/refresh", post(auth_refresh))
-        .route("/api/auth/logout", post(auth_logout))
+pub fn public_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth_register))
+        .routes(routes!(auth_login))
+        .routes(routes!(auth_refresh))
+        .routes(routes!(auth_logout))
 }
 
 /// The routes that need the caller.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/auth/me", get(auth_me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(auth_me))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RegisterInput {
     tenant_name: String,
@@ -44,21 +46,21 @@ struct RegisterInput {
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginInput {
     email: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RefreshInput {
     refresh_token: String,
 }
 
 /// A user as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     id: Uuid,
@@ -81,7 +83,7 @@ impl From<&store::UserRow> for UserView {
 }
 
 /// The body of register, login and refresh.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     access_token: String,
@@ -164,6 +166,9 @@ async fn issue_session(
     })
 }
 
+/// Creates a tenant and its first user, an admin, and logs in.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", security(()), request_body = RegisterInput,
+    responses((status = 201, description = "The tenant's first session", body = Session), (status = 409, description = "The email is taken", body = crate::openapi::schemas::Error), (status = 422, description = "Invalid fields", body = crate::openapi::schemas::Error)))]
 async fn auth_register(
     State(state): State<AppState>,
     Json(body): Json<RegisterInput>,
@@ -203,6 +208,9 @@ async fn auth_register(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
+/// Exchanges an email and password for a session.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()), request_body = LoginInput,
+    responses((status = 200, description = "A session", body = Session), (status = 401, description = "Wrong email or password", body = crate::openapi::schemas::Error), (status = 429, description = "Too many failed attempts", body = crate::openapi::schemas::Error)))]
 async fn auth_login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -275,6 +283,9 @@ async fn login(state: &AppState, email: &str, password_text: String) -> Result<S
     Ok(session)
 }
 
+/// Exchanges a refresh token (once) for a new session.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", security(()), request_body = RefreshInput,
+    responses((status = 200, description = "A new session", body = Session), (status = 401, description = "Invalid, expired, used or revoked", body = crate::openapi::schemas::Error)))]
 async fn auth_refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshInput>,
@@ -323,6 +334,9 @@ async fn auth_refresh(
     Ok(Json(session))
 }
 
+/// Ends the login the refresh token belongs to.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(()), request_body = RefreshInput,
+    responses((status = 204, description = "Logged out"), (status = 401, description = "Invalid refresh token", body = crate::openapi::schemas::Error)))]
 async fn auth_logout(
     State(state): State<AppState>,
     Json(body): Json<RefreshInput>,
@@ -346,6 +360,9 @@ async fn auth_logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The calling user.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    responses((status = 200, description = "The user", body = UserView), (status = 401, description = "No valid access token", body = crate::openapi::schemas::Error)))]
 async fn auth_me(
     State(state): State<AppState>,
     principal: Principal,

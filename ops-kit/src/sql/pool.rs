@@ -257,6 +257,46 @@ impl Pool {
         })
     }
 
+    /// Begins a read-only transaction scoped to `tenant`, for requests that
+    /// only read. Every query in it sees one snapshot of the database
+    /// (PostgreSQL: `REPEATABLE READ READ ONLY`, with the tenant setting in
+    /// the same round trip; SQLite: a deferred `BEGIN`, which takes no
+    /// write lock, so readers never queue behind writers).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// let mut tx = pool.begin_read_for_tenant(uuid::Uuid::new_v4()).await?;
+    /// let one: i64 = ops_kit::on_backend!(&mut tx, conn => {
+    ///     sqlx::query_scalar("SELECT 1").fetch_one(&mut **conn).await?
+    /// });
+    /// assert_eq!(one, 1);
+    /// tx.rollback().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin_read_for_tenant(
+        &self,
+        tenant: uuid::Uuid,
+    ) -> Result<Transaction, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                let begin = format!(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+                     SELECT set_config('app.tenant_id', '{tenant}', true)"
+                );
+                Transaction::Postgres(pool.begin_with(begin).await?)
+            }
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                let _ = tenant;
+                Transaction::Sqlite(pool.begin_with("BEGIN").await?)
+            }
+        })
+    }
+
     /// Runs `SELECT 1`.
     ///
     /// # Example

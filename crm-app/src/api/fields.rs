@@ -1,0 +1,401 @@
+//! Field checks for JSON bodies, collecting every problem of a request
+//! into one 422 with a `details` entry per field.
+//!
+//! Bodies are read as JSON objects and applied field by field, which is
+//! what JSON Merge Patch (RFC 7396) asks for: an absent field is left
+//! alone, `null` clears it, anything else replaces it. Creation and upsert
+//! use the same steps on a fresh record.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ops_kit::{ApiError, FieldError};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// The problems found so far.
+#[derive(Debug, Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    /// Records a problem with `field`.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// `Ok` when nothing was recorded, the 422 otherwise.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.0))
+        }
+    }
+}
+
+/// The body as an object; anything else is a 422.
+pub fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )])),
+    }
+}
+
+/// Refuses keys that are read-only or unknown.
+pub fn known_keys(
+    map: &Map<String, Value>,
+    writable: &[&str],
+    read_only: &[&str],
+    errors: &mut Errors,
+) {
+    for key in map.keys() {
+        if read_only.contains(&key.as_str()) {
+            errors.add(key, "is read-only");
+        } else if !writable.contains(&key.as_str()) {
+            errors.add(key, "is not a known field");
+        }
+    }
+}
+
+/// Checks text: trimmed, free of control characters other than line
+/// breaks and tabs, `min..=max` characters.
+pub fn clean(
+    field: &str,
+    text: &str,
+    min: usize,
+    max: usize,
+    errors: &mut Errors,
+) -> Option<String> {
+    let text = text.trim();
+    let len = text.chars().count();
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        errors.add(field, "must not contain control characters");
+        None
+    } else if len < min {
+        errors.add(
+            field,
+            if min == 1 {
+                "must not be empty".to_string()
+            } else {
+                format!("must be at least {min} characters")
+            },
+        );
+        None
+    } else if len > max {
+        errors.add(field, format!("must be at most {max} characters"));
+        None
+    } else {
+        Some(text.to_owned())
+    }
+}
+
+/// A required text field's new value.
+pub fn text(field: &str, value: &Value, max: usize, errors: &mut Errors) -> Option<String> {
+    match value {
+        Value::String(s) => clean(field, s, 1, max, errors),
+        Value::Null => {
+            errors.add(field, "is required and cannot be cleared");
+            None
+        }
+        _ => {
+            errors.add(field, "must be a string");
+            None
+        }
+    }
+}
+
+/// An optional text field's new value: `Some(None)` clears it (`null` or
+/// an empty string), `None` means the value was refused.
+pub fn opt_text(
+    field: &str,
+    value: &Value,
+    max: usize,
+    errors: &mut Errors,
+) -> Option<Option<String>> {
+    match value {
+        Value::Null => Some(None),
+        Value::String(s) if s.trim().is_empty() => Some(None),
+        Value::String(s) => clean(field, s, 1, max, errors).map(Some),
+        _ => {
+            errors.add(field, "must be a string or null");
+            None
+        }
+    }
+}
+
+/// One of a fixed set of values.
+pub fn one_of(field: &str, value: &Value, allowed: &[&str], errors: &mut Errors) -> Option<String> {
+    match value {
+        Value::String(s) if allowed.contains(&s.as_str()) => Some(s.clone()),
+        _ => {
+            errors.add(field, format!("must be one of {}", allowed.join(", ")));
+            None
+        }
+    }
+}
+
+/// An optional value of a fixed set (`null` clears it).
+pub fn opt_one_of(
+    field: &str,
+    value: &Value,
+    allowed: &[&str],
+    errors: &mut Errors,
+) -> Option<Option<String>> {
+    match value {
+        Value::Null => Some(None),
+        other => one_of(field, other, allowed, errors).map(Some),
+    }
+}
+
+/// An optional id (`null` clears it).
+pub fn opt_uuid(field: &str, value: &Value, errors: &mut Errors) -> Option<Option<Uuid>> {
+    match value {
+        Value::Null => Some(None),
+        other => uuid(field, other, errors).map(Some),
+    }
+}
+
+/// An id.
+pub fn uuid(field: &str, value: &Value, errors: &mut Errors) -> Option<Uuid> {
+    match value.as_str().map(Uuid::parse_str) {
+        Some(Ok(id)) => Some(id),
+        _ => {
+            errors.add(field, "must be a UUID");
+            None
+        }
+    }
+}
+
+/// An optional calendar date, `YYYY-MM-DD` between the years 1900 and 2200.
+pub fn opt_date(field: &str, value: &Value, errors: &mut Errors) -> Option<Option<NaiveDate>> {
+    match value {
+        Value::Null => Some(None),
+        Value::String(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) if (1900..=2200).contains(&chrono::Datelike::year(&d)) && s.len() == 10 => {
+                Some(Some(d))
+            }
+            _ => {
+                errors.add(
+                    field,
+                    "must be a date such as 2027-03-15 (years 1900 to 2200)",
+                );
+                None
+            }
+        },
+        _ => {
+            errors.add(field, "must be a date string or null");
+            None
+        }
+    }
+}
+
+/// An RFC 3339 timestamp between the years 1900 and 2200.
+pub fn timestamp(field: &str, text: &str, errors: &mut Errors) -> Option<DateTime<Utc>> {
+    use chrono::{DurationRound, TimeDelta};
+    match DateTime::parse_from_rfc3339(text) {
+        Ok(t) if (1900..=2200).contains(&chrono::Datelike::year(&t)) => {
+            let t = t.with_timezone(&Utc);
+            Some(t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t))
+        }
+        _ => {
+            errors.add(
+                field,
+                "must be an RFC 3339 timestamp such as 2027-03-15T09:30:00Z",
+            );
+            None
+        }
+    }
+}
+
+/// An optional timestamp (`null` clears it).
+pub fn opt_timestamp(
+    field: &str,
+    value: &Value,
+    errors: &mut Errors,
+) -> Option<Option<DateTime<Utc>>> {
+    match value {
+        Value::Null => Some(None),
+        Value::String(s) => timestamp(field, s, errors).map(Some),
+        _ => {
+            errors.add(field, "must be a timestamp string or null");
+            None
+        }
+    }
+}
+
+/// An optional whole number in `min..=max` (`null` clears it).
+pub fn opt_int(
+    field: &str,
+    value: &Value,
+    min: i64,
+    max: i64,
+    errors: &mut Errors,
+) -> Option<Option<i64>> {
+    match value {
+        Value::Null => Some(None),
+        Value::Number(n) => match n.as_i64() {
+            Some(v) if (min..=max).contains(&v) => Some(Some(v)),
+            _ => {
+                errors.add(field, format!("must be a whole number from {min} to {max}"));
+                None
+            }
+        },
+        _ => {
+            errors.add(field, "must be a number or null");
+            None
+        }
+    }
+}
+
+/// A boolean.
+pub fn boolean(field: &str, value: &Value, errors: &mut Errors) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        _ => {
+            errors.add(field, "must be true or false");
+            None
+        }
+    }
+}
+
+/// An optional email address, kept as written (trimmed); `None` when
+/// refused.
+pub fn opt_email(field: &str, value: &Value, errors: &mut Errors) -> Option<Option<String>> {
+    let text = opt_text(field, value, 254, errors)?;
+    match text {
+        None => Some(None),
+        Some(email) if is_email(&email) => Some(Some(email)),
+        Some(_) => {
+            errors.add(field, "must be an email address such as ana@example.com");
+            None
+        }
+    }
+}
+
+/// A plausible email address: one `@`, a local part, and a domain with a
+/// dot, no spaces.
+pub fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !text.chars().any(char::is_whitespace)
+}
+
+/// Tags: at most 20 distinct strings of 1 to 50 characters (`null` clears).
+pub fn tags(field: &str, value: &Value, errors: &mut Errors) -> Option<Vec<String>> {
+    let items = match value {
+        Value::Null => return Some(Vec::new()),
+        Value::Array(items) => items,
+        _ => {
+            errors.add(field, "must be a list of strings");
+            return None;
+        }
+    };
+    if items.len() > 20 {
+        errors.add(field, "must have at most 20 tags");
+        return None;
+    }
+    let mut tags: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let name = format!("{field}[{i}]");
+        let Value::String(s) = item else {
+            errors.add(&name, "must be a string");
+            return None;
+        };
+        let tag = clean(&name, s, 1, 50, errors)?;
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    Some(tags)
+}
+
+/// Checks a query-string text filter (at most 200 characters, no control
+/// characters).
+pub fn query_text(field: &str, text: &str) -> Result<String, ApiError> {
+    let mut errors = Errors::default();
+    let text = clean(field, text, 1, 200, &mut errors);
+    errors.finish()?;
+    Ok(text.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn null_clears_an_optional_field_and_refuses_a_required_one() {
+        let mut errors = Errors::default();
+        assert_eq!(
+            opt_text("company", &Value::Null, 10, &mut errors),
+            Some(None)
+        );
+        assert_eq!(text("name", &Value::Null, 10, &mut errors), None);
+        assert_eq!(errors.0.len(), 1);
+        assert_eq!(errors.0[0].field, "name");
+    }
+
+    #[test]
+    fn nul_bytes_and_overlong_text_are_refused() {
+        let mut errors = Errors::default();
+        assert_eq!(text("name", &json!("a\u{0}b"), 10, &mut errors), None);
+        assert_eq!(text("name", &json!("x".repeat(11)), 10, &mut errors), None);
+        assert_eq!(
+            text("name", &json!("  ok  "), 10, &mut errors),
+            Some("ok".into())
+        );
+        assert_eq!(errors.0.len(), 2);
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        for good in ["ana@example.com", "A.B+c@shop.co.uk"] {
+            assert!(is_email(good), "{good}");
+        }
+        for bad in [
+            "ana",
+            "@example.com",
+            "ana@example",
+            "ana@@example.com",
+            "a na@example.com",
+            "ana@.com",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_must_be_real_and_in_range() {
+        let mut errors = Errors::default();
+        assert!(opt_date("d", &json!("2027-02-28"), &mut errors).is_some());
+        assert!(opt_date("d", &json!("2027-02-30"), &mut errors).is_none());
+        assert!(opt_date("d", &json!("12027-02-01"), &mut errors).is_none());
+        assert_eq!(errors.0.len(), 2);
+    }
+
+    #[test]
+    fn unknown_and_read_only_keys_are_named() {
+        let map = object(json!({"name": "x", "status": "won", "colour": 1})).unwrap();
+        let mut errors = Errors::default();
+        known_keys(&map, &["name"], &["status"], &mut errors);
+        let fields: Vec<_> = errors
+            .0
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert!(fields.contains(&("status", "is read-only")));
+        assert!(fields.contains(&("colour", "is not a known field")));
+    }
+}

@@ -1,0 +1,312 @@
+//! Lists: `limit`, an opaque `cursor`, a whitelisted `sort`, soft-deleted
+//! rows on request, and the `{"data", "pageInfo"}` response.
+//!
+//! Pages are keyset pages: a cursor holds the sort key and id of the last
+//! row served, and the next page starts strictly after it. Rows inserted
+//! or changed while a client walks the list never make it skip or repeat a
+//! row that stayed put.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use ops_kit::{ApiError, FieldError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::sql::{Arg, Sql};
+
+/// The default page size.
+pub const DEFAULT_LIMIT: i64 = 50;
+/// The largest page size.
+pub const MAX_LIMIT: i64 = 200;
+
+/// The query string, parsed; a malformed one is a 400 in the envelope
+/// (unknown parameters included, so that a misspelt filter is noticed).
+#[derive(Debug, Clone)]
+pub struct ListQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ListQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let message = rejection.body_text();
+                let message = message
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&message)
+                    .to_owned();
+                Err(ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("invalid query string: {message}"),
+                ))
+            }
+        }
+    }
+}
+
+/// Which rows a list shows with respect to soft deletion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Deleted {
+    /// Live rows only (the default).
+    #[default]
+    Exclude,
+    /// Live and deleted rows.
+    Include,
+    /// Deleted rows only.
+    Only,
+}
+
+impl Deleted {
+    /// The condition on `deleted_at`.
+    pub fn condition(self) -> &'static str {
+        match self {
+            Self::Exclude => " AND deleted_at IS NULL",
+            Self::Include => "",
+            Self::Only => " AND deleted_at IS NOT NULL",
+        }
+    }
+}
+
+/// What a sort key is, for reading it back from a cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A timestamp column.
+    Time,
+    /// A text column.
+    Text,
+    /// An integer column.
+    Int,
+}
+
+/// One sortable field: its API name, its column, its kind.
+pub type SortField = (&'static str, &'static str, KeyKind);
+
+/// A validated sort order: one field, ascending or descending, then `id`
+/// the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sort {
+    /// As the client wrote it (`-updatedAt`); cursors remember it.
+    pub name: String,
+    /// The column.
+    pub column: &'static str,
+    /// The column's kind.
+    pub kind: KeyKind,
+    /// Newest / largest first.
+    pub descending: bool,
+}
+
+impl Sort {
+    /// Checks `requested` (or `default`) against the whitelist.
+    pub fn parse(
+        requested: Option<&str>,
+        fields: &[SortField],
+        default: &str,
+    ) -> Result<Self, ApiError> {
+        let name = requested.unwrap_or(default);
+        let (descending, field) = match name.strip_prefix('-') {
+            Some(field) => (true, field),
+            None => (false, name),
+        };
+        let Some((_, column, kind)) = fields.iter().find(|(api, _, _)| *api == field) else {
+            let allowed: Vec<String> = fields
+                .iter()
+                .flat_map(|(api, _, _)| [api.to_string(), format!("-{api}")])
+                .collect();
+            return Err(ApiError::validation(vec![FieldError::new(
+                "sort",
+                format!("must be one of {}", allowed.join(", ")),
+            )]));
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            column,
+            kind: *kind,
+            descending,
+        })
+    }
+
+    /// `ORDER BY` for this sort, ending with the id.
+    pub fn order_by(&self, id_column: &str) -> String {
+        let dir = if self.descending { "DESC" } else { "ASC" };
+        format!(" ORDER BY {} {dir}, {id_column} {dir}", self.column)
+    }
+
+    /// Appends the keyset condition for a page after `cursor`.
+    pub fn after(&self, sql: &mut Sql, cursor: &Cursor, id_column: &str) {
+        let op = if self.descending { "<" } else { ">" };
+        let key = sql.arg(cursor.key.clone());
+        let id = sql.arg(Arg::Uuid(cursor.id));
+        sql.push(&format!(
+            " AND ({}, {id_column}) {op} ({key}, {id})",
+            self.column
+        ));
+    }
+}
+
+/// Where the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    /// The sort key of the last row served.
+    pub key: Arg,
+    /// Its id.
+    pub id: Uuid,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Encoded {
+    s: String,
+    k: Value,
+    i: Uuid,
+}
+
+impl Cursor {
+    /// The opaque form of a cursor for `sort`.
+    pub fn encode(&self, sort: &Sort) -> String {
+        let key = match &self.key {
+            Arg::Time(t) => json!(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            Arg::Text(t) => json!(t),
+            Arg::Int(n) => json!(n),
+            Arg::Uuid(u) => json!(u),
+            Arg::Date(d) => json!(d),
+        };
+        let encoded = Encoded {
+            s: sort.name.clone(),
+            k: key,
+            i: self.id,
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&encoded).expect("a cursor serializes"))
+    }
+
+    /// Reads a cursor back; a cursor that is malformed or was made for
+    /// another sort order is a 400.
+    pub fn decode(text: &str, sort: &Sort) -> Result<Self, ApiError> {
+        let invalid = || {
+            ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_cursor",
+                "cursor is not one this list handed out; start again without it",
+            )
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+        let encoded: Encoded = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        if encoded.s != sort.name {
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_cursor",
+                "cursor was made for another sort order; keep the sort of the first page",
+            ));
+        }
+        let key = match (sort.kind, encoded.k) {
+            (KeyKind::Time, Value::String(t)) => Arg::Time(
+                DateTime::parse_from_rfc3339(&t)
+                    .map_err(|_| invalid())?
+                    .with_timezone(&Utc),
+            ),
+            (KeyKind::Text, Value::String(t)) => Arg::Text(t),
+            (KeyKind::Int, Value::Number(n)) => Arg::Int(n.as_i64().ok_or_else(invalid)?),
+            _ => return Err(invalid()),
+        };
+        Ok(Self { key, id: encoded.i })
+    }
+}
+
+/// Checks `limit` (default 50, 1 to 200).
+pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
+    match requested {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::validation(vec![FieldError::new(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        )])),
+    }
+}
+
+/// Builds the response for rows fetched with `LIMIT limit + 1`: the extra
+/// row only says that another page exists.
+pub fn page<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    sort: &Sort,
+    cursor_of: impl Fn(&T) -> Cursor,
+    view: impl Fn(&T) -> Value,
+) -> Value {
+    let has_next = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = if has_next {
+        rows.last().map(|last| cursor_of(last).encode(sort))
+    } else {
+        None
+    };
+    json!({
+        "data": rows.iter().map(view).collect::<Vec<_>>(),
+        "pageInfo": { "nextCursor": next, "hasNextPage": has_next },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIELDS: &[SortField] = &[
+        ("createdAt", "created_at", KeyKind::Time),
+        ("name", "name", KeyKind::Text),
+    ];
+
+    #[test]
+    fn a_cursor_round_trips_for_its_own_sort_only() {
+        let sort = Sort::parse(Some("-createdAt"), FIELDS, "name").unwrap();
+        let cursor = Cursor {
+            key: Arg::Time("2026-11-25T10:00:00.123456Z".parse().unwrap()),
+            id: Uuid::new_v4(),
+        };
+        let text = cursor.encode(&sort);
+        assert_eq!(Cursor::decode(&text, &sort).unwrap(), cursor);
+        let other = Sort::parse(Some("createdAt"), FIELDS, "name").unwrap();
+        assert_eq!(
+            Cursor::decode(&text, &other).unwrap_err().code(),
+            "invalid_cursor"
+        );
+    }
+
+    #[test]
+    fn garbage_cursors_are_bad_requests() {
+        let sort = Sort::parse(None, FIELDS, "name").unwrap();
+        for text in [
+            "",
+            "!!",
+            "eyJ9",
+            &URL_SAFE_NO_PAD.encode(b"{\"s\":\"name\",\"k\":1,\"i\":\"x\"}"),
+        ] {
+            let err = Cursor::decode(text, &sort).unwrap_err();
+            assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST, "{text}");
+        }
+    }
+
+    #[test]
+    fn only_whitelisted_sorts_are_accepted() {
+        assert!(
+            Sort::parse(Some("-name"), FIELDS, "name")
+                .unwrap()
+                .descending
+        );
+        let err = Sort::parse(Some("password"), FIELDS, "name").unwrap_err();
+        assert_eq!(err.details()[0].field, "sort");
+    }
+
+    #[test]
+    fn limits_outside_one_to_two_hundred_are_refused() {
+        assert_eq!(limit(None).unwrap(), 50);
+        assert_eq!(limit(Some(200)).unwrap(), 200);
+        assert!(limit(Some(0)).is_err());
+        assert!(limit(Some(201)).is_err());
+    }
+}

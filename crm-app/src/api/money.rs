@@ -1,0 +1,181 @@
+//! Amounts as exact decimal strings, stored as whole ten-thousandths.
+//!
+//! Clients send and receive amounts as strings (`"18450.00"`) so that no
+//! JSON number ever rounds them. An amount may carry at most as many
+//! decimals as its currency's minor unit (two for USD, none for JPY, three
+//! for KWD); it is stored as an integer count of 0.0001 units, exact on
+//! both databases, and formatted back with the currency's decimals.
+
+/// The active ISO 4217 currencies whose minor unit is not two decimals.
+const EXPONENTS: &[(&str, u32)] = &[
+    ("BIF", 0),
+    ("CLP", 0),
+    ("DJF", 0),
+    ("GNF", 0),
+    ("ISK", 0),
+    ("JPY", 0),
+    ("KMF", 0),
+    ("KRW", 0),
+    ("PYG", 0),
+    ("RWF", 0),
+    ("UGX", 0),
+    ("UYI", 0),
+    ("VND", 0),
+    ("VUV", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+    ("BHD", 3),
+    ("IQD", 3),
+    ("JOD", 3),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("TND", 3),
+    ("CLF", 4),
+    ("UYW", 4),
+];
+
+/// The active ISO 4217 currency codes (funds and precious metals aside).
+const CODES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB \
+BRL BSD BTN BWP BYN BZD CAD CDF CHF CLF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB \
+EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY \
+KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR \
+MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF \
+SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS \
+UAH UGX USD UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
+
+/// The largest amount accepted: a trillion units.
+pub const MAX_UNITS: i64 = 1_000_000_000_000;
+
+/// The number of decimals of `currency`'s minor unit, `None` when it is not
+/// an active ISO 4217 code (upper case).
+///
+/// ```
+/// use crm_app::api::money::decimals;
+/// assert_eq!(decimals("USD"), Some(2));
+/// assert_eq!(decimals("JPY"), Some(0));
+/// assert_eq!(decimals("usd"), None);
+/// assert_eq!(decimals("XYZ"), None);
+/// ```
+pub fn decimals(currency: &str) -> Option<u32> {
+    if currency.len() != 3 || !CODES.split(' ').any(|c| c == currency) {
+        return None;
+    }
+    Some(
+        EXPONENTS
+            .iter()
+            .find(|(code, _)| *code == currency)
+            .map_or(2, |(_, exp)| *exp),
+    )
+}
+
+/// Parses a non-negative decimal string into ten-thousandths, allowing at
+/// most `max_decimals` decimals. The error says what is wrong.
+///
+/// ```
+/// use crm_app::api::money::parse;
+/// assert_eq!(parse("18450.5", 2), Ok(184_505_000));
+/// assert!(parse("1.005", 2).is_err());
+/// assert!(parse("-3", 2).is_err());
+/// assert!(parse("1e3", 2).is_err());
+/// ```
+pub fn parse(text: &str, max_decimals: u32) -> Result<i64, String> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || !digits(whole)
+        || !digits(fraction)
+        || (text.contains('.') && fraction.is_empty())
+    {
+        return Err("must be a non-negative decimal string such as \"18450.00\"".into());
+    }
+    if fraction.len() > max_decimals as usize {
+        return Err(match max_decimals {
+            0 => "must be a whole number in this currency".into(),
+            n => format!("must have at most {n} decimals in this currency"),
+        });
+    }
+    let whole: i64 = whole
+        .trim_start_matches('0')
+        .parse()
+        .or_else(|_| {
+            if whole.bytes().all(|b| b == b'0') {
+                Ok(0)
+            } else {
+                Err(())
+            }
+        })
+        .map_err(|()| "is too large".to_string())?;
+    if whole > MAX_UNITS {
+        return Err("is too large".into());
+    }
+    let mut fraction_e4: i64 = 0;
+    for (i, b) in fraction.bytes().enumerate() {
+        fraction_e4 += i64::from(b - b'0') * 10_i64.pow(3 - i as u32);
+    }
+    Ok(whole * 10_000 + fraction_e4)
+}
+
+/// Formats ten-thousandths with exactly `decimals` decimals.
+///
+/// ```
+/// use crm_app::api::money::format;
+/// assert_eq!(format(184_505_000, 2), "18450.50");
+/// assert_eq!(format(50_000, 0), "5");
+/// assert_eq!(format(12_345, 4), "1.2345");
+/// ```
+pub fn format(e4: i64, decimals: u32) -> String {
+    let whole = e4 / 10_000;
+    let fraction = e4 % 10_000;
+    match decimals {
+        0 => whole.to_string(),
+        n => {
+            let fraction = format!("{fraction:04}");
+            format!("{whole}.{}", &fraction[..n.min(4) as usize])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_exponent_belongs_to_a_listed_code() {
+        for (code, _) in EXPONENTS {
+            assert!(decimals(code).is_some(), "{code}");
+        }
+    }
+
+    #[test]
+    fn amounts_round_trip_through_storage() {
+        for (text, dec) in [
+            ("0", 0),
+            ("0.00", 2),
+            ("18450.00", 2),
+            ("7.125", 3),
+            ("1000000000000", 0),
+        ] {
+            let e4 = parse(text, dec).unwrap();
+            assert_eq!(format(e4, dec), text);
+        }
+    }
+
+    #[test]
+    fn malformed_or_oversized_amounts_are_refused() {
+        for text in [
+            "",
+            ".5",
+            "5.",
+            "1,000",
+            " 5",
+            "+5",
+            "0x10",
+            "1000000000001",
+            "99999999999999999999999",
+        ] {
+            assert!(parse(text, 2).is_err(), "{text:?}");
+        }
+    }
+}

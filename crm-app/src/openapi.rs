@@ -1,0 +1,373 @@
+//! The OpenAPI 3.1 description of the service, built from the handlers'
+//! own annotations (`#[utoipa::path]`) as the routes are mounted, so that a
+//! route cannot be served without being described. Served at
+//! `GET /api/openapi.json`.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, Server};
+use utoipa::{Modify, OpenApi};
+
+/// The document's fixed parts: title, security, the probes ops-kit serves,
+/// and this route.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "crm-app", description = "The CRM for custom-cabinet and woodworking shops: leads, activities, quotes and the audit trail, per tenant."),
+    paths(health, health_live, health_ready, openapi_json),
+    modifiers(&Security),
+    security(("bearerAuth" = [])),
+    tags(
+        (name = "auth", description = "Registration, login and tokens"),
+        (name = "users", description = "The tenant's users"),
+        (name = "leads", description = "Prospective jobs and their pipeline"),
+        (name = "activities", description = "Calls, emails, meetings, site visits, notes and tasks"),
+        (name = "audit", description = "The audit trail"),
+        (name = "operations", description = "Probes and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        doc.servers = Some(vec![Server::new("/")]);
+    }
+}
+
+/// The liveness and readiness of the service, with each check.
+#[utoipa::path(get, path = "/api/health", tag = "operations", security(()),
+    responses((status = 200, description = "Live and ready"), (status = 503, description = "A readiness check fails")))]
+#[allow(dead_code)]
+fn health() {}
+
+/// Whether the process is alive.
+#[utoipa::path(get, path = "/api/health/live", tag = "operations", security(()),
+    responses((status = 200, description = "Alive")))]
+#[allow(dead_code)]
+fn health_live() {}
+
+/// Whether the service can take traffic.
+#[utoipa::path(get, path = "/api/health/ready", tag = "operations", security(()),
+    responses((status = 200, description = "Ready"), (status = 503, description = "Not ready (starting, draining, or a dependency is down)")))]
+#[allow(dead_code)]
+fn health_ready() {}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document")))]
+#[allow(dead_code)]
+fn openapi_json() {}
+
+/// Shapes for the document only: the handlers build their JSON directly,
+/// and these describe it.
+#[allow(dead_code, missing_docs)]
+pub mod schemas {
+    use serde::Serialize;
+    use utoipa::ToSchema;
+    use uuid::Uuid;
+
+    /// The error envelope.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Error {
+        /// What went wrong, for people.
+        pub error: String,
+        /// What went wrong, for programs (`not_found`, `validation_failed`, `version_mismatch`, …).
+        pub code: String,
+        /// The request's id, also in `x-request-id`.
+        pub request_id: String,
+        /// One entry per rejected field (validation only).
+        pub details: Option<Vec<FieldError>>,
+    }
+
+    /// A rejected field.
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct FieldError {
+        pub field: String,
+        pub message: String,
+    }
+
+    /// Where the next page starts.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct PageInfo {
+        /// Pass as `cursor` for the next page; null on the last page.
+        pub next_cursor: Option<String>,
+        pub has_next_page: bool,
+    }
+
+    /// A lead.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Lead {
+        pub id: Uuid,
+        pub external_id: Option<String>,
+        pub name: String,
+        pub company: Option<String>,
+        pub email: Option<String>,
+        pub phone: Option<String>,
+        /// web_form, referral, showroom, phone, email, repeat_customer, other
+        pub source: String,
+        /// kitchen, bath, closet, built_in, furniture, commercial, other
+        pub project_type: String,
+        /// A decimal string, with the currency's decimals.
+        #[schema(example = "18450.00")]
+        pub estimated_value: Option<String>,
+        /// ISO 4217.
+        pub currency: Option<String>,
+        pub site_address: Option<String>,
+        #[schema(format = Date)]
+        pub desired_install_date: Option<String>,
+        pub owner_user_id: Option<Uuid>,
+        pub tags: Vec<String>,
+        pub notes: Option<String>,
+        /// new, contacted, qualified, quoted, won, lost
+        pub status: String,
+        /// price, timing, competitor, no_response, scope, other
+        pub lost_reason: Option<String>,
+        #[schema(format = DateTime)]
+        pub status_changed_at: String,
+        #[schema(format = DateTime)]
+        pub created_at: String,
+        #[schema(format = DateTime)]
+        pub updated_at: String,
+        #[schema(format = DateTime)]
+        pub deleted_at: Option<String>,
+        /// Bumped by every change; the ETag.
+        pub version: i64,
+    }
+
+    /// A lead as an upsert answers it.
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct LeadUpserted {
+        #[serde(flatten)]
+        pub lead: Lead,
+        /// Whether the lead was created (201) or updated (200).
+        pub created: bool,
+    }
+
+    /// The writable fields of a lead. On PATCH, an absent field is left
+    /// alone and null clears it.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct LeadInput {
+        /// Upsert only: the lead to update.
+        pub id: Option<Uuid>,
+        pub external_id: Option<String>,
+        /// Required when creating.
+        pub name: Option<String>,
+        pub company: Option<String>,
+        pub email: Option<String>,
+        pub phone: Option<String>,
+        pub source: Option<String>,
+        pub project_type: Option<String>,
+        #[schema(example = "18450.00")]
+        pub estimated_value: Option<String>,
+        pub currency: Option<String>,
+        pub site_address: Option<String>,
+        #[schema(format = Date)]
+        pub desired_install_date: Option<String>,
+        pub owner_user_id: Option<Uuid>,
+        pub tags: Option<Vec<String>>,
+        pub notes: Option<String>,
+    }
+
+    /// A page of leads.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct LeadPage {
+        pub data: Vec<Lead>,
+        pub page_info: PageInfo,
+    }
+
+    /// An entry of a lead's timeline.
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct TimelineEntry {
+        /// `activity` or `status_change`.
+        #[serde(rename = "type")]
+        pub kind: String,
+        pub id: Uuid,
+        #[schema(format = DateTime)]
+        pub at: String,
+        /// The activity or the status event.
+        pub item: serde_json::Value,
+    }
+
+    /// A page of a lead's timeline.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct TimelinePage {
+        pub data: Vec<TimelineEntry>,
+        pub page_info: PageInfo,
+    }
+
+    /// Totals of one currency.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct CurrencyTotal {
+        pub currency: String,
+        pub count: i64,
+        pub estimated_value: String,
+    }
+
+    /// One status of the summary.
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct StatusSummary {
+        pub status: String,
+        pub count: i64,
+        pub totals: Vec<CurrencyTotal>,
+    }
+
+    /// Counts and totals per status.
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct LeadSummary {
+        pub data: Vec<StatusSummary>,
+    }
+
+    /// One status and its moves.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct LeadStatus {
+        pub status: String,
+        pub allowed_transitions: Vec<String>,
+        pub admin_only_transitions: Vec<String>,
+    }
+
+    /// The pipeline.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct LeadStatuses {
+        pub data: Vec<LeadStatus>,
+        pub lost_reasons: Vec<String>,
+        pub sources: Vec<String>,
+        pub project_types: Vec<String>,
+    }
+
+    /// An activity.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Activity {
+        pub id: Uuid,
+        pub lead_id: Uuid,
+        /// call, email, meeting, note, task, site_visit
+        #[serde(rename = "type")]
+        pub kind: String,
+        pub subject: String,
+        pub body: Option<String>,
+        /// inbound or outbound (calls and emails)
+        pub direction: Option<String>,
+        #[schema(format = DateTime)]
+        pub due_at: Option<String>,
+        #[schema(format = DateTime)]
+        pub occurred_at: Option<String>,
+        pub duration_minutes: Option<i32>,
+        #[schema(format = DateTime)]
+        pub completed_at: Option<String>,
+        pub outcome: Option<String>,
+        pub assigned_user_id: Option<Uuid>,
+        pub created_by: Option<Uuid>,
+        #[schema(format = DateTime)]
+        pub created_at: String,
+        #[schema(format = DateTime)]
+        pub updated_at: String,
+        #[schema(format = DateTime)]
+        pub deleted_at: Option<String>,
+        pub version: i64,
+        /// Open and past due, at the time of the answer.
+        pub is_overdue: bool,
+    }
+
+    /// A new activity.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ActivityInput {
+        pub lead_id: Uuid,
+        #[serde(rename = "type")]
+        pub kind: String,
+        pub subject: String,
+        pub body: Option<String>,
+        pub direction: Option<String>,
+        #[schema(format = DateTime)]
+        pub due_at: Option<String>,
+        #[schema(format = DateTime)]
+        pub occurred_at: Option<String>,
+        pub duration_minutes: Option<i32>,
+        /// `true` completes it now.
+        pub completed: Option<bool>,
+        #[schema(format = DateTime)]
+        pub completed_at: Option<String>,
+        pub outcome: Option<String>,
+        pub assigned_user_id: Option<Uuid>,
+    }
+
+    /// A change to an activity (absent stays, null clears).
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ActivityPatch {
+        pub subject: Option<String>,
+        pub body: Option<String>,
+        pub direction: Option<String>,
+        #[schema(format = DateTime)]
+        pub due_at: Option<String>,
+        #[schema(format = DateTime)]
+        pub occurred_at: Option<String>,
+        pub duration_minutes: Option<i32>,
+        /// `true` completes it now, `false` reopens it.
+        pub completed: Option<bool>,
+        #[schema(format = DateTime)]
+        pub completed_at: Option<String>,
+        pub outcome: Option<String>,
+        pub assigned_user_id: Option<Uuid>,
+    }
+
+    /// A page of activities.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ActivityPage {
+        pub data: Vec<Activity>,
+        pub page_info: PageInfo,
+    }
+
+    /// An audit entry.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct AuditLog {
+        pub id: Uuid,
+        /// Its place in the tenant's hash chain.
+        pub seq: i64,
+        pub tenant_id: Option<Uuid>,
+        pub user_id: Option<Uuid>,
+        pub action: String,
+        pub resource_type: String,
+        pub resource_id: Option<String>,
+        /// The request body, secrets redacted.
+        pub changes: Option<serde_json::Value>,
+        pub ip_address: Option<String>,
+        pub user_agent: Option<String>,
+        pub request_id: String,
+        #[schema(format = DateTime)]
+        pub occurred_at: String,
+        /// Hex SHA-256 of the previous entry's link.
+        pub prev_hash: String,
+        /// Hex SHA-256 of this entry's link.
+        pub hash: String,
+    }
+
+    /// A page of audit entries.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct AuditLogPage {
+        pub data: Vec<AuditLog>,
+        pub page_info: PageInfo,
+    }
+}
