@@ -1,0 +1,1898 @@
+//! The CRM API (leads, activities, audit-log queries) and its conventions,
+//! on PostgreSQL (connected as an ordinary role, so that Row-Level Security
+//! applies) and on SQLite.
+
+use axum::Router;
+use axum::body::Body;
+use crm_app::config::Config;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use ops_kit::config::Env;
+use ops_kit::on_backend;
+use ops_kit::sql::Pool;
+use ops_kit::testing::TestDb;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use tower::ServiceExt;
+
+/// The grants docs/tenancy.md gives the application's role.
+const GRANTS: &str = "
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, refresh_tokens, user_logins,
+    leads, lead_status_events, activities, idempotency_keys TO {role};
+GRANT SELECT, INSERT ON audit_logs TO {role};
+GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role};
+";
+
+struct Harness {
+    db: TestDb,
+    pool: Pool,
+    router: Router,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl std::fmt::Debug for Resp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+async fn harness(mut db: TestDb) -> Harness {
+    crm_app::migrate::run(&db.pool).await.unwrap();
+    let pool = match db.pool.backend() {
+        ops_kit::sql::Backend::Postgres => db.pool_as_new_role(GRANTS).await,
+        _ => db.pool.clone(),
+    };
+    let config = Config::load(&Env::from_pairs([(
+        "JWT_SECRET",
+        "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)",
+    )]))
+    .unwrap();
+    let router = crm_app::build(&config, pool.clone()).into_router();
+    Harness { db, pool, router }
+}
+
+/// A signed-in user of a tenant.
+#[derive(Clone)]
+struct User {
+    token: String,
+    id: String,
+    tenant: String,
+}
+
+impl Harness {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        user: &User,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {}", user.token))
+            .header("user-agent", "crm-tests/1.0");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = match body {
+            Some(body) => req
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    async fn get(&self, path: &str, user: &User) -> Resp {
+        self.send("GET", path, user, None, &[]).await
+    }
+
+    async fn post(&self, path: &str, user: &User, body: Value) -> Resp {
+        self.send("POST", path, user, Some(body), &[]).await
+    }
+
+    async fn patch(&self, path: &str, user: &User, body: Value) -> Resp {
+        self.send("PATCH", path, user, Some(body), &[]).await
+    }
+
+    async fn anonymous_post(&self, path: &str, body: Value) -> Value {
+        let req = Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap()
+    }
+
+    /// Registers a tenant; its admin.
+    async fn tenant(&self, email: &str) -> User {
+        let session = self
+            .anonymous_post(
+                "/api/auth/register",
+                json!({"tenantName": "Maple & Oak Cabinetry", "name": "Ada", "email": email, "password": "dovetail-joint"}),
+            )
+            .await;
+        User {
+            token: session["accessToken"].as_str().unwrap().into(),
+            id: session["user"]["id"].as_str().unwrap().into(),
+            tenant: session["user"]["tenantId"].as_str().unwrap().into(),
+        }
+    }
+
+    /// Adds a member to the admin's tenant.
+    async fn member(&self, admin: &User, email: &str) -> User {
+        let r = self.post("/api/users", admin, json!({"email": email, "name": "Bo", "password": "mortise-tenon", "role": "member"})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        let session = self
+            .anonymous_post(
+                "/api/auth/login",
+                json!({"email": email, "password": "mortise-tenon"}),
+            )
+            .await;
+        User {
+            token: session["accessToken"].as_str().unwrap().into(),
+            id: session["user"]["id"].as_str().unwrap().into(),
+            tenant: admin.tenant.clone(),
+        }
+    }
+
+    async fn lead(&self, user: &User, body: Value) -> Value {
+        let r = self.post("/api/crm/leads", user, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        r.body
+    }
+
+    /// Puts a lead in a status directly in the database (test set-up for
+    /// the pipeline table).
+    async fn force_status(&self, id: &str, status: &str) {
+        let reason = (status == "lost").then_some("price");
+        let id: uuid::Uuid = id.parse().unwrap();
+        let mut tx = self.db.pool.begin().await.unwrap();
+        on_backend!(&mut tx, conn => {
+            sqlx::query("UPDATE leads SET status = $1, lost_reason = $2 WHERE id = $3")
+                .bind(status).bind(reason).bind(id)
+                .execute(&mut **conn).await.unwrap();
+        });
+        tx.commit().await.unwrap();
+    }
+
+    /// One text field of each row of a list, sorted when `sorted`.
+    async fn texts(&self, user: &User, path: &str, field: &str, sorted: bool) -> Vec<String> {
+        let r = self.get(path, user).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {r:?}");
+        let mut texts: Vec<String> = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row[field].as_str().unwrap().to_owned())
+            .collect();
+        if sorted {
+            texts.sort();
+        }
+        texts
+    }
+
+    /// The audit entries of the user's tenant, newest first.
+    async fn audit(&self, admin: &User, query: &str) -> Vec<Value> {
+        let r = self.get(&format!("/api/audit-logs?{query}"), admin).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        r.body["data"].as_array().unwrap().clone()
+    }
+}
+
+fn etag(r: &Resp) -> String {
+    r.headers["etag"].to_str().unwrap().to_owned()
+}
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let h = super::harness(super::TestDb::postgres().await).await;
+                    super::$name(&h).await;
+                    h.pool.close().await;
+                    h.db.drop_db().await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let h = super::harness(super::TestDb::sqlite().await).await;
+                    super::$name(&h).await;
+                    h.db.drop_db().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    an_upsert_creates_then_updates_the_lead_matched_by_id_external_id_or_email,
+    an_upsert_whose_keys_match_different_leads_is_a_conflict_and_writes_nothing,
+    an_upsert_never_changes_the_status_of_a_won_lead,
+    the_pipeline_allows_exactly_the_listed_moves_and_refuses_the_rest,
+    status_changes_append_events_and_the_timeline_merges_them_with_activities,
+    paging_through_250_leads_while_rows_are_inserted_sees_each_lead_once,
+    an_idempotent_replay_returns_the_first_answer_and_a_reused_key_is_refused,
+    a_stale_if_match_is_refused_with_412_and_the_current_version,
+    merge_patch_leaves_absent_fields_clears_nulls_and_refuses_read_only_fields,
+    soft_deleted_records_are_hidden_until_restored,
+    another_tenants_ids_answer_404_on_every_route,
+    every_audited_route_writes_its_entry_with_the_runbook_fields,
+    completing_a_call_moves_a_new_lead_to_contacted,
+    activity_lists_filter_by_lead_type_open_overdue_and_due_window,
+    lead_lists_filter_by_status_source_owner_text_and_update_time,
+    the_summary_counts_and_sums_live_leads_per_status_and_currency,
+    bad_input_is_a_4xx_in_the_envelope_and_writes_nothing,
+    audit_logs_are_for_admins_filtered_and_paged_within_the_tenant,
+);
+
+async fn an_upsert_creates_then_updates_the_lead_matched_by_id_external_id_or_email(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"name": "Ana Ruiz", "email": "Ana@Example.com", "externalId": "wf-1", "projectType": "kitchen",
+                   "source": "web_form", "estimatedValue": "18450.5", "currency": "USD", "tags": ["walnut", "walnut"],
+                   "desiredInstallDate": "2027-03-15"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(etag(&r), "\"1\"");
+    let lead = r.body;
+    assert_eq!(lead["created"], true);
+    assert_eq!(lead["status"], "new");
+    assert_eq!(lead["estimatedValue"], "18450.50");
+    assert_eq!(lead["tags"], json!(["walnut"]));
+    assert_eq!(lead["desiredInstallDate"], "2027-03-15");
+    let id = lead["id"].as_str().unwrap();
+
+    // By email, ignoring case.
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"email": "ana@EXAMPLE.com", "phone": "+1 555 0100"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(
+        (r.body["id"].as_str(), &r.body["created"]),
+        (Some(id), &json!(false))
+    );
+    assert_eq!(r.body["phone"], "+1 555 0100");
+    assert_eq!(r.body["name"], "Ana Ruiz");
+    assert_eq!(r.body["version"], 2);
+    // By externalId.
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"externalId": "wf-1", "company": "Ruiz Homes"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["id"].as_str()),
+        (StatusCode::OK, Some(id))
+    );
+    // By id.
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"id": id, "notes": "prefers walnut"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["id"].as_str()),
+        (StatusCode::OK, Some(id))
+    );
+    assert_eq!(r.body["version"], 4);
+    // The same submission again changes nothing, not even the version.
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"id": id, "notes": "prefers walnut"}),
+        )
+        .await;
+    assert_eq!(r.body["version"], 4);
+    // A new client-chosen id creates a lead with that id.
+    let fresh = uuid::Uuid::new_v4().to_string();
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"id": fresh, "name": "Bo Chen"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["id"].as_str()),
+        (StatusCode::CREATED, Some(fresh.as_str()))
+    );
+    // Creating needs a name.
+    let r = h
+        .post("/api/crm/leads", &ada, json!({"email": "new@example.com"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["details"][0]["field"], "name");
+    let r = h.get(&format!("/api/crm/leads/{id}"), &ada).await;
+    assert_eq!(r.body["company"], "Ruiz Homes");
+    assert_eq!(etag(&r), "\"4\"");
+}
+
+async fn an_upsert_whose_keys_match_different_leads_is_a_conflict_and_writes_nothing(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let a = h
+        .lead(&ada, json!({"name": "A", "email": "a@example.com"}))
+        .await;
+    let b = h
+        .lead(&ada, json!({"name": "B", "externalId": "crm-2"}))
+        .await;
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"externalId": "crm-2", "email": "a@example.com", "name": "Merged"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
+    assert_eq!(r.body["code"], "lead_conflict");
+    assert_eq!(r.body["matches"]["email"], a["id"]);
+    assert_eq!(r.body["matches"]["externalId"], b["id"]);
+    assert!(r.body["requestId"].is_string());
+    for lead in [&a, &b] {
+        let r = h
+            .get(
+                &format!("/api/crm/leads/{}", lead["id"].as_str().unwrap()),
+                &ada,
+            )
+            .await;
+        assert_eq!(r.body["version"], 1);
+        assert_ne!(r.body["name"], "Merged");
+    }
+    // An id naming one lead and an email another is a conflict too.
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"id": b["id"], "email": "A@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // PATCH cannot take another lead's email either.
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{}", b["id"].as_str().unwrap()),
+            &ada,
+            json!({"email": "a@EXAMPLE.com"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("email_taken"))
+    );
+    assert_eq!(h.audit(&ada, "action=lead.upsert").await.len(), 2);
+}
+
+async fn an_upsert_never_changes_the_status_of_a_won_lead(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let lead = h
+        .lead(&ada, json!({"name": "Ana", "externalId": "wf-9"}))
+        .await;
+    let id = lead["id"].as_str().unwrap();
+    for status in ["qualified", "quoted", "won"] {
+        let r = h
+            .patch(
+                &format!("/api/crm/leads/{id}/status"),
+                &ada,
+                json!({"status": status}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{status}: {r:?}");
+    }
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"externalId": "wf-9", "name": "Ana", "notes": "resubmitted"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "won");
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"externalId": "wf-9", "status": "new"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.body["details"][0],
+        json!({"field": "status", "message": "is read-only"})
+    );
+}
+
+async fn the_pipeline_allows_exactly_the_listed_moves_and_refuses_the_rest(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let bo = h.member(&ada, "bo@maple.test").await;
+    let table = h.get("/api/crm/lead-statuses", &bo).await.body;
+    let statuses = ["new", "contacted", "qualified", "quoted", "won", "lost"];
+    let allowed = |from: &str| -> Vec<String> {
+        let row = table["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["status"] == from)
+            .unwrap();
+        serde_json::from_value(row["allowedTransitions"].clone()).unwrap()
+    };
+    assert_eq!(allowed("new"), ["contacted", "qualified", "lost"]);
+    assert_eq!(allowed("lost"), ["new", "contacted"]);
+    for from in statuses {
+        for to in statuses {
+            let lead = h
+                .lead(&ada, json!({"name": format!("{from} to {to}")}))
+                .await;
+            let id = lead["id"].as_str().unwrap();
+            h.force_status(id, from).await;
+            let mut body = json!({"status": to});
+            if to == "lost" {
+                body["lostReason"] = json!("competitor");
+            }
+            let r = h
+                .patch(&format!("/api/crm/leads/{id}/status"), &ada, body)
+                .await;
+            if from == to {
+                assert_eq!(r.status, StatusCode::OK, "{from} -> {to}: {r:?}");
+                assert_eq!(r.body["version"], 1, "a same-status move is a no-op");
+            } else if allowed(from).contains(&to.to_string()) {
+                assert_eq!(r.status, StatusCode::OK, "{from} -> {to}: {r:?}");
+                assert_eq!(r.body["status"], to);
+                assert_eq!(r.body["version"], 2);
+                let reason = if to == "lost" {
+                    json!("competitor")
+                } else {
+                    Value::Null
+                };
+                assert_eq!(r.body["lostReason"], reason, "{from} -> {to}");
+            } else {
+                assert_eq!(r.status, StatusCode::CONFLICT, "{from} -> {to}: {r:?}");
+                assert_eq!(r.body["code"], "illegal_transition");
+                assert_eq!(r.body["allowedTransitions"], json!(allowed(from)));
+            }
+        }
+    }
+    // Reopening a won job is for admins.
+    let lead = h.lead(&ada, json!({"name": "Won job"})).await;
+    let id = lead["id"].as_str().unwrap();
+    h.force_status(id, "won").await;
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{id}/status"),
+            &bo,
+            json!({"status": "qualified"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    // Lost needs a known reason; other statuses take none.
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{id}/status"),
+            &ada,
+            json!({"status": "lost", "lostReason": "price"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "won cannot move to lost");
+    let lead = h.lead(&ada, json!({"name": "Fresh"})).await;
+    let id = lead["id"].as_str().unwrap();
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{id}/status"),
+            &ada,
+            json!({"status": "lost"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["details"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("lostReason"))
+    );
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{id}/status"),
+            &ada,
+            json!({"status": "lost", "lostReason": "bored"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{id}/status"),
+            &ada,
+            json!({"status": "contacted", "lostReason": "price"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{id}/status"),
+            &ada,
+            json!({"status": "archived"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Reopening a lost lead clears its reason.
+    h.patch(
+        &format!("/api/crm/leads/{id}/status"),
+        &ada,
+        json!({"status": "lost", "lostReason": "timing"}),
+    )
+    .await;
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{id}/status"),
+            &ada,
+            json!({"status": "new"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["lostReason"]),
+        (StatusCode::OK, &Value::Null)
+    );
+}
+
+async fn status_changes_append_events_and_the_timeline_merges_them_with_activities(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let lead = h.lead(&ada, json!({"name": "Ana"})).await;
+    let id = lead["id"].as_str().unwrap();
+    let r = h
+        .post(
+            "/api/crm/activities",
+            &ada,
+            json!({"leadId": id, "type": "note", "subject": "Wants shaker doors"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{id}/status"),
+            &ada,
+            json!({"status": "qualified", "note": "budget confirmed"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_ne!(r.body["statusChangedAt"], lead["statusChangedAt"]);
+    let r = h
+        .get(&format!("/api/crm/leads/{id}/timeline?limit=2"), &ada)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let first = r.body["data"].as_array().unwrap().clone();
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0]["type"], "status_change");
+    assert_eq!(first[0]["item"]["fromStatus"], "new");
+    assert_eq!(first[0]["item"]["toStatus"], "qualified");
+    assert_eq!(first[0]["item"]["note"], "budget confirmed");
+    assert_eq!(first[1]["type"], "activity");
+    assert_eq!(first[1]["item"]["subject"], "Wants shaker doors");
+    assert_eq!(r.body["pageInfo"]["hasNextPage"], true);
+    let cursor = r.body["pageInfo"]["nextCursor"].as_str().unwrap();
+    let r = h
+        .get(
+            &format!("/api/crm/leads/{id}/timeline?limit=2&cursor={cursor}"),
+            &ada,
+        )
+        .await;
+    let rest = r.body["data"].as_array().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["item"]["toStatus"], "new");
+    assert_eq!(rest[0]["item"]["fromStatus"], Value::Null);
+    assert_eq!(
+        r.body["pageInfo"],
+        json!({"nextCursor": null, "hasNextPage": false})
+    );
+}
+
+async fn paging_through_250_leads_while_rows_are_inserted_sees_each_lead_once(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let mut expected = HashSet::new();
+    for i in 0..250 {
+        let lead = h.lead(&ada, json!({"name": format!("Lead {i:03}")})).await;
+        expected.insert(lead["id"].as_str().unwrap().to_owned());
+    }
+    for sort in ["-createdAt", "createdAt", "name", "-updatedAt"] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut path = format!("/api/crm/leads?limit=40&sort={sort}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let r = h.get(&path, &ada).await;
+            assert_eq!(r.status, StatusCode::OK, "{r:?}");
+            for lead in r.body["data"].as_array().unwrap() {
+                seen.push(lead["id"].as_str().unwrap().to_owned());
+            }
+            pages += 1;
+            // Rows arrive (and one existing row changes name) mid-walk.
+            h.lead(&ada, json!({"name": format!("Late {sort} {pages}")}))
+                .await;
+            if r.body["pageInfo"]["hasNextPage"] == false {
+                assert_eq!(r.body["pageInfo"]["nextCursor"], Value::Null);
+                break;
+            }
+            cursor = Some(
+                r.body["pageInfo"]["nextCursor"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        let unique: HashSet<_> = seen.iter().cloned().collect();
+        assert_eq!(unique.len(), seen.len(), "{sort}: a lead was served twice");
+        assert!(expected.is_subset(&unique), "{sort}: a lead was skipped");
+    }
+    // The default page is 50; 200 is the most.
+    let r = h.get("/api/crm/leads", &ada).await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 50);
+    let r = h.get("/api/crm/leads?limit=201", &ada).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A cursor made for one sort is refused by another.
+    let r = h.get("/api/crm/leads?limit=1&sort=name", &ada).await;
+    let cursor = r.body["pageInfo"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = h
+        .get(&format!("/api/crm/leads?sort=-name&cursor={cursor}"), &ada)
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
+    );
+}
+
+async fn an_idempotent_replay_returns_the_first_answer_and_a_reused_key_is_refused(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let bea = h.tenant("bea@birch.test").await;
+    let lead = h.lead(&ada, json!({"name": "Ana"})).await;
+    let body = json!({"leadId": lead["id"], "type": "call", "subject": "Intro call", "direction": "outbound"});
+    let key = [("idempotency-key", "call-7f3a")];
+    let first = h
+        .send(
+            "POST",
+            "/api/crm/activities",
+            &ada,
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    // The same body with its keys in another order is the same request.
+    let reordered: Value = serde_json::from_str(&format!(
+        r#"{{"direction":"outbound","subject":"Intro call","type":"call","leadId":{}}}"#,
+        lead["id"]
+    ))
+    .unwrap();
+    let again = h
+        .send("POST", "/api/crm/activities", &ada, Some(reordered), &key)
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    let list = h.get("/api/crm/activities", &ada).await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        h.audit(&ada, "action=activity.create").await.len(),
+        1,
+        "a replay records nothing"
+    );
+    // The same key with another body.
+    let other = json!({"leadId": lead["id"], "type": "call", "subject": "Second call"});
+    let r = h
+        .send("POST", "/api/crm/activities", &ada, Some(other), &key)
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        )
+    );
+    // Keys belong to a tenant: another tenant's request with it is its own.
+    let bea_lead = h.lead(&bea, json!({"name": "Bo"})).await;
+    let r = h
+        .send(
+            "POST",
+            "/api/crm/activities",
+            &bea,
+            Some(json!({"leadId": bea_lead["id"], "type": "note", "subject": "x"})),
+            &key,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(r.headers.get("idempotent-replayed").is_none());
+    // A failed request keeps no answer: the retry does the work.
+    let bad = json!({"leadId": lead["id"], "type": "call"});
+    let fail_key = [("idempotency-key", "retry-me")];
+    assert_eq!(
+        h.send("POST", "/api/crm/activities", &ada, Some(bad), &fail_key)
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let good = json!({"leadId": lead["id"], "type": "call", "subject": "Fixed"});
+    assert_eq!(
+        h.send("POST", "/api/crm/activities", &ada, Some(good), &fail_key)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    // A malformed key is a 400.
+    let r = h
+        .send(
+            "POST",
+            "/api/crm/activities",
+            &ada,
+            Some(body),
+            &[("idempotency-key", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+async fn a_stale_if_match_is_refused_with_412_and_the_current_version(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let lead = h.lead(&ada, json!({"name": "Ana"})).await;
+    let id = lead["id"].as_str().unwrap();
+    let path = format!("/api/crm/leads/{id}");
+    let r = h
+        .send(
+            "PATCH",
+            &path,
+            &ada,
+            Some(json!({"company": "Ruiz Homes"})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(etag(&r), "\"2\"");
+    let stale = [("if-match", "\"1\"")];
+    let checks = [
+        ("PATCH", path.clone(), Some(json!({"company": "Stale"}))),
+        (
+            "PATCH",
+            format!("{path}/status"),
+            Some(json!({"status": "contacted"})),
+        ),
+        ("DELETE", path.clone(), None),
+        ("POST", format!("{path}/restore"), None),
+    ];
+    for (method, p, body) in checks {
+        let r = h.send(method, &p, &ada, body, &stale).await;
+        assert_eq!(
+            r.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{method} {p}: {r:?}"
+        );
+        assert_eq!(r.body["code"], "version_mismatch");
+        assert_eq!(r.body["currentVersion"], 2);
+        assert_eq!(etag(&r), "\"2\"");
+    }
+    let r = h.get(&path, &ada).await;
+    assert_eq!(
+        (r.body["company"].as_str(), r.body["version"].as_i64()),
+        (Some("Ruiz Homes"), Some(2))
+    );
+    // The current version, or *, goes through.
+    let r = h
+        .send(
+            "PATCH",
+            &format!("{path}/status"),
+            &ada,
+            Some(json!({"status": "contacted"})),
+            &[("if-match", "\"2\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = h
+        .send("DELETE", &path, &ada, None, &[("if-match", "*")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Activities honour it too.
+    let lead = h.lead(&ada, json!({"name": "Bo"})).await;
+    let a = h
+        .post(
+            "/api/crm/activities",
+            &ada,
+            json!({"leadId": lead["id"], "type": "task", "subject": "Measure"}),
+        )
+        .await;
+    let apath = format!("/api/crm/activities/{}", a.body["id"].as_str().unwrap());
+    let r = h
+        .send(
+            "PATCH",
+            &apath,
+            &ada,
+            Some(json!({"completed": true})),
+            &[("if-match", "\"7\"")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["currentVersion"]),
+        (StatusCode::PRECONDITION_FAILED, &json!(1))
+    );
+    let r = h
+        .send(
+            "PATCH",
+            &apath,
+            &ada,
+            Some(json!({"completed": true})),
+            &[("if-match", "1")],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "an unquoted tag is malformed"
+    );
+}
+
+async fn merge_patch_leaves_absent_fields_clears_nulls_and_refuses_read_only_fields(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let lead = h
+        .lead(&ada, json!({"name": "Ana", "company": "Ruiz Homes", "phone": "555 0100", "estimatedValue": "900", "currency": "EUR", "tags": ["oak"]}))
+        .await;
+    let path = format!("/api/crm/leads/{}", lead["id"].as_str().unwrap());
+    let r = h
+        .send(
+            "PATCH",
+            &path,
+            &ada,
+            Some(json!({"company": null, "notes": "Call after 5"})),
+            &[("content-type", "application/merge-patch+json")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["company"], Value::Null);
+    assert_eq!(r.body["notes"], "Call after 5");
+    assert_eq!(r.body["phone"], "555 0100");
+    assert_eq!(r.body["estimatedValue"], "900.00");
+    assert_eq!(r.body["tags"], json!(["oak"]));
+    // Clearing the value clears its currency.
+    let r = h.patch(&path, &ada, json!({"estimatedValue": null})).await;
+    assert_eq!(
+        (&r.body["estimatedValue"], &r.body["currency"]),
+        (&Value::Null, &Value::Null)
+    );
+    for body in [
+        json!({"status": "won"}),
+        json!({"version": 9}),
+        json!({"createdAt": "2020-01-01T00:00:00Z"}),
+        json!({"colour": "red"}),
+        json!({"name": null}),
+        json!(["name"]),
+    ] {
+        let r = h.patch(&path, &ada, body.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {r:?}");
+        assert_eq!(r.body["code"], "validation_failed");
+    }
+    let r = h.get(&path, &ada).await;
+    assert_eq!(
+        (
+            r.body["name"].as_str(),
+            r.body["status"].as_str(),
+            r.body["version"].as_i64()
+        ),
+        (Some("Ana"), Some("new"), Some(3))
+    );
+    // An empty patch changes nothing.
+    let r = h.patch(&path, &ada, json!({})).await;
+    assert_eq!(
+        (r.status, r.body["version"].as_i64()),
+        (StatusCode::OK, Some(3))
+    );
+}
+
+async fn soft_deleted_records_are_hidden_until_restored(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let keep = h.lead(&ada, json!({"name": "Keep"})).await;
+    let gone = h
+        .lead(&ada, json!({"name": "Gone", "email": "gone@example.com"}))
+        .await;
+    let id = gone["id"].as_str().unwrap();
+    let a = h
+        .post(
+            "/api/crm/activities",
+            &ada,
+            json!({"leadId": id, "type": "note", "subject": "n"}),
+        )
+        .await
+        .body;
+    let r = h
+        .send("DELETE", &format!("/api/crm/leads/{id}"), &ada, None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["deletedAt"].is_string());
+    let ids = |r: &Resp| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(&h.get("/api/crm/leads", &ada).await),
+        [keep["id"].as_str().unwrap()]
+    );
+    assert_eq!(ids(&h.get("/api/crm/leads?deleted=only", &ada).await), [id]);
+    assert_eq!(
+        ids(&h.get("/api/crm/leads?deleted=include", &ada).await).len(),
+        2
+    );
+    assert_eq!(
+        h.get("/api/crm/leads?deleted=maybe", &ada).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // Deleted: no changes, no timeline, no new activities, no second delete.
+    assert_eq!(
+        h.patch(&format!("/api/crm/leads/{id}"), &ada, json!({"name": "x"}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.get(&format!("/api/crm/leads/{id}/timeline"), &ada)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.send("DELETE", &format!("/api/crm/leads/{id}"), &ada, None, &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let r = h
+        .post(
+            "/api/crm/activities",
+            &ada,
+            json!({"leadId": id, "type": "note", "subject": "n"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // An upsert that matches it says so instead of writing.
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"email": "gone@example.com", "name": "Again"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("lead_deleted"))
+    );
+    // Restored, it is back, with a new version.
+    let r = h
+        .post(&format!("/api/crm/leads/{id}/restore"), &ada, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(
+        (&r.body["deletedAt"], r.body["version"].as_i64()),
+        (&Value::Null, Some(3))
+    );
+    assert_eq!(ids(&h.get("/api/crm/leads", &ada).await).len(), 2);
+    // Activities the same way.
+    let apath = format!("/api/crm/activities/{}", a["id"].as_str().unwrap());
+    assert_eq!(
+        h.send("DELETE", &apath, &ada, None, &[]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get("/api/crm/activities", &ada).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        h.get("/api/crm/activities?deleted=only", &ada).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        h.post(&format!("{apath}/restore"), &ada, json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get("/api/crm/activities", &ada).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let actions: Vec<String> = h
+        .audit(&ada, "")
+        .await
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    for action in [
+        "lead.delete",
+        "lead.restore",
+        "activity.delete",
+        "activity.restore",
+    ] {
+        assert!(actions.contains(&action.to_string()), "{action}");
+    }
+}
+
+async fn another_tenants_ids_answer_404_on_every_route(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let bea = h.tenant("bea@birch.test").await;
+    let lead = h
+        .lead(
+            &ada,
+            json!({"name": "Ana", "externalId": "x-1", "email": "ana@example.com"}),
+        )
+        .await;
+    let id = lead["id"].as_str().unwrap();
+    let activity = h
+        .post(
+            "/api/crm/activities",
+            &ada,
+            json!({"leadId": id, "type": "note", "subject": "n"}),
+        )
+        .await
+        .body;
+    let aid = activity["id"].as_str().unwrap();
+    let routes = [
+        ("GET", format!("/api/crm/leads/{id}"), None),
+        (
+            "PATCH",
+            format!("/api/crm/leads/{id}"),
+            Some(json!({"name": "Stolen"})),
+        ),
+        ("DELETE", format!("/api/crm/leads/{id}"), None),
+        (
+            "POST",
+            format!("/api/crm/leads/{id}/restore"),
+            Some(json!({})),
+        ),
+        (
+            "PATCH",
+            format!("/api/crm/leads/{id}/status"),
+            Some(json!({"status": "contacted"})),
+        ),
+        ("GET", format!("/api/crm/leads/{id}/timeline"), None),
+        ("GET", format!("/api/crm/activities/{aid}"), None),
+        (
+            "PATCH",
+            format!("/api/crm/activities/{aid}"),
+            Some(json!({"subject": "Stolen"})),
+        ),
+        ("DELETE", format!("/api/crm/activities/{aid}"), None),
+        (
+            "POST",
+            format!("/api/crm/activities/{aid}/restore"),
+            Some(json!({})),
+        ),
+    ];
+    for (method, path, body) in routes {
+        let r = h.send(method, &path, &bea, body, &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}: {r:?}");
+        assert_eq!(r.body["code"], "not_found");
+    }
+    // Lists, summaries and the audit log show only the caller's tenant.
+    assert_eq!(
+        h.get("/api/crm/leads?deleted=include", &bea).await.body["data"],
+        json!([])
+    );
+    assert_eq!(
+        h.get("/api/crm/activities?deleted=include", &bea)
+            .await
+            .body["data"],
+        json!([])
+    );
+    assert_eq!(
+        h.get(&format!("/api/crm/activities?leadId={id}"), &bea)
+            .await
+            .body["data"],
+        json!([])
+    );
+    let summary = h.get("/api/crm/leads/summary", &bea).await.body;
+    assert!(
+        summary["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["count"] == 0)
+    );
+    assert!(h.audit(&bea, "").await.is_empty());
+    // Another tenant's lead, user or key cannot be used to write either.
+    let r = h
+        .post(
+            "/api/crm/activities",
+            &bea,
+            json!({"leadId": id, "type": "note", "subject": "n"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &bea,
+            json!({"name": "Mine", "ownerUserId": ada.id}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["details"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("ownerUserId"))
+    );
+    // The same id, externalId and email in another tenant make a lead of its own.
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &bea,
+            json!({"id": id, "name": "Bea's", "externalId": "x-1", "email": "ana@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let r = h.get(&format!("/api/crm/leads/{id}"), &ada).await;
+    assert_eq!(
+        (r.body["name"].as_str(), r.body["version"].as_i64()),
+        (Some("Ana"), Some(1))
+    );
+}
+
+async fn every_audited_route_writes_its_entry_with_the_runbook_fields(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    // A refused request records nothing (and a secret it carried goes nowhere).
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"name": "Ana", "password": "hunter2"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    h.lead(&ada, json!({"name": "Ana", "email": "ana@example.com"}))
+        .await;
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"name": "Ana", "email": "ana@example.com", "notes": "n"}),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let a = h
+        .post(
+            "/api/crm/activities",
+            &ada,
+            json!({"leadId": id, "type": "call", "subject": "Hi"}),
+        )
+        .await
+        .body;
+    let aid = a["id"].as_str().unwrap().to_owned();
+    h.patch(
+        &format!("/api/crm/leads/{id}/status"),
+        &ada,
+        json!({"status": "contacted"}),
+    )
+    .await;
+    h.patch(
+        &format!("/api/crm/leads/{id}"),
+        &ada,
+        json!({"company": "Ruiz"}),
+    )
+    .await;
+    h.patch(
+        &format!("/api/crm/activities/{aid}"),
+        &ada,
+        json!({"outcome": "Booked a visit"}),
+    )
+    .await;
+    h.send(
+        "DELETE",
+        &format!("/api/crm/activities/{aid}"),
+        &ada,
+        None,
+        &[],
+    )
+    .await;
+    h.post(
+        &format!("/api/crm/activities/{aid}/restore"),
+        &ada,
+        json!({}),
+    )
+    .await;
+    h.send("DELETE", &format!("/api/crm/leads/{id}"), &ada, None, &[])
+        .await;
+    h.post(&format!("/api/crm/leads/{id}/restore"), &ada, json!({}))
+        .await;
+    let entries = h.audit(&ada, "").await;
+    let got: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["resourceType"].as_str().unwrap(),
+                e["resourceId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("lead.upsert", "lead", id.as_str()),
+            ("lead.upsert", "lead", id.as_str()),
+            ("activity.create", "activity", aid.as_str()),
+            ("lead.status_update", "lead", id.as_str()),
+            ("lead.update", "lead", id.as_str()),
+            ("activity.update", "activity", aid.as_str()),
+            ("activity.delete", "activity", aid.as_str()),
+            ("activity.restore", "activity", aid.as_str()),
+            ("lead.delete", "lead", id.as_str()),
+            ("lead.restore", "lead", id.as_str()),
+        ]
+    );
+    for entry in &entries {
+        assert_eq!(entry["tenantId"], ada.tenant.as_str());
+        assert_eq!(entry["userId"], ada.id.as_str());
+        assert_eq!(entry["userAgent"], "crm-tests/1.0");
+        assert!(entry["requestId"].as_str().is_some_and(|r| !r.is_empty()));
+        assert!(entry["occurredAt"].is_string());
+        assert!(entry.get("ipAddress").is_some());
+    }
+    let first = entries.last().unwrap();
+    assert_eq!(first["changes"]["email"], "ana@example.com");
+    assert_eq!(
+        first["changes"],
+        json!({"name": "Ana", "email": "ana@example.com"})
+    );
+    assert_eq!(entries[6]["changes"], json!({"status": "contacted"}));
+    // The chain verifies.
+    let report = ops_kit::audit::verify(&h.db.pool, Some(ada.tenant.parse().unwrap()))
+        .await
+        .unwrap();
+    assert!(report.is_intact());
+}
+
+async fn completing_a_call_moves_a_new_lead_to_contacted(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let lead = h.lead(&ada, json!({"name": "Ana"})).await;
+    let id = lead["id"].as_str().unwrap();
+    // A note, or an open call, does not count as contact.
+    h.post(
+        "/api/crm/activities",
+        &ada,
+        json!({"leadId": id, "type": "note", "subject": "n", "completed": true}),
+    )
+    .await;
+    let call = h.post("/api/crm/activities", &ada, json!({"leadId": id, "type": "call", "subject": "Call", "dueAt": "2030-01-01T09:00:00Z"})).await.body;
+    assert_eq!(
+        h.get(&format!("/api/crm/leads/{id}"), &ada).await.body["status"],
+        "new"
+    );
+    let r = h
+        .patch(
+            &format!("/api/crm/activities/{}", call["id"].as_str().unwrap()),
+            &ada,
+            json!({"completed": true, "outcome": "Booked a site visit"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(r.body["completedAt"].is_string());
+    assert_eq!(r.body["version"], 2);
+    let lead = h.get(&format!("/api/crm/leads/{id}"), &ada).await.body;
+    assert_eq!(
+        (lead["status"].as_str(), lead["version"].as_i64()),
+        (Some("contacted"), Some(2))
+    );
+    let timeline = h
+        .get(&format!("/api/crm/leads/{id}/timeline"), &ada)
+        .await
+        .body;
+    let moves: Vec<&Value> = timeline["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "status_change")
+        .collect();
+    assert_eq!(moves[0]["item"]["toStatus"], "contacted");
+    // A site visit recorded as completed on creation does it too.
+    let other = h.lead(&ada, json!({"name": "Bo"})).await;
+    let oid = other["id"].as_str().unwrap();
+    let r = h.post("/api/crm/activities", &ada, json!({"leadId": oid, "type": "site_visit", "subject": "Measured", "completedAt": "2026-01-05T10:00:00Z", "durationMinutes": 90})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(
+        h.get(&format!("/api/crm/leads/{oid}"), &ada).await.body["status"],
+        "contacted"
+    );
+}
+
+async fn activity_lists_filter_by_lead_type_open_overdue_and_due_window(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let bo = h.member(&ada, "bo@maple.test").await;
+    let a = h.lead(&ada, json!({"name": "A"})).await;
+    let b = h.lead(&ada, json!({"name": "B"})).await;
+    let mk = |lead: &Value, kind: &str, subject: &str, extra: Value| {
+        let mut body = json!({"leadId": lead["id"], "type": kind, "subject": subject});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for body in [
+        mk(
+            &a,
+            "task",
+            "overdue",
+            json!({"dueAt": "2020-01-01T00:00:00Z", "assignedUserId": bo.id}),
+        ),
+        mk(
+            &a,
+            "task",
+            "future",
+            json!({"dueAt": "2099-01-01T00:00:00Z"}),
+        ),
+        mk(
+            &a,
+            "call",
+            "done",
+            json!({"dueAt": "2020-01-01T00:00:00Z", "completed": true}),
+        ),
+        mk(&b, "email", "other lead", json!({"direction": "inbound"})),
+    ] {
+        let r = h.post("/api/crm/activities", &ada, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    }
+    assert_eq!(
+        h.texts(&ada, "/api/crm/activities?overdue=true", "subject", true)
+            .await,
+        ["overdue"]
+    );
+    assert_eq!(
+        h.texts(&ada, "/api/crm/activities?open=true", "subject", true)
+            .await,
+        ["future", "other lead", "overdue"]
+    );
+    assert_eq!(
+        h.texts(&ada, "/api/crm/activities?open=false", "subject", true)
+            .await,
+        ["done"]
+    );
+    assert_eq!(
+        h.texts(&ada, "/api/crm/activities?type=email", "subject", true)
+            .await,
+        ["other lead"]
+    );
+    assert_eq!(
+        h.texts(
+            &ada,
+            "/api/crm/activities?dueBefore=2021-01-01T00:00:00Z",
+            "subject",
+            true
+        )
+        .await,
+        ["done", "overdue"]
+    );
+    assert_eq!(
+        h.texts(
+            &ada,
+            "/api/crm/activities?dueAfter=2021-01-01T00:00:00Z",
+            "subject",
+            true
+        )
+        .await,
+        ["future"]
+    );
+    let r = h
+        .get(
+            &format!("/api/crm/activities?assignedUserId={}", bo.id),
+            &ada,
+        )
+        .await;
+    assert_eq!(r.body["data"][0]["isOverdue"], true);
+    let r = h
+        .get(
+            &format!("/api/crm/activities?leadId={}", b["id"].as_str().unwrap()),
+            &ada,
+        )
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        h.get("/api/crm/activities?type=fax", &ada).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        h.get("/api/crm/activities?dueBefore=tomorrow", &ada)
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Direction is for calls and emails; an unknown user cannot be assigned.
+    let r = h
+        .post(
+            "/api/crm/activities",
+            &ada,
+            mk(&a, "note", "n", json!({"direction": "inbound"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = h
+        .post(
+            "/api/crm/activities",
+            &ada,
+            mk(
+                &a,
+                "task",
+                "t",
+                json!({"assignedUserId": uuid::Uuid::new_v4()}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["details"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("assignedUserId"))
+    );
+    let id = h.get("/api/crm/activities?type=email", &ada).await.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = h.get(&format!("/api/crm/activities/{id}"), &bo).await;
+    assert_eq!(
+        (r.status, r.body["direction"].as_str()),
+        (StatusCode::OK, Some("inbound"))
+    );
+}
+
+async fn lead_lists_filter_by_status_source_owner_text_and_update_time(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let bo = h.member(&ada, "bo@maple.test").await;
+    let a = h.lead(&ada, json!({"name": "Ana Ruiz", "company": "Oak_Works", "source": "referral", "ownerUserId": bo.id})).await;
+    let b = h
+        .lead(
+            &ada,
+            json!({"name": "Bo Chen", "email": "bo@CHEN.example", "source": "showroom"}),
+        )
+        .await;
+    let c = h
+        .lead(
+            &ada,
+            json!({"name": "Cy Diaz", "phone": "+44 20 7946 0958", "source": "referral"}),
+        )
+        .await;
+    h.patch(
+        &format!("/api/crm/leads/{}/status", c["id"].as_str().unwrap()),
+        &ada,
+        json!({"status": "lost", "lostReason": "timing"}),
+    )
+    .await;
+    assert_eq!(
+        h.texts(
+            &bo,
+            &format!("/api/crm/leads?sort=name&{}", "status=new"),
+            "name",
+            false
+        )
+        .await,
+        ["Ana Ruiz", "Bo Chen"]
+    );
+    assert_eq!(
+        h.texts(
+            &bo,
+            &format!("/api/crm/leads?sort=name&{}", "status=lost,won"),
+            "name",
+            false
+        )
+        .await,
+        ["Cy Diaz"]
+    );
+    assert_eq!(
+        h.texts(
+            &bo,
+            &format!("/api/crm/leads?sort=name&{}", "source=referral"),
+            "name",
+            false
+        )
+        .await,
+        ["Ana Ruiz", "Cy Diaz"]
+    );
+    assert_eq!(
+        h.texts(
+            &bo,
+            &format!(
+                "/api/crm/leads?sort=name&{}",
+                format!("ownerUserId={}", bo.id)
+            ),
+            "name",
+            false
+        )
+        .await,
+        ["Ana Ruiz"]
+    );
+    assert_eq!(
+        h.texts(
+            &bo,
+            &format!("/api/crm/leads?sort=name&{}", "q=chen"),
+            "name",
+            false
+        )
+        .await,
+        ["Bo Chen"]
+    );
+    assert_eq!(
+        h.texts(
+            &bo,
+            &format!("/api/crm/leads?sort=name&{}", "q=oak_"),
+            "name",
+            false
+        )
+        .await,
+        ["Ana Ruiz"]
+    );
+    assert_eq!(
+        h.texts(
+            &bo,
+            &format!("/api/crm/leads?sort=name&{}", "q=%25"),
+            "name",
+            false
+        )
+        .await,
+        Vec::<String>::new(),
+        "% is a literal"
+    );
+    assert_eq!(
+        h.texts(
+            &bo,
+            &format!("/api/crm/leads?sort=name&{}", "q=7946"),
+            "name",
+            false
+        )
+        .await,
+        ["Cy Diaz"]
+    );
+    let since = b["updatedAt"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.texts(
+            &bo,
+            &format!(
+                "/api/crm/leads?sort=name&{}",
+                format!("updatedAfter={since}")
+            ),
+            "name",
+            false
+        )
+        .await,
+        ["Cy Diaz"]
+    );
+    let r = h.get("/api/crm/leads?sort=-name", &bo).await;
+    let order: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["Cy Diaz", "Bo Chen", "Ana Ruiz"]);
+    for bad in [
+        "status=open",
+        "source=billboard",
+        "sort=password",
+        "updatedAfter=yesterday",
+        "limit=0",
+    ] {
+        let r = h.get(&format!("/api/crm/leads?{bad}"), &bo).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {r:?}");
+    }
+    let _ = a;
+}
+
+async fn the_summary_counts_and_sums_live_leads_per_status_and_currency(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    h.lead(
+        &ada,
+        json!({"name": "A", "estimatedValue": "1000.10", "currency": "USD"}),
+    )
+    .await;
+    h.lead(
+        &ada,
+        json!({"name": "B", "estimatedValue": "0.15", "currency": "USD"}),
+    )
+    .await;
+    h.lead(
+        &ada,
+        json!({"name": "C", "estimatedValue": "250000", "currency": "JPY"}),
+    )
+    .await;
+    h.lead(&ada, json!({"name": "D"})).await;
+    let gone = h
+        .lead(
+            &ada,
+            json!({"name": "E", "estimatedValue": "5", "currency": "USD"}),
+        )
+        .await;
+    h.send(
+        "DELETE",
+        &format!("/api/crm/leads/{}", gone["id"].as_str().unwrap()),
+        &ada,
+        None,
+        &[],
+    )
+    .await;
+    let r = h.get("/api/crm/leads/summary", &ada).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let data = r.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 6);
+    assert_eq!(data[0]["status"], "new");
+    assert_eq!(data[0]["count"], 4);
+    assert_eq!(
+        data[0]["totals"],
+        json!([
+            {"currency": "JPY", "count": 1, "estimatedValue": "250000"},
+            {"currency": "USD", "count": 2, "estimatedValue": "1000.25"},
+        ])
+    );
+    assert_eq!(data[5], json!({"status": "lost", "count": 0, "totals": []}));
+}
+
+async fn bad_input_is_a_4xx_in_the_envelope_and_writes_nothing(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let lead = h.lead(&ada, json!({"name": "Ana"})).await;
+    let id = lead["id"].as_str().unwrap();
+    let bodies = [
+        json!({"name": "x\u{0}y"}),
+        json!({"name": "x".repeat(201)}),
+        json!({"name": "A", "email": "not-an-email"}),
+        json!({"name": "A", "estimatedValue": 1000.5, "currency": "USD"}),
+        json!({"name": "A", "estimatedValue": "-5", "currency": "USD"}),
+        json!({"name": "A", "estimatedValue": "1.001", "currency": "USD"}),
+        json!({"name": "A", "estimatedValue": "99999999999999999999", "currency": "USD"}),
+        json!({"name": "A", "estimatedValue": "5", "currency": "usd"}),
+        json!({"name": "A", "desiredInstallDate": "2027-02-30"}),
+        json!({"name": "A", "projectType": "garage"}),
+        json!({"name": "A", "tags": [1]}),
+        json!({"name": "A", "ownerUserId": "nobody"}),
+        json!({"name": "A", "phone": "call me"}),
+        json!({"id": "not-a-uuid", "name": "A"}),
+        json!("just a string"),
+    ];
+    for body in bodies {
+        let r = h.post("/api/crm/leads", &ada, body.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {r:?}");
+        assert!(r.body["requestId"].is_string() && r.body["error"].is_string());
+        assert!(!r.body["details"].as_array().unwrap().is_empty(), "{body}");
+    }
+    // Several problems are reported together.
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"name": "", "source": "tv", "email": "x"}),
+        )
+        .await;
+    assert_eq!(r.body["details"].as_array().unwrap().len(), 3);
+    let raw = |method: &str, path: &str, body: &'static str| {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {}", ada.token))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        h.router.clone().oneshot(req)
+    };
+    for (method, path, body) in [
+        ("POST", "/api/crm/leads".to_string(), "{\"name\": "),
+        (
+            "PATCH",
+            format!("/api/crm/leads/{id}/status"),
+            "{\"status\": \"won\", \"extra\": 1}",
+        ),
+        ("POST", "/api/crm/activities".to_string(), "[1, 2"),
+    ] {
+        let response = raw(method, &path, body).await.unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "{method} {path}: {}",
+            response.status()
+        );
+    }
+    for path in [
+        "/api/crm/leads/not-a-uuid".to_string(),
+        "/api/crm/leads?cursor=%%%".to_string(),
+        "/api/crm/leads?cursor=bm90IGpzb24".to_string(),
+        "/api/crm/leads?limit=ten".to_string(),
+        "/api/crm/leads?colour=red".to_string(),
+        format!("/api/crm/leads?q={}", "x".repeat(300)),
+        "/api/crm/leads?q=%00".to_string(),
+        format!("/api/crm/leads/{id}/timeline?cursor=abc"),
+        "/api/audit-logs?from=never".to_string(),
+    ] {
+        let r = h.get(&path, &ada).await;
+        assert!(r.status.is_client_error(), "{path}: {r:?}");
+        assert!(r.body["requestId"].is_string(), "{path}: {r:?}");
+    }
+    let r = h.get("/api/crm/leads", &ada).await;
+    assert_eq!(
+        r.body["data"].as_array().unwrap().len(),
+        1,
+        "nothing was written"
+    );
+    assert_eq!(
+        h.get(&format!("/api/crm/leads/{id}"), &ada).await.body["version"],
+        1
+    );
+}
+
+async fn audit_logs_are_for_admins_filtered_and_paged_within_the_tenant(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let bo = h.member(&ada, "bo@maple.test").await;
+    let bea = h.tenant("bea@birch.test").await;
+    let r = h.get("/api/audit-logs", &bo).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            h.lead(&bo, json!({"name": format!("L{i}")})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    h.lead(&ada, json!({"name": "By Ada"})).await;
+    h.lead(&bea, json!({"name": "Bea's"})).await;
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = h
+            .get(
+                &format!(
+                    "/api/audit-logs?limit=2&action=lead.upsert&userId={}{cursor}",
+                    bo.id
+                ),
+                &ada,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        for e in r.body["data"].as_array().unwrap() {
+            assert_eq!(e["userId"], bo.id.as_str());
+            seen.push(e["resourceId"].as_str().unwrap().to_owned());
+        }
+        match r.body["pageInfo"]["nextCursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, each once");
+    let one = h
+        .audit(&ada, &format!("resourceType=lead&resourceId={}", ids[0]))
+        .await;
+    assert_eq!(one.len(), 1);
+    let at = one[0]["occurredAt"].as_str().unwrap().to_owned();
+    let from = h
+        .audit(&ada, &format!("from={at}&action=lead.upsert"))
+        .await;
+    assert_eq!(from.len(), 2, "the newest of Bo's and Ada's");
+    let to = h.audit(&ada, &format!("to={at}&action=lead.upsert")).await;
+    assert_eq!(to.len(), 4);
+    assert!(h.audit(&ada, "action=lead.delete").await.is_empty());
+    assert_eq!(h.audit(&bea, "").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_every_described_route_is_served() {
+    let h = harness(TestDb::sqlite().await).await;
+    let ada = h.tenant("ada@maple.test").await;
+    let req = Request::get("/api/openapi.json")
+        .body(Body::empty())
+        .unwrap();
+    let response = h.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::to_value(crm_app::openapi_document()).unwrap()
+    );
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations += 1;
+            let concrete = path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+            let r = h
+                .send(&method.to_uppercase(), &concrete, &ada, None, &[])
+                .await;
+            // Served: the router knows the path and the method (an unknown
+            // route answers "no route for …", a known path with another
+            // method 405).
+            assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let error = r.body["error"].as_str().unwrap_or_default();
+            assert!(!error.starts_with("no route for"), "{method} {path}: {r:?}");
+            let op = &item[method];
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} has responses"
+            );
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{method} {path} has a tag"
+            );
+        }
+    }
+    // Every route of the service, and nothing else.
+    let expected = [
+        "GET /api/health",
+        "GET /api/health/live",
+        "GET /api/health/ready",
+        "GET /api/openapi.json",
+        "POST /api/auth/register",
+        "POST /api/auth/login",
+        "POST /api/auth/refresh",
+        "POST /api/auth/logout",
+        "GET /api/auth/me",
+        "GET /api/users",
+        "POST /api/users",
+        "GET /api/crm/leads",
+        "POST /api/crm/leads",
+        "GET /api/crm/leads/summary",
+        "GET /api/crm/leads/{id}",
+        "PATCH /api/crm/leads/{id}",
+        "DELETE /api/crm/leads/{id}",
+        "POST /api/crm/leads/{id}/restore",
+        "PATCH /api/crm/leads/{id}/status",
+        "GET /api/crm/leads/{id}/timeline",
+        "GET /api/crm/lead-statuses",
+        "GET /api/crm/activities",
+        "POST /api/crm/activities",
+        "GET /api/crm/activities/{id}",
+        "PATCH /api/crm/activities/{id}",
+        "DELETE /api/crm/activities/{id}",
+        "POST /api/crm/activities/{id}/restore",
+        "GET /api/audit-logs",
+    ];
+    assert_eq!(operations, expected.len());
+    for op in expected {
+        let (method, path) = op.split_once(' ').unwrap();
+        assert!(
+            doc["paths"][path][method.to_lowercase()].is_object(),
+            "{op} is described"
+        );
+    }
+    h.db.drop_db().await;
+}
