@@ -4,7 +4,6 @@
 //! first by their place in the chain, so that a page never mixes tenants
 //! and the order is the order of the writes.
 
-use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use ops_kit::ApiError;
@@ -82,7 +81,7 @@ async fn audit_logs_list(
     State(state): State<AppState>,
     principal: Principal,
     ListQuery(query): ListQuery<AuditLogQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     principal.require_admin()?;
     let limit = list::limit(query.limit)?;
     let sort = Sort::parse(None, &[("seq", "seq", KeyKind::Int)], "-seq")?;
@@ -132,8 +131,8 @@ async fn audit_logs_list(
         bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut **conn).await.map_err(db)?
     });
     tx.rollback().await.map_err(db)?;
-    Ok(Json(list::page(
-        rows,
+    Ok(axum::response::IntoResponse::into_response(list::page(
+        &rows,
         limit,
         &sort,
         |row| Cursor {

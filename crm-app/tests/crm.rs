@@ -960,6 +960,28 @@ async fn soft_deleted_records_are_hidden_until_restored(h: &Harness) {
         h.get("/api/crm/leads?deleted=maybe", &ada).await.status,
         StatusCode::BAD_REQUEST
     );
+    assert_eq!(
+        h.get(&format!("/api/crm/leads/{id}"), &ada).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = h
+        .get(&format!("/api/crm/leads/{id}?deleted=include"), &ada)
+        .await;
+    assert_eq!(
+        (r.status, r.body["name"].as_str()),
+        (StatusCode::OK, Some("Gone"))
+    );
+    assert_eq!(
+        h.get(&format!("/api/crm/leads/{id}"), &ada).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = h
+        .get(&format!("/api/crm/leads/{id}?deleted=include"), &ada)
+        .await;
+    assert_eq!(
+        (r.status, r.body["name"].as_str()),
+        (StatusCode::OK, Some("Gone"))
+    );
     // Deleted: no changes, no timeline, no new activities, no second delete.
     assert_eq!(
         h.patch(&format!("/api/crm/leads/{id}"), &ada, json!({"name": "x"}))
@@ -1535,10 +1557,7 @@ async fn lead_lists_filter_by_status_source_owner_text_and_update_time(h: &Harne
     assert_eq!(
         h.texts(
             &bo,
-            &format!(
-                "/api/crm/leads?sort=name&{}",
-                format!("ownerUserId={}", bo.id)
-            ),
+            &format!("/api/crm/leads?sort=name&ownerUserId={}", bo.id),
             "name",
             false
         )
@@ -1590,10 +1609,7 @@ async fn lead_lists_filter_by_status_source_owner_text_and_update_time(h: &Harne
     assert_eq!(
         h.texts(
             &bo,
-            &format!(
-                "/api/crm/leads?sort=name&{}",
-                format!("updatedAfter={since}")
-            ),
+            &format!("/api/crm/leads?sort=name&updatedAfter={since}"),
             "name",
             false
         )

@@ -6,10 +6,10 @@ use e2e::{Binary, Proc};
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// One example: the command's words and what it should answer.
+/// One example: the command and what it should answer.
 #[derive(Debug)]
 struct Example {
-    words: Vec<String>,
+    command: String,
     status: u16,
     header: Option<(String, String)>,
 }
@@ -82,7 +82,7 @@ fn shell_words(line: &str, vars: &HashMap<String, String>) -> Vec<String> {
 
 /// The `sh` examples of the page, with their expectations (`# → 201`,
 /// optionally `(name: value)` for a response header).
-fn examples(page: &str) -> Vec<(String, u16, Option<(String, String)>)> {
+fn examples(page: &str) -> Vec<Example> {
     let mut found = Vec::new();
     let mut in_sh = false;
     let mut command = String::new();
@@ -106,7 +106,11 @@ fn examples(page: &str) -> Vec<(String, u16, Option<(String, String)>)> {
                 .and_then(|start| expect[start + 1..].split_once(')'))
                 .and_then(|(inside, _)| inside.split_once(": "))
                 .map(|(name, value)| (name.to_owned(), value.to_owned()));
-            found.push((std::mem::take(&mut command), status, header));
+            found.push(Example {
+                command: std::mem::take(&mut command),
+                status,
+                header,
+            });
         } else if let Some(part) = line.strip_suffix('\\') {
             command.push_str(part);
             command.push(' ');
@@ -145,16 +149,12 @@ async fn every_curl_example_in_the_api_tour_answers_as_written() {
         "the tour has its examples ({})",
         examples.len()
     );
-    for (command, status, header) in examples {
-        let words = shell_words(&command, &vars);
-        let example = Example {
-            words,
-            status,
-            header,
-        };
-        assert_eq!(example.words[0], "curl", "{command}");
+    for example in examples {
+        let command = &example.command;
+        let words = shell_words(command, &vars);
+        assert_eq!(words[0], "curl", "{command}");
         let (mut method, mut url, mut headers, mut data) = (None, None, Vec::new(), None);
-        let mut args = example.words[1..].iter();
+        let mut args = words[1..].iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "-s" | "-i" => {}

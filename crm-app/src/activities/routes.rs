@@ -209,7 +209,7 @@ async fn activities_list(
     State(state): State<AppState>,
     principal: Principal,
     ListQuery(query): ListQuery<ActivityListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let limit = list::limit(query.limit)?;
     let sort = Sort::parse(query.sort.as_deref(), SORTS, "-createdAt")?;
     let now = now();
@@ -271,8 +271,8 @@ async fn activities_list(
     let mut tx = read_tx(&state, &principal).await?;
     let rows = store::list(&mut tx, &sql).await.map_err(db)?;
     tx.rollback().await.map_err(db)?;
-    Ok(Json(list::page(
-        rows,
+    Ok(axum::response::IntoResponse::into_response(list::page(
+        &rows,
         limit,
         &sort,
         |a| Cursor {
@@ -289,20 +289,27 @@ async fn activities_list(
 
 /// One activity.
 #[utoipa::path(
-    get, path = "/api/crm/activities/{id}", tag = "activities", params(("id" = Uuid, Path, description = "The activity")),
+    get, path = "/api/crm/activities/{id}", tag = "activities", params(("id" = Uuid, Path, description = "The activity"), list::ShowQuery),
     responses((status = 200, description = "The activity, with its version as ETag", body = schemas::Activity), (status = 404, body = schemas::Error))
 )]
 async fn activity_get(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
+    ListQuery(show): ListQuery<list::ShowQuery>,
 ) -> Result<Written, ApiError> {
     let mut tx = read_tx(&state, &principal).await?;
     let activity = store::get(&mut tx, principal.tenant_id, id, false)
         .await
         .map_err(db)?;
     tx.rollback().await.map_err(db)?;
-    let activity = activity.ok_or_else(not_found)?;
+    let activity = activity
+        .filter(|a| {
+            show.deleted
+                .unwrap_or_default()
+                .shows(a.deleted_at.as_ref())
+        })
+        .ok_or_else(not_found)?;
     Ok((
         StatusCode::OK,
         etag::headers(activity.version),

@@ -75,6 +75,28 @@ impl Deleted {
     }
 }
 
+impl Deleted {
+    /// Whether a row with this `deleted_at` is shown.
+    pub fn shows<T>(self, deleted_at: Option<&T>) -> bool {
+        match self {
+            Self::Exclude => deleted_at.is_none(),
+            Self::Include => true,
+            Self::Only => deleted_at.is_some(),
+        }
+    }
+}
+
+/// The query string of a single-record read: `?deleted=include` shows a
+/// soft-deleted record (hidden otherwise, like in lists).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ShowQuery {
+    /// `include` or `only` to read a soft-deleted record.
+    #[param(value_type = Option<String>)]
+    pub deleted: Option<Deleted>,
+}
+
 /// What a sort key is, for reading it back from a cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
@@ -230,26 +252,55 @@ pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// Where the next page starts, in a list response.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    /// The cursor of the next page, `None` on the last.
+    pub next_cursor: Option<String>,
+    /// Whether another page follows.
+    pub has_next_page: bool,
+}
+
+/// A list response: `{"data": [...], "pageInfo": {...}}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<V> {
+    /// The rows of this page.
+    pub data: Vec<V>,
+    /// Where the next page starts.
+    pub page_info: PageInfo,
+}
+
+impl<V: Serialize> axum::response::IntoResponse for Page<V> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self).into_response()
+    }
+}
+
 /// Builds the response for rows fetched with `LIMIT limit + 1`: the extra
 /// row only says that another page exists.
-pub fn page<T>(
-    mut rows: Vec<T>,
+pub fn page<'r, T, V>(
+    rows: &'r [T],
     limit: i64,
     sort: &Sort,
     cursor_of: impl Fn(&T) -> Cursor,
-    view: impl Fn(&T) -> Value,
-) -> Value {
+    view: impl Fn(&'r T) -> V,
+) -> Page<V> {
     let has_next = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next = if has_next {
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let next_cursor = if has_next {
         rows.last().map(|last| cursor_of(last).encode(sort))
     } else {
         None
     };
-    json!({
-        "data": rows.iter().map(view).collect::<Vec<_>>(),
-        "pageInfo": { "nextCursor": next, "hasNextPage": has_next },
-    })
+    Page {
+        data: rows.iter().map(view).collect(),
+        page_info: PageInfo {
+            next_cursor,
+            has_next_page: has_next,
+        },
+    }
 }
 
 #[cfg(test)]

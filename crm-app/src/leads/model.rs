@@ -1,7 +1,8 @@
 //! A lead as stored and as shown.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -128,29 +129,62 @@ impl LeadRow {
 
     /// The JSON shown to clients.
     pub fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "externalId": self.external_id,
-            "name": self.name,
-            "company": self.company,
-            "email": self.email,
-            "phone": self.phone,
-            "source": self.source,
-            "projectType": self.project_type,
-            "estimatedValue": self.estimated_value(),
-            "currency": self.currency,
-            "siteAddress": self.site_address,
-            "desiredInstallDate": self.desired_install_date,
-            "ownerUserId": self.owner_user_id,
-            "tags": self.tags.0,
-            "notes": self.notes,
-            "status": self.status,
-            "lostReason": self.lost_reason,
-            "statusChangedAt": self.status_changed_at,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-            "deletedAt": self.deleted_at,
-            "version": self.version,
-        })
+        serde_json::to_value(self.view_ref()).expect("a lead serializes")
     }
+
+    /// The JSON shown to clients, serialized straight from the row.
+    pub fn view_ref(&self) -> LeadView<'_> {
+        LeadView {
+            id: self.id,
+            external_id: self.external_id.as_deref(),
+            name: &self.name,
+            company: self.company.as_deref(),
+            email: self.email.as_deref(),
+            phone: self.phone.as_deref(),
+            source: &self.source,
+            project_type: &self.project_type,
+            estimated_value: self.estimated_value(),
+            currency: self.currency.as_deref(),
+            site_address: self.site_address.as_deref(),
+            desired_install_date: self.desired_install_date,
+            owner_user_id: self.owner_user_id,
+            tags: &self.tags.0,
+            notes: self.notes.as_deref(),
+            status: &self.status,
+            lost_reason: self.lost_reason.as_deref(),
+            status_changed_at: self.status_changed_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            deleted_at: self.deleted_at,
+            version: self.version,
+        }
+    }
+}
+
+/// A lead as clients see it (camelCase, money as a decimal string).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadView<'a> {
+    id: Uuid,
+    external_id: Option<&'a str>,
+    name: &'a str,
+    company: Option<&'a str>,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    source: &'a str,
+    project_type: &'a str,
+    estimated_value: Option<String>,
+    currency: Option<&'a str>,
+    site_address: Option<&'a str>,
+    desired_install_date: Option<NaiveDate>,
+    owner_user_id: Option<Uuid>,
+    tags: &'a [String],
+    notes: Option<&'a str>,
+    status: &'a str,
+    lost_reason: Option<&'a str>,
+    status_changed_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+    version: i64,
 }

@@ -296,7 +296,7 @@ async fn leads_list(
     State(state): State<AppState>,
     principal: Principal,
     ListQuery(query): ListQuery<LeadListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let limit = list::limit(query.limit)?;
     let sort = Sort::parse(query.sort.as_deref(), SORTS, "-createdAt")?;
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM leads WHERE tenant_id = $1"));
@@ -351,33 +351,38 @@ async fn leads_list(
     let mut tx = read_tx(&state, &principal).await?;
     let rows = store::list(&mut tx, &sql).await.map_err(db)?;
     tx.rollback().await.map_err(db)?;
-    Ok(Json(list::page(
-        rows,
+    Ok(axum::response::IntoResponse::into_response(list::page(
+        &rows,
         limit,
         &sort,
         |l| sort_key(l, &sort),
-        LeadRow::view,
+        LeadRow::view_ref,
     )))
 }
 
 /// One lead.
 #[utoipa::path(
-    get, path = "/api/crm/leads/{id}", tag = "leads", params(("id" = Uuid, Path, description = "The lead")),
+    get, path = "/api/crm/leads/{id}", tag = "leads", params(("id" = Uuid, Path, description = "The lead"), list::ShowQuery),
     responses((status = 200, description = "The lead, with its version as ETag", body = schemas::Lead), (status = 404, body = schemas::Error))
 )]
 async fn lead_get(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
+    ListQuery(show): ListQuery<list::ShowQuery>,
 ) -> Result<Written, ApiError> {
     let mut tx = read_tx(&state, &principal).await?;
     let lead = store::get(&mut tx, principal.tenant_id, id, false)
         .await
         .map_err(db)?;
     tx.rollback().await.map_err(db)?;
-    // A deleted lead is still readable by id, marked with deletedAt, so
-    // that it can be restored.
-    let lead = lead.ok_or_else(not_found)?;
+    let lead = lead
+        .filter(|l| {
+            show.deleted
+                .unwrap_or_default()
+                .shows(l.deleted_at.as_ref())
+        })
+        .ok_or_else(not_found)?;
     Ok(written(StatusCode::OK, &lead))
 }
 
@@ -659,7 +664,7 @@ async fn lead_timeline(
     principal: Principal,
     Path(id): Path<Uuid>,
     ListQuery(query): ListQuery<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let limit = list::limit(query.limit)?;
     let sort = Sort::parse(None, &[("at", "at", KeyKind::Time)], "-at")?;
     let tenant = principal.tenant_id;
@@ -694,8 +699,8 @@ async fn lead_timeline(
         .map_err(db)?;
     tx.rollback().await.map_err(db)?;
     let now = now();
-    Ok(Json(list::page(
-        keys,
+    Ok(axum::response::IntoResponse::into_response(list::page(
+        &keys,
         limit,
         &sort,
         |(_, id, at)| Cursor {

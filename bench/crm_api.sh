@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The CRM API under concurrent load on loopback, PostgreSQL: the lead list
+# (first page of 50, from a tenant with 100,000 leads) and the audited lead
+# upsert (a web form creating a lead), alternating, against the release
+# binary connected as an ordinary role (Row-Level Security applies). Then
+# pgbench runs the upsert's two inserts (lead + audit entry with its chain
+# link) in one transaction on the same database: the database's own limit.
+#
+#   bench/crm_api.sh [rounds] [seconds] [list-connections] [upsert-connections]
+#
+# Nothing is pinned: the server, PostgreSQL and the load generator share
+# the machine's two cores as a single-box installation would (wrk and
+# pgbench take their share of it too, so the figures are conservative).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=${1:-3}
+seconds=${2:-10}
+list_conns=${3:-32}
+upsert_conns=${4:-32}
+admin=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+db=crm_bench
+role=crm_bench_app
+out=bench/results
+mkdir -p "$out"
+
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+cargo build --release -q -p crm-app
+bin=target/release/crm-app
+
+psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $role" \
+  -c "CREATE ROLE $role LOGIN" -c "CREATE DATABASE $db" >/dev/null
+owner_url="${admin%/*}/$db"
+app_url="postgres://$role@127.0.0.1:5432/$db"
+psql "$owner_url" -qc "GRANT USAGE ON SCHEMA public TO $role" \
+  -c "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO $role" >/dev/null
+
+log="$out/crm-server.log"
+APP_ENV=development JWT_SECRET='k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)' DATABASE_URL="$app_url" \
+  MIGRATION_DATABASE_URL="$owner_url" HOST=127.0.0.1 PORT=0 LOG_LEVEL=info,ops_kit::metrics=off \
+  "$bin" >"$log" 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null || true' EXIT
+port=""
+for _ in $(seq 1 200); do
+  port=$(grep -oE 'Listening on http://[0-9.]+:[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
+  [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/api/health/ready" >/dev/null && break
+  sleep 0.05
+done
+[ -n "$port" ] || { cat "$log" >&2; exit 1; }
+base="http://127.0.0.1:$port"
+
+# 100,000 leads for the demo shop, spread over a year, every status.
+psql "$owner_url" -q >/dev/null <<'SQL'
+INSERT INTO leads (tenant_id, id, external_id, name, company, email, email_key, phone, source, project_type,
+    estimated_value_e4, currency, tags, status, lost_reason, status_changed_at, created_at, updated_at, version)
+SELECT '00000000-0000-4000-8000-000000000001', gen_random_uuid(), 'seed-' || g, 'Customer ' || g,
+    'Shop ' || (g % 500), 'c' || g || '@example.com', 'c' || g || '@example.com', '+1 555 ' || lpad((g % 10000)::text, 4, '0'),
+    (ARRAY['web_form', 'referral', 'showroom', 'phone'])[1 + g % 4], (ARRAY['kitchen', 'bath', 'closet', 'built_in'])[1 + g % 4],
+    (g % 50000) * 10000::bigint, 'USD', '["oak"]', (ARRAY['new', 'contacted', 'qualified', 'quoted', 'won', 'lost'])[1 + g % 6],
+    CASE WHEN g % 6 = 5 THEN 'price' END, t, t, t, 1
+FROM generate_series(1, 100000) AS g, LATERAL (SELECT now() - make_interval(secs => g * 315) AS t) AS at;
+ANALYZE;
+SQL
+
+TOKEN=$(curl -sf "$base/api/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"admin@cutlist.pro","password":"admin123"}' | sed -E 's/.*"accessToken":"([^"]+)".*/\1/')
+export TOKEN
+count=$(curl -sf "$base/api/crm/leads?limit=50" -H "authorization: Bearer $TOKEN" | grep -o '"id"' | wc -l)
+[ "$count" = 50 ] || { echo "the list answered $count leads" >&2; exit 1; }
+
+wrk_one() { # name conns script url -> "rps p50 p99"
+  local report
+  wrk -t1 -c"$2" -d1s -s "$3" "$4" >/dev/null
+  report=$(wrk -t1 -c"$2" -d"${seconds}s" --latency -s "$3" "$4")
+  if grep -qE "Non-2xx|Socket errors" <<<"$report"; then echo "$report" >&2; exit 1; fi
+  echo "$(awk '/^Requests\/sec/ {print $2}' <<<"$report") $(awk '$1=="50%" {print $2}' <<<"$report") $(awk '$1=="99%" {print $2}' <<<"$report")"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# The middle row of a results file by requests/s.
+middle() { sort -g "$1" | sed -n "$(( (rounds + 1) / 2 ))p"; }
+
+: >"$out/crm-list.txt"; : >"$out/crm-upsert.txt"; : >"$out/crm-pgbench.txt"
+for round in $(seq 1 "$rounds"); do
+  r=$(wrk_one list "$list_conns" bench/crm_list.lua "$base/api/crm/leads?limit=50"); echo "$r" >>"$out/crm-list.txt"
+  echo "round $round list: $r" >&2
+  r=$(wrk_one upsert "$upsert_conns" bench/crm_upsert.lua "$base/api/crm/leads"); echo "$r" >>"$out/crm-upsert.txt"
+  echo "round $round upsert: $r" >&2
+  tps=$(pgbench -n -c "$upsert_conns" -j 1 -T "$seconds" -f bench/pg_lead_upsert.sql "$app_url" 2>/dev/null \
+    | awk '/^tps/ {print $3; exit}')
+  echo "$tps" >>"$out/crm-pgbench.txt"
+  echo "round $round pgbench: $tps tps" >&2
+done
+
+list_rps=$(cut -d' ' -f1 "$out/crm-list.txt" | median); up_rps=$(cut -d' ' -f1 "$out/crm-upsert.txt" | median)
+pg_tps=$(median <"$out/crm-pgbench.txt")
+ratio=$(awk -v a="$up_rps" -v p="$pg_tps" 'BEGIN {printf "%.2f", p / a}')
+leads=$(psql "$owner_url" -tAc "select count(*) from leads")
+echo
+echo "medians of $rounds alternating rounds, ${seconds}s each; list at $list_conns connections, upserts at $upsert_conns"
+echo
+echo "| workload | requests/s | p50 | p99 |"
+echo "|---|---:|---:|---:|"
+echo "| GET /api/crm/leads?limit=50 (100k leads) | $list_rps | $(middle "$out/crm-list.txt" | cut -d' ' -f2) | $(middle "$out/crm-list.txt" | cut -d' ' -f3) |"
+echo "| POST /api/crm/leads (audited upsert, creates) | $up_rps | $(middle "$out/crm-upsert.txt" | cut -d' ' -f2) | $(middle "$out/crm-upsert.txt" | cut -d' ' -f3) |"
+echo "| pgbench: lead + audit inserts in one transaction | $pg_tps | | |"
+echo
+echo "database limit / upsert throughput: ${ratio}x (target: at most 2x)"
+echo "leads at the end: $leads"
+kill -TERM $pid; wait $pid || true
+trap - EXIT
+# KEEP_DB=1 leaves the database for a closer look.
+[ "${KEEP_DB:-}" = 1 ] || psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $role" >/dev/null
