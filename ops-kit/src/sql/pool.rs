@@ -219,11 +219,12 @@ impl Pool {
             // transaction, no tenant carries over into this one.
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => Transaction::Postgres(
-                pool.begin_with("BEGIN; SELECT set_config('app.tenant_id', '', true)")
-                    .await?,
+                begin_detached(pool, "BEGIN; SELECT set_config('app.tenant_id', '', true)").await?,
             ),
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => Transaction::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(pool) => {
+                Transaction::Sqlite(begin_detached(pool, "BEGIN IMMEDIATE").await?)
+            }
         })
     }
 
@@ -247,7 +248,7 @@ impl Pool {
                 // A UUID's text form is safe to inline; one simple-query
                 // round trip instead of two.
                 let begin = format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)");
-                Transaction::Postgres(pool.begin_with(begin).await?)
+                Transaction::Postgres(begin_detached(pool, begin).await?)
             }
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => {
@@ -287,12 +288,12 @@ impl Pool {
                     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
                      SELECT set_config('app.tenant_id', '{tenant}', true)"
                 );
-                Transaction::Postgres(pool.begin_with(begin).await?)
+                Transaction::Postgres(begin_detached(pool, begin).await?)
             }
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
                 let _ = tenant;
-                Transaction::Sqlite(pool.begin_with("BEGIN").await?)
+                Transaction::Sqlite(begin_detached(pool, "BEGIN").await?)
             }
         })
     }
@@ -476,4 +477,25 @@ impl Transaction {
             }
         }
     }
+}
+
+/// Begins a transaction in a task of its own, so that a caller that gives
+/// up half-way (a request cancelled because its client went away) cannot
+/// leave the connection inside a transaction the pool knows nothing of.
+///
+/// `sqlx` counts a transaction as open only once `BEGIN` has answered; a
+/// future dropped while waiting for that answer leaves the server in the
+/// transaction and the connection returns to the pool that way, and the
+/// next request's `BEGIN` silently joins it (read-only, or holding locks).
+/// In its own task the `BEGIN` always completes; if nobody is waiting any
+/// more, the finished transaction is dropped, which rolls it back as usual.
+async fn begin_detached<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    statement: impl Into<std::borrow::Cow<'static, str>>,
+) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    let pool = pool.clone();
+    let statement = statement.into();
+    tokio::spawn(async move { pool.begin_with(statement).await })
+        .await
+        .map_err(|_| sqlx::Error::WorkerCrashed)?
 }
