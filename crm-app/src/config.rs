@@ -35,6 +35,9 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// The pre-stop delay.
     pub shutdown_delay: Duration,
+    /// The most database connections to open (`DATABASE_MAX_CONNECTIONS`;
+    /// default: twice the cores plus two on PostgreSQL, 8 on SQLite).
+    pub database_max_connections: Option<u32>,
     /// How many reverse proxies in front of the service append to
     /// `X-Forwarded-For` and are trusted (`TRUSTED_PROXY_HOPS`, default 0).
     pub trusted_proxy_hops: usize,
@@ -50,6 +53,10 @@ impl Config {
     pub fn validator() -> Validator {
         Validator::standard()
             .setting(Setting::secret("MIGRATION_DATABASE_URL"))
+            .setting(
+                Setting::new("DATABASE_MAX_CONNECTIONS")
+                    .parse::<std::num::NonZeroU16>("a number of connections from 1 to 65535"),
+            )
             .setting(
                 Setting::new("TRUSTED_PROXY_HOPS")
                     .parse::<u8>("the number of trusted proxies in front of the service (0-255)")
@@ -92,6 +99,9 @@ impl Config {
             shutdown_delay: Duration::from_secs(
                 validated.parsed("SHUTDOWN_DELAY_SECS").unwrap_or(0),
             ),
+            database_max_connections: validated
+                .parsed::<std::num::NonZeroU16>("DATABASE_MAX_CONNECTIONS")
+                .map(|n| u32::from(n.get())),
             trusted_proxy_hops: validated
                 .parsed::<u8>("TRUSTED_PROXY_HOPS")
                 .map_or(0, usize::from),
@@ -121,6 +131,24 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:3000");
         assert_eq!(config.database_url.expose_secret(), DEFAULT_SQLITE_URL);
         assert!(config.database_is_default);
+    }
+
+    #[test]
+    fn the_pool_size_is_a_positive_number_when_set() {
+        assert_eq!(
+            Config::load(&Env::default())
+                .unwrap()
+                .database_max_connections,
+            None
+        );
+        let config = Config::load(&Env::from_pairs([("DATABASE_MAX_CONNECTIONS", "6")])).unwrap();
+        assert_eq!(config.database_max_connections, Some(6));
+        for bad in ["0", "-1", "many", "70000"] {
+            assert!(
+                Config::load(&Env::from_pairs([("DATABASE_MAX_CONNECTIONS", bad)])).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -180,7 +180,10 @@ pub async fn run(env: Env) -> ExitCode {
         Ok(validated) => Config::from_validated(validated),
         Err(exit) => return exit,
     };
-    let pool = match Pool::connect_lazy(config.database_url.expose_secret()) {
+    let pool = match Pool::connect_lazy_sized(
+        config.database_url.expose_secret(),
+        config.database_max_connections,
+    ) {
         Ok(pool) => pool,
         Err(err) => {
             tracing::error!(target: "ops_kit::startup", "[STARTUP ERROR] FATAL: DATABASE_URL: {err}");

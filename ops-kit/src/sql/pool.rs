@@ -122,6 +122,28 @@ impl Pool {
     /// assert!(matches!(err, PoolError::UnsupportedScheme(scheme) if scheme == "mysql"));
     /// ```
     pub fn connect_lazy(url: &str) -> Result<Self, PoolError> {
+        Self::connect_lazy_sized(url, None)
+    }
+
+    /// [`connect_lazy`](Self::connect_lazy) with at most `max_connections`
+    /// open connections (`None`: PostgreSQL gets
+    /// [`default_max_connections`](Self::default_max_connections), a SQLite
+    /// file 8, an in-memory SQLite database always 1).
+    ///
+    /// More connections than the database has cores to run them make
+    /// requests slower, not faster: they queue inside the database instead
+    /// of in the pool, and contend for its locks and caches.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// let pool = ops_kit::sql::Pool::connect_lazy_sized("sqlite::memory:", Some(2)).unwrap();
+    /// pool.ping().await?;
+    /// assert_eq!(pool.size_and_idle().0, 1); // in memory: one connection, whatever the size
+    /// # Ok(()) }
+    /// ```
+    pub fn connect_lazy_sized(url: &str, max_connections: Option<u32>) -> Result<Self, PoolError> {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
             #[cfg(feature = "postgres")]
@@ -129,7 +151,7 @@ impl Pool {
                 let options = sqlx::postgres::PgConnectOptions::from_str(url)
                     .map_err(|_| PoolError::InvalidUrl)?;
                 let pool = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections(max_connections.unwrap_or_else(Self::default_max_connections))
                     .min_connections(0)
                     .acquire_timeout(Duration::from_secs(3))
                     .test_before_acquire(false)
@@ -155,7 +177,11 @@ impl Pool {
                 let pool = SqlitePoolOptions::new()
                     // An in-memory database lives and dies with its one
                     // connection.
-                    .max_connections(if in_memory { 1 } else { 8 })
+                    .max_connections(if in_memory {
+                        1
+                    } else {
+                        max_connections.unwrap_or(8)
+                    })
                     .idle_timeout(if in_memory {
                         None
                     } else {
@@ -172,6 +198,21 @@ impl Pool {
             }
             other => Err(PoolError::UnsupportedScheme(other.to_owned())),
         }
+    }
+
+    /// The default size of a PostgreSQL pool: twice this machine's cores,
+    /// plus two (the well-known starting point for a database on the same
+    /// kind of machine; measure and set it for yours).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    /// assert_eq!(ops_kit::sql::Pool::default_max_connections(), 2 * cores + 2);
+    /// ```
+    pub fn default_max_connections() -> u32 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        2 * cores + 2
     }
 
     /// Which backend this is.
