@@ -16,10 +16,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::api::db;
 use crate::api::fields::{self, Errors};
 use crate::api::list::{self, Cursor, KeyKind, ListQuery, Sort};
 use crate::api::sql::{Arg, Sql};
+use crate::api::{db, read_tx};
 use crate::bind_args;
 use crate::openapi::schemas;
 use crate::state::AppState;
@@ -122,11 +122,7 @@ async fn audit_logs_list(
     sql.push(" ORDER BY seq DESC");
     sql.and(" LIMIT ?", [Arg::Int(limit + 1)]);
 
-    let mut tx = state
-        .pool
-        .begin_read_for_tenant(principal.tenant_id)
-        .await
-        .map_err(db)?;
+    let mut tx = read_tx(&state, &principal).await?;
     let rows: Vec<Row> = on_backend!(&mut tx, conn => {
         bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut **conn).await.map_err(db)?
     });

@@ -22,9 +22,8 @@ use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, Claim, IdempotencyKey};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
-use crate::api::{db, now};
+use crate::api::{db, now, read_tx};
 use crate::leads;
-use crate::leads::routes::read_tx;
 use crate::openapi::schemas;
 use crate::state::AppState;
 

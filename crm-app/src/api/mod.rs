@@ -30,6 +30,19 @@ pub fn db(err: sqlx::Error) -> ApiError {
     crate::auth::routes::db(err)
 }
 
+/// Opens the read-only snapshot a reading request works in, scoped to
+/// the caller's tenant.
+pub async fn read_tx(
+    state: &crate::state::AppState,
+    principal: &ops_kit::auth::Principal,
+) -> Result<ops_kit::sql::Transaction, ApiError> {
+    state
+        .pool
+        .begin_read_for_tenant(principal.tenant_id)
+        .await
+        .map_err(db)
+}
+
 /// The current time, truncated to microseconds: what both databases store,
 /// so that a value read back equals the value written (versions, cursors
 /// and `updatedAfter` compare exactly).

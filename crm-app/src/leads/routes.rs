@@ -21,7 +21,7 @@ use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, Claim, IdempotencyKey};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
-use crate::api::{db, money, now};
+use crate::api::{db, money, now, read_tx};
 use crate::openapi::schemas;
 use crate::state::AppState;
 
@@ -41,18 +41,6 @@ type Written = (StatusCode, HeaderMap, Json<Value>);
 
 fn written(status: StatusCode, lead: &LeadRow) -> Written {
     (status, etag::headers(lead.version), Json(lead.view()))
-}
-
-/// Opens the read-only snapshot a reading request works in.
-pub async fn read_tx(
-    state: &AppState,
-    principal: &Principal,
-) -> Result<ops_kit::sql::Transaction, ApiError> {
-    state
-        .pool
-        .begin_read_for_tenant(principal.tenant_id)
-        .await
-        .map_err(db)
 }
 
 fn not_found() -> ApiError {

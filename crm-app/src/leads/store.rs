@@ -72,81 +72,64 @@ pub async fn user_exists(
 
 /// Inserts a new lead.
 pub async fn insert(tx: &mut Transaction, lead: &LeadRow) -> Result<(), sqlx::Error> {
-    let email_key = lead.email_key();
-    on_backend!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO leads (tenant_id, id, external_id, name, company, email, email_key, phone, source, \
-             project_type, estimated_value_e4, currency, site_address, desired_install_date, owner_user_id, \
-             tags, notes, status, lost_reason, status_changed_at, created_at, updated_at, deleted_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24)",
-        )
-        .bind(lead.tenant_id)
-        .bind(lead.id)
-        .bind(&lead.external_id)
-        .bind(&lead.name)
-        .bind(&lead.company)
-        .bind(&lead.email)
-        .bind(&email_key)
-        .bind(&lead.phone)
-        .bind(&lead.source)
-        .bind(&lead.project_type)
-        .bind(lead.estimated_value_e4)
-        .bind(&lead.currency)
-        .bind(&lead.site_address)
-        .bind(lead.desired_install_date)
-        .bind(lead.owner_user_id)
-        .bind(Json(&lead.tags.0))
-        .bind(&lead.notes)
-        .bind(&lead.status)
-        .bind(&lead.lost_reason)
-        .bind(lead.status_changed_at)
-        .bind(lead.created_at)
-        .bind(lead.updated_at)
-        .bind(lead.deleted_at)
-        .bind(lead.version)
-        .execute(&mut **conn)
-        .await?;
-    });
-    Ok(())
+    write(
+        tx,
+        lead,
+        "INSERT INTO leads (tenant_id, id, external_id, name, company, email, email_key, phone, source, \
+         project_type, estimated_value_e4, currency, site_address, desired_install_date, owner_user_id, \
+         tags, notes, status, lost_reason, status_changed_at, created_at, updated_at, deleted_at, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20, $21, $22, $23, $24)",
+    )
+    .await
 }
 
 /// Writes every field of a lead back (the caller has bumped its version).
 pub async fn update(tx: &mut Transaction, lead: &LeadRow) -> Result<(), sqlx::Error> {
+    write(
+        tx,
+        lead,
+        "UPDATE leads SET external_id = $3, name = $4, company = $5, email = $6, email_key = $7, \
+         phone = $8, source = $9, project_type = $10, estimated_value_e4 = $11, currency = $12, \
+         site_address = $13, desired_install_date = $14, owner_user_id = $15, tags = $16, notes = $17, \
+         status = $18, lost_reason = $19, status_changed_at = $20, created_at = $21, updated_at = $22, \
+         deleted_at = $23, version = $24 WHERE tenant_id = $1 AND id = $2",
+    )
+    .await
+}
+
+/// Runs `sql` with every column of the lead bound, in `COLUMNS` order with
+/// `email_key` after `email`.
+async fn write(tx: &mut Transaction, lead: &LeadRow, sql: &str) -> Result<(), sqlx::Error> {
     let email_key = lead.email_key();
     on_backend!(tx, conn => {
-        sqlx::query(
-            "UPDATE leads SET external_id = $3, name = $4, company = $5, email = $6, email_key = $7, \
-             phone = $8, source = $9, project_type = $10, estimated_value_e4 = $11, currency = $12, \
-             site_address = $13, desired_install_date = $14, owner_user_id = $15, tags = $16, notes = $17, \
-             status = $18, lost_reason = $19, status_changed_at = $20, updated_at = $21, deleted_at = $22, \
-             version = $23 WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(lead.tenant_id)
-        .bind(lead.id)
-        .bind(&lead.external_id)
-        .bind(&lead.name)
-        .bind(&lead.company)
-        .bind(&lead.email)
-        .bind(&email_key)
-        .bind(&lead.phone)
-        .bind(&lead.source)
-        .bind(&lead.project_type)
-        .bind(lead.estimated_value_e4)
-        .bind(&lead.currency)
-        .bind(&lead.site_address)
-        .bind(lead.desired_install_date)
-        .bind(lead.owner_user_id)
-        .bind(Json(&lead.tags.0))
-        .bind(&lead.notes)
-        .bind(&lead.status)
-        .bind(&lead.lost_reason)
-        .bind(lead.status_changed_at)
-        .bind(lead.updated_at)
-        .bind(lead.deleted_at)
-        .bind(lead.version)
-        .execute(&mut **conn)
-        .await?;
+        sqlx::query(sql)
+            .bind(lead.tenant_id)
+            .bind(lead.id)
+            .bind(&lead.external_id)
+            .bind(&lead.name)
+            .bind(&lead.company)
+            .bind(&lead.email)
+            .bind(&email_key)
+            .bind(&lead.phone)
+            .bind(&lead.source)
+            .bind(&lead.project_type)
+            .bind(lead.estimated_value_e4)
+            .bind(&lead.currency)
+            .bind(&lead.site_address)
+            .bind(lead.desired_install_date)
+            .bind(lead.owner_user_id)
+            .bind(Json(&lead.tags.0))
+            .bind(&lead.notes)
+            .bind(&lead.status)
+            .bind(&lead.lost_reason)
+            .bind(lead.status_changed_at)
+            .bind(lead.created_at)
+            .bind(lead.updated_at)
+            .bind(lead.deleted_at)
+            .bind(lead.version)
+            .execute(&mut **conn)
+            .await?;
     });
     Ok(())
 }
