@@ -320,6 +320,18 @@ async fn an_upsert_creates_then_updates_the_lead_matched_by_id_external_id_or_em
         )
         .await;
     assert_eq!(r.body["version"], 4);
+    // A new id with the email of an existing lead contradicts itself.
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"id": uuid::Uuid::new_v4(), "email": "ana@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("lead_conflict"))
+    );
     // A new client-chosen id creates a lead with that id.
     let fresh = uuid::Uuid::new_v4().to_string();
     let r = h

@@ -164,7 +164,11 @@ async fn leads_upsert(
         found.push(("email", lead));
     }
     let mut ids: Vec<Uuid> = found.iter().map(|(_, l)| l.id).collect();
-    ids.dedup();
+    // A client-chosen id that names no lead is a new lead's id: another
+    // key matching an existing lead contradicts it.
+    if let Some(id) = id {
+        ids.push(id);
+    }
     ids.sort();
     ids.dedup();
     if ids.len() > 1 {
