@@ -724,6 +724,43 @@ async fn an_idempotent_replay_returns_the_first_answer_and_a_reused_key_is_refus
         1,
         "a replay records nothing"
     );
+    // Concurrent duplicates: one does the work, the others wait and replay it.
+    let body = json!({"leadId": lead["id"], "type": "email", "subject": "Quote sent"});
+    let key = [("idempotency-key", "email-burst")];
+    let (a, b, c) = tokio::join!(
+        h.send(
+            "POST",
+            "/api/crm/activities",
+            &ada,
+            Some(body.clone()),
+            &key
+        ),
+        h.send(
+            "POST",
+            "/api/crm/activities",
+            &ada,
+            Some(body.clone()),
+            &key
+        ),
+        h.send(
+            "POST",
+            "/api/crm/activities",
+            &ada,
+            Some(body.clone()),
+            &key
+        ),
+    );
+    for r in [&a, &b, &c] {
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        assert_eq!(r.body["id"], a.body["id"]);
+    }
+    let replays = [&a, &b, &c]
+        .iter()
+        .filter(|r| r.headers.contains_key("idempotent-replayed"))
+        .count();
+    assert_eq!(replays, 2);
+    let emails = h.get("/api/crm/activities?type=email", &ada).await;
+    assert_eq!(emails.body["data"].as_array().unwrap().len(), 1);
     // The same key with another body.
     let other = json!({"leadId": lead["id"], "type": "call", "subject": "Second call"});
     let r = h
