@@ -35,17 +35,10 @@ pub async fn by_ids(
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(&format!(
-        "SELECT {COLUMNS} FROM activities WHERE tenant_id = $1 AND id IN ("
+        "SELECT {COLUMNS} FROM activities WHERE tenant_id = $1 AND id IN "
     ));
     sql.args.push(Arg::Uuid(tenant));
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        let p = sql.arg(Arg::Uuid(*id));
-        sql.push(&p);
-    }
-    sql.push(")");
+    sql.in_list(ids);
     list(tx, &sql).await
 }
 

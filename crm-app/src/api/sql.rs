@@ -75,6 +75,26 @@ impl Sql {
     }
 }
 
+impl Sql {
+    /// Appends `(<p1>, <p2>, …)` with one placeholder per id, for
+    /// `id IN …`. The list must not be empty.
+    ///
+    /// ```
+    /// use crm_app::api::sql::Sql;
+    /// let mut sql = Sql::new("SELECT id FROM leads WHERE id IN ");
+    /// sql.in_list(&[uuid::Uuid::nil(), uuid::Uuid::max()]);
+    /// assert_eq!(sql.text, "SELECT id FROM leads WHERE id IN ($1, $2)");
+    /// ```
+    pub fn in_list(&mut self, ids: &[Uuid]) -> &mut Self {
+        debug_assert!(!ids.is_empty(), "IN () is not valid SQL");
+        let placeholders: Vec<String> = ids.iter().map(|id| self.arg(Arg::Uuid(*id))).collect();
+        self.text.push('(');
+        self.text.push_str(&placeholders.join(", "));
+        self.text.push(')');
+        self
+    }
+}
+
 /// Binds a [`Sql`]'s arguments to a `sqlx` query, in order.
 #[macro_export]
 macro_rules! bind_args {

@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::model::{COLUMNS, LeadRow};
-use crate::api::sql::Sql;
+use crate::api::sql::{Arg, Sql};
 use crate::bind_args;
 
 /// `FOR UPDATE` where the database has it. SQLite's write transactions
@@ -240,19 +240,10 @@ pub async fn events(
     }
     let mut sql = Sql::new(
         "SELECT tenant_id, id, lead_id, from_status, to_status, lost_reason, note, user_id, occurred_at \
-         FROM lead_status_events WHERE tenant_id = ",
+         FROM lead_status_events WHERE tenant_id = $1 AND id IN ",
     );
-    let t = sql.arg(crate::api::sql::Arg::Uuid(tenant));
-    sql.push(&t);
-    sql.push(" AND id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        let p = sql.arg(crate::api::sql::Arg::Uuid(*id));
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.push(&p);
-    }
-    sql.push(")");
+    sql.args.push(Arg::Uuid(tenant));
+    sql.in_list(ids);
     on_backend!(tx, conn => {
         bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut **conn).await
     })
