@@ -78,25 +78,44 @@ async fn check_owner(
     Ok(())
 }
 
-/// Refuses an externalId or email that another lead of the tenant holds.
-async fn check_unique(tx: &mut Tx, principal: &Principal, lead: &LeadRow) -> Result<(), ApiError> {
+/// Refuses a changed externalId or email that another lead of the tenant
+/// holds.
+async fn check_unique(
+    tx: &mut Tx,
+    principal: &Principal,
+    lead: &LeadRow,
+    before: &LeadRow,
+) -> Result<(), ApiError> {
     let keys = [
-        ("external_id", lead.external_id.clone(), "externalId"),
-        ("email_key", lead.email_key(), "email"),
+        (
+            "external_id",
+            lead.external_id.clone(),
+            before.external_id.clone(),
+            "externalId",
+            "external_id_taken",
+        ),
+        (
+            "email_key",
+            lead.email_key(),
+            before.email_key(),
+            "email",
+            "email_taken",
+        ),
     ];
-    for (column, value, field) in keys {
-        let Some(value) = value else { continue };
+    for (column, value, old, field, code) in keys {
+        let Some(value) = value.filter(|v| old.as_ref() != Some(v)) else {
+            continue;
+        };
         if let Some(other) = store::find_by(tx, principal.tenant_id, column, &value)
             .await
             .map_err(db)?
             && other.id != lead.id
         {
-            return Err(ApiError::conflict(
-                format!("{column}_taken").replace("email_key", "email"),
-                format!("another lead already has this {field}"),
-            )
-            .with_field("field", json!(field))
-            .with_field("conflictingId", json!(other.id)));
+            return Err(
+                ApiError::conflict(code, format!("another lead already has this {field}"))
+                    .with_field("field", json!(field))
+                    .with_field("conflictingId", json!(other.id)),
+            );
         }
     }
     Ok(())
@@ -412,7 +431,7 @@ async fn lead_update(
         tx.rollback().await.map_err(db)?;
         return Ok(written(StatusCode::OK, &lead));
     }
-    check_unique(&mut tx, &principal, &lead).await?;
+    check_unique(&mut tx, &principal, &lead, &before).await?;
     check_owner(&mut tx, &principal, &lead, Some(&before)).await?;
     lead.version += 1;
     lead.updated_at = now();
