@@ -11,6 +11,7 @@ pub mod config;
 pub mod leads;
 pub mod migrate;
 pub mod openapi;
+pub mod quotes;
 pub mod seed;
 pub mod state;
 pub mod users;

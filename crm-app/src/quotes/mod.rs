@@ -1,0 +1,5 @@
+//! Quotes: a lead's job priced line by line (cabinets, sheet goods, edge
+//! banding, hardware, finishing, labour, installation, delivery), with
+//! server-computed totals, a lifecycle and revisions.
+
+pub mod totals;
