@@ -125,6 +125,7 @@ fn protected_api() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(leads::routes::router())
         .merge(activities::routes::router())
+        .merge(quotes::routes::router())
         .merge(audit_logs::router())
 }
 

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "The tenant's users"),
         (name = "leads", description = "Prospective jobs and their pipeline"),
         (name = "activities", description = "Calls, emails, meetings, site visits, notes and tasks"),
+        (name = "quotes", description = "Quotes with line items, exact totals, a lifecycle and revisions"),
         (name = "audit", description = "The audit trail"),
         (name = "operations", description = "Probes and this document"),
     )
@@ -369,5 +370,166 @@ pub mod schemas {
     pub struct AuditLogPage {
         pub data: Vec<AuditLog>,
         pub page_info: PageInfo,
+    }
+
+    /// A discount: a percentage or an amount.
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct QuoteDiscount {
+        /// `percent` (0 to 100) or `amount` (money, capped at what it applies to).
+        #[serde(rename = "type")]
+        pub kind: String,
+        /// A decimal string.
+        #[schema(example = "10")]
+        pub value: String,
+    }
+
+    /// A line of a quote. Quantities and prices are decimal strings; the
+    /// `line*` amounts are computed by the server.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct QuoteLine {
+        pub id: Option<Uuid>,
+        pub position: Option<i32>,
+        /// e.g. "Kitchen – uppers"
+        pub section: Option<String>,
+        /// cabinet, sheet_good, edge_banding, hardware, labor, finishing, installation, delivery, custom
+        pub kind: String,
+        pub name: String,
+        pub description: Option<String>,
+        pub sku: Option<String>,
+        pub material: Option<String>,
+        pub finish: Option<String>,
+        pub width_mm: Option<i32>,
+        pub height_mm: Option<i32>,
+        pub depth_mm: Option<i32>,
+        /// ea, sheet, sq_ft, m2, lin_ft, m, hr
+        pub unit: String,
+        #[schema(example = "2")]
+        pub quantity: String,
+        /// May carry sub-cent precision (up to 6 decimals).
+        #[schema(example = "0.4375")]
+        pub unit_price: String,
+        /// Internal; never part of a customer-facing total.
+        pub unit_cost: Option<String>,
+        pub discount: Option<QuoteDiscount>,
+        pub taxable: Option<bool>,
+        /// Percent, e.g. "8.25".
+        pub tax_rate: Option<String>,
+        pub line_subtotal: Option<String>,
+        pub line_discount: Option<String>,
+        pub quote_discount_share: Option<String>,
+        pub line_tax: Option<String>,
+        pub line_total: Option<String>,
+    }
+
+    /// A quote with its lines and totals.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Quote {
+        pub id: Uuid,
+        pub lead_id: Uuid,
+        pub external_id: Option<String>,
+        /// Sequential per tenant, shared by revisions.
+        #[schema(example = "Q-000123")]
+        pub quote_number: String,
+        pub revision: i32,
+        pub supersedes_quote_id: Option<Uuid>,
+        pub title: String,
+        /// draft, sent, accepted, rejected, superseded
+        pub status: String,
+        pub currency: String,
+        #[schema(format = Date)]
+        pub valid_until: String,
+        pub terms: Option<String>,
+        pub notes: Option<String>,
+        pub discount: Option<QuoteDiscount>,
+        pub line_items: Vec<QuoteLine>,
+        pub subtotal: String,
+        pub discount_total: String,
+        pub tax_total: String,
+        pub total: String,
+        #[schema(format = DateTime)]
+        pub sent_at: Option<String>,
+        #[schema(format = DateTime)]
+        pub accepted_at: Option<String>,
+        #[schema(format = DateTime)]
+        pub rejected_at: Option<String>,
+        pub rejection_reason: Option<String>,
+        /// Sent and past validUntil.
+        pub is_expired: bool,
+        pub created_by: Option<Uuid>,
+        #[schema(format = DateTime)]
+        pub created_at: String,
+        #[schema(format = DateTime)]
+        pub updated_at: String,
+        #[schema(format = DateTime)]
+        pub deleted_at: Option<String>,
+        pub version: i64,
+        /// Upserts only.
+        pub created: Option<bool>,
+    }
+
+    /// The writable fields of a quote.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct QuoteInput {
+        /// The quote to update (drafts only).
+        pub id: Option<Uuid>,
+        /// Required when creating.
+        pub lead_id: Option<Uuid>,
+        pub external_id: Option<String>,
+        /// Required when creating.
+        pub title: Option<String>,
+        /// Required when creating.
+        pub currency: Option<String>,
+        /// Defaults to today + 30 days.
+        #[schema(format = Date)]
+        pub valid_until: Option<String>,
+        pub terms: Option<String>,
+        pub notes: Option<String>,
+        pub discount: Option<QuoteDiscount>,
+        /// Replaces every line when present.
+        pub line_items: Option<Vec<QuoteLine>>,
+    }
+
+    /// A change to a draft's header.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct QuotePatch {
+        pub external_id: Option<String>,
+        pub title: Option<String>,
+        pub currency: Option<String>,
+        #[schema(format = Date)]
+        pub valid_until: Option<String>,
+        pub terms: Option<String>,
+        pub notes: Option<String>,
+        pub discount: Option<QuoteDiscount>,
+    }
+
+    /// Computed totals, nothing saved.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct QuoteTotals {
+        pub currency: String,
+        pub discount: Option<QuoteDiscount>,
+        pub line_items: Vec<QuoteLine>,
+        pub subtotal: String,
+        pub discount_total: String,
+        pub tax_total: String,
+        pub total: String,
+    }
+
+    /// A page of quotes.
+    #[derive(Debug, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct QuotePage {
+        pub data: Vec<Quote>,
+        pub page_info: PageInfo,
+    }
+
+    /// Every revision of a quote number, oldest first.
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct QuoteRevisions {
+        pub data: Vec<Quote>,
     }
 }

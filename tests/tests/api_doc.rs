@@ -209,6 +209,8 @@ async fn every_curl_example_in_the_api_tour_answers_as_written() {
                 vars.insert("LEAD".into(), id.into());
             } else if url.ends_with("/api/crm/activities") {
                 vars.insert("ACTIVITY".into(), id.into());
+            } else if url.ends_with("/api/crm/quotes") {
+                vars.insert("QUOTE".into(), id.into());
             }
         }
     }

@@ -665,7 +665,7 @@ pub struct PageQuery {
     cursor: Option<String>,
 }
 
-/// A lead's activities and status changes, newest first.
+/// A lead's activities, status changes and quote events, newest first.
 #[utoipa::path(
     get, path = "/api/crm/leads/{id}/timeline", tag = "leads", params(("id" = Uuid, Path, description = "The lead"), PageQuery),
     responses((status = 200, description = "A page of timeline entries", body = schemas::TimelinePage), (status = 404, body = schemas::Error))
@@ -684,6 +684,8 @@ async fn lead_timeline(
          SELECT 'activity' AS kind, id, COALESCE(occurred_at, completed_at, created_at) AS at FROM activities \
          WHERE tenant_id = $1 AND lead_id = $2 AND deleted_at IS NULL \
          UNION ALL SELECT 'status_change' AS kind, id, occurred_at AS at FROM lead_status_events \
+         WHERE tenant_id = $1 AND lead_id = $2 \
+         UNION ALL SELECT 'quote_event' AS kind, id, occurred_at AS at FROM quote_events \
          WHERE tenant_id = $1 AND lead_id = $2) AS timeline WHERE 1 = 1",
     );
     sql.args.extend([Arg::Uuid(tenant), Arg::Uuid(id)]);
@@ -708,6 +710,9 @@ async fn lead_timeline(
     let activities = crate::activities::store::by_ids(&mut tx, tenant, &ids("activity"))
         .await
         .map_err(db)?;
+    let quote_events = crate::quotes::store::events(&mut tx, tenant, &ids("quote_event"))
+        .await
+        .map_err(db)?;
     tx.rollback().await.map_err(db)?;
     let now = now();
     Ok(axum::response::IntoResponse::into_response(list::page(
@@ -719,10 +724,14 @@ async fn lead_timeline(
             id: *id,
         },
         |(kind, id, at)| {
-            let item = if kind == "activity" {
-                activities.iter().find(|a| a.id == *id).map(|a| a.view(now))
-            } else {
-                events.iter().find(|e| e.id == *id).map(StatusEvent::view)
+            let item = match kind.as_str() {
+                "activity" => activities.iter().find(|a| a.id == *id).map(|a| a.view(now)),
+                "quote_event" => quote_events.iter().find(|e| e.0 == *id).map(
+                    |(id, quote, action, user, at)| {
+                        json!({ "id": id, "quoteId": quote, "action": action, "userId": user, "occurredAt": at })
+                    },
+                ),
+                _ => events.iter().find(|e| e.id == *id).map(StatusEvent::view),
             };
             json!({ "type": kind, "id": id, "at": at, "item": item })
         },

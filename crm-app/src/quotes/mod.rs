@@ -2,4 +2,8 @@
 //! banding, hardware, finishing, labour, installation, delivery), with
 //! server-computed totals, a lifecycle and revisions.
 
+pub mod input;
+pub mod model;
+pub mod routes;
+pub mod store;
 pub mod totals;
