@@ -2254,6 +2254,10 @@ async fn the_quote_lifecycle_moves_the_lead_and_refuses_every_other_transition(h
         (r.status, r.body["rejectionReason"].as_str()),
         (StatusCode::OK, Some("Too dear"))
     );
+    for action in ["send", "accept", "reject"] {
+        let r = h.act(&ada, &q, action, json!({"reason": "x"})).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "rejected: {action}: {r:?}");
+    }
     let r = h.act(&ada, &q, "revise", json!({})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let rev = r.body;
@@ -2330,6 +2334,21 @@ async fn the_quote_lifecycle_moves_the_lead_and_refuses_every_other_transition(h
             "accepted: {action}"
         );
     }
+    // A quote without lines cannot be sent; a rejection needs a reason.
+    let elsewhere = h.lead(&ada, json!({"name": "Cy"})).await;
+    let empty = h
+        .post(
+            "/api/crm/quotes",
+            &ada,
+            json!({"leadId": elsewhere["id"], "title": "Empty", "currency": "USD"}),
+        )
+        .await
+        .body;
+    let r = h.act(&ada, &empty, "send", json!({})).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("quote_empty"))
+    );
     // An expired quote reads so and cannot be accepted.
     let other = h.lead(&ada, json!({"name": "Bo"})).await;
     let old = h
