@@ -112,6 +112,49 @@ fn discount_view(kind: &Option<String>, value: &Option<String>) -> Value {
 }
 
 impl QuoteRow {
+    /// A new, empty draft (revision 1, valid for [`VALIDITY_DAYS`] from
+    /// `now`); the number is assigned when it is saved.
+    ///
+    /// [`VALIDITY_DAYS`]: super::routes::VALIDITY_DAYS
+    pub fn draft(
+        tenant_id: Uuid,
+        id: Uuid,
+        lead_id: Uuid,
+        created_by: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            tenant_id,
+            id,
+            lead_id,
+            external_id: None,
+            quote_number: 0,
+            revision: 1,
+            supersedes_quote_id: None,
+            title: String::new(),
+            status: "draft".into(),
+            currency: "USD".into(),
+            valid_until: now.date_naive() + chrono::Duration::days(super::routes::VALIDITY_DAYS),
+            terms: None,
+            notes: None,
+            discount_type: None,
+            discount_value: None,
+            subtotal_minor: 0,
+            discount_minor: 0,
+            tax_minor: 0,
+            total_minor: 0,
+            sent_at: None,
+            accepted_at: None,
+            rejected_at: None,
+            rejection_reason: None,
+            created_by,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            version: 1,
+        }
+    }
+
     /// The currency's decimals.
     pub fn decimals(&self) -> u32 {
         money::decimals(&self.currency).unwrap_or(2)

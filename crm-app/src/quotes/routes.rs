@@ -323,36 +323,13 @@ async fn quote_upsert(
                 }
             }
             errors.finish()?;
-            let quote = QuoteRow {
-                tenant_id: tenant,
-                id: id.unwrap_or_else(Uuid::new_v4),
-                lead_id: lead_id.unwrap_or_default(),
-                external_id: None,
-                quote_number: 0,
-                revision: 1,
-                supersedes_quote_id: None,
-                title: String::new(),
-                status: "draft".into(),
-                currency: "USD".into(),
-                valid_until: now.date_naive() + Duration::days(VALIDITY_DAYS),
-                terms: None,
-                notes: None,
-                discount_type: None,
-                discount_value: None,
-                subtotal_minor: 0,
-                discount_minor: 0,
-                tax_minor: 0,
-                total_minor: 0,
-                sent_at: None,
-                accepted_at: None,
-                rejected_at: None,
-                rejection_reason: None,
-                created_by: Some(principal.user_id),
-                created_at: now,
-                updated_at: now,
-                deleted_at: None,
-                version: 1,
-            };
+            let quote = QuoteRow::draft(
+                tenant,
+                id.unwrap_or_else(Uuid::new_v4),
+                lead_id.unwrap_or_default(),
+                Some(principal.user_id),
+                now,
+            );
             (StatusCode::CREATED, quote, Vec::new(), true)
         }
     };
@@ -398,36 +375,9 @@ async fn quote_calculate(
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let map = fields::object(body)?;
-    let mut quote = QuoteRow {
-        tenant_id: principal.tenant_id,
-        id: Uuid::nil(),
-        lead_id: Uuid::nil(),
-        external_id: None,
-        quote_number: 0,
-        revision: 1,
-        supersedes_quote_id: None,
-        title: String::new(),
-        status: "draft".into(),
-        currency: String::new(),
-        valid_until: today(),
-        terms: None,
-        notes: None,
-        discount_type: None,
-        discount_value: None,
-        subtotal_minor: 0,
-        discount_minor: 0,
-        tax_minor: 0,
-        total_minor: 0,
-        sent_at: None,
-        accepted_at: None,
-        rejected_at: None,
-        rejection_reason: None,
-        created_by: None,
-        created_at: now(),
-        updated_at: now(),
-        deleted_at: None,
-        version: 0,
-    };
+    // A scratch draft: only its currency, discount and lines are used.
+    let mut quote = QuoteRow::draft(principal.tenant_id, Uuid::nil(), Uuid::nil(), None, now());
+    quote.currency = String::new();
     let mut errors = Errors::default();
     if !map.contains_key("currency") {
         errors.add("currency", "is required");
