@@ -7,6 +7,7 @@ pub mod activities;
 pub mod api;
 pub mod audit_logs;
 pub mod auth;
+pub mod commands;
 pub mod config;
 pub mod leads;
 pub mod migrate;

@@ -1,12 +1,17 @@
-//! The crm-app binary: logging, then [`crm_app::run`].
+//! The crm-app binary: the command line, logging, then
+//! [`crm_app::commands::execute`].
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use crm_app::commands::Cli;
 use ops_kit::config::Env;
 use ops_kit::telemetry::Telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // `--help`, `--version` and usage errors exit here, before any logging.
+    let cli = Cli::parse();
     let _logs = match Telemetry::from_env().and_then(Telemetry::init) {
         Ok(guard) => guard,
         Err(err) => {
@@ -15,5 +20,5 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    crm_app::run(Env::from_process()).await
+    crm_app::commands::execute(cli, Env::from_process()).await
 }

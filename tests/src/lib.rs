@@ -40,6 +40,37 @@ pub enum Binary {
     Audited,
 }
 
+/// What a one-off command printed and how it ended.
+#[derive(Debug)]
+pub struct Output {
+    /// The exit status.
+    pub status: ExitStatus,
+    /// Standard output and standard error, interleaved by stream.
+    pub text: String,
+}
+
+/// Runs `binary` with `args` and `env` (on top of a scrubbed environment)
+/// to completion.
+pub fn run_to_end(binary: Binary, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(path_of(binary));
+    for name in SCRUBBED {
+        cmd.env_remove(name);
+    }
+    cmd.env_remove("MIGRATION_DATABASE_URL");
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    let out = cmd.output().expect("the binary runs");
+    Output {
+        status: out.status,
+        text: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
 /// The target directory and profile the tests were built with.
 fn target_profile_dir() -> PathBuf {
     // …/target/<profile>/deps/<test-binary>
