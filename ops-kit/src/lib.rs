@@ -81,6 +81,7 @@ pub mod sql;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace_context;
 
 pub use self::app::{App, ServeError, Served};
 pub use self::client_ip::ClientIp;
@@ -90,6 +91,7 @@ pub use self::layer::{
 };
 pub use self::lifecycle::{Lifecycle, Phase};
 pub use self::request_id::RequestId;
+pub use self::trace_context::TraceId;
 
 /// Records who changed what for every successful (2xx) response of an axum
 /// handler, in the same database transaction as the change.

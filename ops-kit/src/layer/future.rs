@@ -24,6 +24,7 @@ pub(crate) struct Meta {
     pub(crate) method: Method,
     pub(crate) uri: Uri,
     pub(crate) span: tracing::Span,
+    pub(crate) trace_id: Option<crate::TraceId>,
     pub(crate) body_limit: usize,
     pub(crate) timeout: Option<Duration>,
     pub(crate) _registration: Registration,
@@ -196,6 +197,7 @@ fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response 
             .extensions()
             .get::<MatchedPath>()
             .map(MatchedPath::as_str),
+        trace_id: meta.trace_id.as_ref().map(crate::TraceId::as_str),
     }
     .emit();
     response

@@ -12,6 +12,7 @@ use super::future::{Meta, ResponseFuture};
 use crate::RequestId;
 use crate::inflight::Entry;
 use crate::request_id::REQUEST_ID_HEADER;
+use crate::trace_context::TraceId;
 
 /// The service made by [`OpsLayer`](super::OpsLayer).
 ///
@@ -66,13 +67,22 @@ where
             .headers
             .insert(REQUEST_ID_HEADER, request_id.header_value().clone());
 
+        let trace_id = parts
+            .headers
+            .get(crate::trace_context::TRACEPARENT)
+            .and_then(|v| TraceId::from_traceparent(v.as_bytes()));
         let span = tracing::info_span!(
             target: crate::telemetry::REQUEST_SPAN_TARGET,
             "request",
             requestId = request_id.as_str(),
             method = parts.method.as_str(),
             path = parts.uri.path(),
+            traceId = tracing::field::Empty,
         );
+        if let Some(trace_id) = trace_id {
+            span.record("traceId", trace_id.as_str());
+            parts.extensions.insert(trace_id);
+        }
         let registration = self.shared.in_flight.register(Entry {
             request_id: request_id.clone(),
             method: parts.method.clone(),
@@ -85,6 +95,7 @@ where
             method: parts.method.clone(),
             uri: parts.uri.clone(),
             span,
+            trace_id,
             body_limit: self.shared.body_limit,
             timeout: self.shared.request_timeout,
             _registration: registration,

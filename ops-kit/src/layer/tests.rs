@@ -370,3 +370,41 @@ async fn lines_logged_by_a_handler_carry_the_request_id_even_when_spans_are_filt
         vec!["[WARN] crm: stock running low requestId=w-1"]
     );
 }
+
+#[tokio::test]
+async fn a_traceparent_adds_its_trace_id_to_the_metrics_line_and_none_is_invented() {
+    let (out, guard, _d) = capture(LogFormat::Text);
+    send(
+        Request::get("/leads/7")
+            .header("x-request-id", "t-1")
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    for traceparent in [None, Some("00-garbage")] {
+        let mut req = Request::get("/leads/8").header("x-request-id", "t-2");
+        if let Some(value) = traceparent {
+            req = req.header("traceparent", value);
+        }
+        send(req.body(Body::empty()).unwrap()).await;
+    }
+    let lines: Vec<String> = out
+        .lines(&guard)
+        .into_iter()
+        .filter(|l| l.starts_with("[METRICS]"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines[0].ends_with("route=/leads/{id} traceId=4bf92f3577b34da6a3ce929d0e0e4736"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1..].iter().all(|l| !l.contains("traceId")),
+        "{lines:?}"
+    );
+}

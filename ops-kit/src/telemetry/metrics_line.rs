@@ -20,6 +20,8 @@ pub(crate) struct MetricsLine<'a> {
     pub(crate) path: &'a str,
     pub(crate) status: u16,
     pub(crate) route: Option<&'a str>,
+    /// The W3C trace id, when the request carried a `traceparent`.
+    pub(crate) trace_id: Option<&'a str>,
 }
 
 thread_local! {
@@ -63,6 +65,11 @@ impl MetricsLine<'_> {
                     buf.push_str(" route=");
                     push_text_value(buf, route);
                 }
+                // Trace ids are 32 hex digits by construction.
+                if let Some(trace_id) = self.trace_id {
+                    buf.push_str(" traceId=");
+                    buf.push_str(trace_id);
+                }
             }
             LogFormat::Json => {
                 buf.push_str("{\"timestamp\":\"");
@@ -83,6 +90,10 @@ impl MetricsLine<'_> {
                     buf.push_str(",\"route\":");
                     push_json_string(buf, route);
                 }
+                if let Some(trace_id) = self.trace_id {
+                    buf.push_str(",\"traceId\":");
+                    push_json_string(buf, trace_id);
+                }
                 buf.push('}');
             }
         }
@@ -99,6 +110,7 @@ impl MetricsLine<'_> {
                 path = self.path,
                 status = self.status as u64,
                 route = route,
+                traceId = self.trace_id,
                 "[METRICS]"
             ),
             None => tracing::info!(
@@ -108,6 +120,7 @@ impl MetricsLine<'_> {
                 method = self.method,
                 path = self.path,
                 status = self.status as u64,
+                traceId = self.trace_id,
                 "[METRICS]"
             ),
         }
@@ -126,6 +139,7 @@ mod tests {
             path: "/leads/7",
             status: 200,
             route,
+            trace_id: None,
         }
     }
 
