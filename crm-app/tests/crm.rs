@@ -254,6 +254,7 @@ on_both_databases!(
     quote_numbers_stay_unique_and_gap_free_under_concurrent_creation,
     quote_routes_answer_404_for_another_tenants_quotes,
     calculate_returns_the_totals_and_saves_nothing,
+    metrics_count_requests_by_route_template_and_audit_entries,
 );
 
 async fn an_upsert_creates_then_updates_the_lead_matched_by_id_external_id_or_email(h: &Harness) {
@@ -2548,5 +2549,59 @@ async fn calculate_returns_the_totals_and_saves_nothing(h: &Harness) {
         r.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "a currency is needed"
+    );
+}
+
+async fn metrics_count_requests_by_route_template_and_audit_entries(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let lead = h.lead(&ada, json!({"name": "Ana"})).await;
+    for _ in 0..2 {
+        h.get(
+            &format!("/api/crm/leads/{}", lead["id"].as_str().unwrap()),
+            &ada,
+        )
+        .await;
+    }
+    h.get(&format!("/api/crm/leads/{}", uuid::Uuid::new_v4()), &ada)
+        .await;
+    h.get("/no/such/route", &ada).await;
+    let response = h
+        .router
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    for expected in [
+        r#"http_requests_total{method="GET",route="/api/crm/leads/{id}",status="2xx"} 2"#,
+        r#"http_requests_total{method="GET",route="/api/crm/leads/{id}",status="4xx"} 1"#,
+        r#"http_requests_total{method="POST",route="/api/crm/leads",status="2xx"} 1"#,
+        r#"http_requests_total{method="GET",route="unmatched",status="4xx"} 1"#,
+        r#"audit_entries_total{result="written"} 1"#,
+        r#"audit_entries_total{result="failed"} 0"#,
+        r#"db_pool_connections{state="open"}"#,
+        "http_requests_in_flight 1",
+    ] {
+        assert!(text.contains(expected), "{expected} in\n{text}");
+    }
+    assert!(
+        !text.contains(lead["id"].as_str().unwrap()),
+        "raw paths never become labels"
     );
 }

@@ -432,8 +432,25 @@ impl App {
             .ops
             .clone()
             .services(std::mem::take(&mut self.services));
+        let services = self.ops.shared.services.clone();
+        let in_flight = self.ops.shared.in_flight.clone();
+        let metrics = move || {
+            let text = services
+                .metrics
+                .render(in_flight.len(), services.pool.as_ref());
+            async move {
+                (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    text,
+                )
+            }
+        };
         let mut router = std::mem::take(&mut self.router)
             .merge(probes)
+            .route(crate::metrics::METRICS_PATH, axum::routing::get(metrics))
             .route_layer(CaptureRouteLayer);
         // The layer caps every body itself; axum's extractors add their own
         // 2 MiB default on top, which only needs lifting for larger limits.

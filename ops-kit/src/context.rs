@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::audit::{AuditSink, TracingSink};
+use crate::metrics::Metrics;
 use crate::sql::Pool;
 
 /// The default cap on a stored request body: 64 KiB of JSON text.
@@ -21,6 +22,8 @@ pub(crate) struct Services {
     pub(crate) proxy_hops: usize,
     pub(crate) max_changes_bytes: usize,
     pub(crate) max_user_agent_chars: usize,
+    /// The Prometheus metrics of the service.
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Default for Services {
@@ -31,6 +34,7 @@ impl Default for Services {
             proxy_hops: 0,
             max_changes_bytes: DEFAULT_MAX_CHANGES_BYTES,
             max_user_agent_chars: DEFAULT_MAX_USER_AGENT_CHARS,
+            metrics: Arc::default(),
         }
     }
 }

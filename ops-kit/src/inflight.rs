@@ -56,6 +56,12 @@ impl InFlight {
         }
     }
 
+    /// How many requests are in flight.
+    pub(crate) fn len(&self) -> usize {
+        let slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entries.len() - slots.free.len()
+    }
+
     /// The requests still in flight, oldest first.
     pub(crate) fn snapshot(&self) -> Vec<Entry> {
         let mut entries: Vec<Entry> = self

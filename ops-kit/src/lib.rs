@@ -75,6 +75,7 @@ pub mod health;
 mod inflight;
 mod layer;
 mod lifecycle;
+pub mod metrics;
 pub mod request_id;
 pub mod shutdown;
 pub mod sql;

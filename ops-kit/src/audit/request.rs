@@ -243,6 +243,7 @@ impl AuditRequest {
 
         let mut tx = tx;
         if let Err(err) = services.audit_sink.record(&entry, tx.as_mut()).await {
+            services.metrics.record_audit(false);
             if let Some(tx) = tx {
                 let _ = tx.rollback().await;
             }
@@ -254,10 +255,12 @@ impl AuditRequest {
         if let Some(tx) = tx
             && let Err(err) = tx.commit().await
         {
+            services.metrics.record_audit(false);
             return ApiError::internal_message("the change could not be committed")
                 .with_source(err)
                 .into_response();
         }
+        services.metrics.record_audit(true);
         Response::from_parts(parts, response_body)
     }
 }

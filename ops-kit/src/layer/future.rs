@@ -25,6 +25,7 @@ pub(crate) struct Meta {
     pub(crate) uri: Uri,
     pub(crate) span: tracing::Span,
     pub(crate) trace_id: Option<crate::TraceId>,
+    pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub(crate) body_limit: usize,
     pub(crate) timeout: Option<Duration>,
     pub(crate) _registration: Registration,
@@ -187,6 +188,12 @@ fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response 
 
     let elapsed = meta.started.elapsed();
     let ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    meta.metrics
+        .record_request(&meta.method, route, status.as_u16(), elapsed.as_secs_f64());
     crate::telemetry::MetricsLine {
         request_id: meta.request_id.as_str(),
         duration_ms: ms,

@@ -96,6 +96,7 @@ where
             uri: parts.uri.clone(),
             span,
             trace_id,
+            metrics: self.shared.services.metrics.clone(),
             body_limit: self.shared.body_limit,
             timeout: self.shared.request_timeout,
             _registration: registration,
