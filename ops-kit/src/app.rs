@@ -75,6 +75,8 @@ pub struct App {
     ops: OpsLayer,
     shutdown_timeout: Duration,
     shutdown_delay: Duration,
+    metrics_addr: Option<String>,
+    metrics_router: Option<Router>,
     cleanup_timeout: Duration,
     check_timeout: Duration,
     check_cache_ttl: Duration,
@@ -118,6 +120,8 @@ impl App {
             ops: OpsLayer::new(),
             shutdown_timeout: shutdown::DEFAULT_SHUTDOWN_TIMEOUT,
             shutdown_delay: Duration::ZERO,
+            metrics_addr: None,
+            metrics_router: None,
             cleanup_timeout: shutdown::DEFAULT_CLEANUP_TIMEOUT,
             check_timeout: health::DEFAULT_CHECK_TIMEOUT,
             check_cache_ttl: health::DEFAULT_CHECK_CACHE_TTL,
@@ -398,6 +402,30 @@ impl App {
         if let Some(secs) = config.parsed::<u64>("SHUTDOWN_DELAY_SECS") {
             self.shutdown_delay = Duration::from_secs(secs);
         }
+        if let Some(addr) = config.get("METRICS_ADDR") {
+            self.metrics_addr = Some(addr.to_owned());
+        }
+        self
+    }
+
+    /// Serves `/metrics` on a listener of its own at `addr` (under
+    /// [`serve`](Self::serve)) instead of on the main port, so that it can
+    /// stay off the public ingress. `METRICS_ADDR` sets it through
+    /// [`configure`](Self::configure).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use tower::ServiceExt;
+    /// let router = ops_kit::App::new("svc", "1.0.0").metrics_addr("127.0.0.1:9090").into_router();
+    /// let request = http::Request::get("/metrics").body(axum::body::Body::empty()).unwrap();
+    /// // Not on the main port any more.
+    /// assert_eq!(router.oneshot(request).await.unwrap().status(), 404);
+    /// # }
+    /// ```
+    pub fn metrics_addr(mut self, addr: impl Into<String>) -> Self {
+        self.metrics_addr = Some(addr.into());
         self
     }
 
@@ -448,10 +476,15 @@ impl App {
                 )
             }
         };
-        let mut router = std::mem::take(&mut self.router)
-            .merge(probes)
-            .route(crate::metrics::METRICS_PATH, axum::routing::get(metrics))
-            .route_layer(CaptureRouteLayer);
+        let metrics =
+            Router::new().route(crate::metrics::METRICS_PATH, axum::routing::get(metrics));
+        let mut router = std::mem::take(&mut self.router).merge(probes);
+        if self.metrics_addr.is_some() {
+            self.metrics_router = Some(metrics);
+        } else {
+            router = router.merge(metrics);
+        }
+        let mut router = router.route_layer(CaptureRouteLayer);
         // The layer caps every body itself; axum's extractors add their own
         // 2 MiB default on top, which only needs lifting for larger limits.
         if self.ops.shared.body_limit > AXUM_DEFAULT_BODY_LIMIT {
@@ -579,6 +612,27 @@ impl App {
             version = &*self.version,
             "[STARTUP] Listening on http://{addr}"
         );
+        // The metrics listener lives as long as this function.
+        let _metrics_server = match (self.metrics_addr.take(), self.metrics_router.take()) {
+            (Some(metrics_addr), Some(router)) => match TcpListener::bind(&metrics_addr).await {
+                Ok(listener) => {
+                    let bound = listener
+                        .local_addr()
+                        .map_or(metrics_addr.clone(), |a| a.to_string());
+                    tracing::info!(target: "ops_kit::startup", "[STARTUP] Metrics on http://{bound}/metrics");
+                    Some(AbortOnDrop(tokio::spawn(async move {
+                        let _ = axum::serve(listener, router).await;
+                    })))
+                }
+                Err(err) => {
+                    tracing::error!(target: "ops_kit::startup", "[STARTUP ERROR] FATAL: cannot listen on METRICS_ADDR {metrics_addr}: {err}");
+                    let _ = close_tx.send(());
+                    let _ = server.await;
+                    return Served(Err(ServeError::Bind(err)));
+                }
+            },
+            _ => None,
+        };
 
         let started = Instant::now();
         let startup = std::mem::take(&mut self.startup);
@@ -872,5 +926,14 @@ impl Served {
     /// ```
     pub fn into_result(self) -> Result<(), ServeError> {
         self.0
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

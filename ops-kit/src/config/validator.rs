@@ -72,6 +72,7 @@ impl Validator {
     /// | `SHUTDOWN_TIMEOUT_SECS` | whole seconds, default 30 |
     /// | `SHUTDOWN_DELAY_SECS` | whole seconds, default 0 |
     /// | `LOG_FORMAT` | `text` (default) or `json` |
+    /// | `METRICS_ADDR` | optional `host:port`: serve `/metrics` there instead of on the main port |
     ///
     /// # Example
     ///
@@ -119,6 +120,10 @@ impl Validator {
                     .default("0"),
             )
             .setting(Setting::new("LOG_FORMAT").one_of(&["text", "json"]).default("text"))
+            .setting(
+                Setting::new("METRICS_ADDR")
+                    .parse::<std::net::SocketAddr>("an address such as 0.0.0.0:9090"),
+            )
     }
 
     /// Declares a setting (replacing an earlier one of the same name).
