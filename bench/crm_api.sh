@@ -36,7 +36,7 @@ psql "$owner_url" -qc "GRANT USAGE ON SCHEMA public TO $role" \
   -c "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO $role" >/dev/null
 
 log="$out/crm-server.log"
-APP_ENV=development JWT_SECRET='k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)' DATABASE_URL="$app_url" \
+MALLOC_MMAP_THRESHOLD_=131072 APP_ENV=development JWT_SECRET='k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)' DATABASE_URL="$app_url" \
   MIGRATION_DATABASE_URL="$owner_url" HOST=127.0.0.1 PORT=0 LOG_LEVEL=info,ops_kit::metrics=off \
   "$bin" >"$log" 2>&1 &
 pid=$!
@@ -69,24 +69,28 @@ export TOKEN
 count=$(curl -sf "$base/api/crm/leads?limit=50" -H "authorization: Bearer $TOKEN" | grep -o '"id"' | wc -l)
 [ "$count" = 50 ] || { echo "the list answered $count leads" >&2; exit 1; }
 
-wrk_one() { # name conns script url -> "rps p50 p99"
+wrk_one() { # name conns script url -> "rps p50 p99 p99.9"
   local report
   wrk -t1 -c"$2" -d1s -s "$3" "$4" >/dev/null
   report=$(wrk -t1 -c"$2" -d"${seconds}s" --latency -s "$3" "$4")
   if grep -qE "Non-2xx|Socket errors" <<<"$report"; then echo "$report" >&2; exit 1; fi
-  echo "$(awk '/^Requests\/sec/ {print $2}' <<<"$report") $(awk '$1=="50%" {print $2}' <<<"$report") $(awk '$1=="99%" {print $2}' <<<"$report")"
+  echo "$(awk '/^Requests\/sec/ {print $2}' <<<"$report") $(awk '$1=="50%" {print $2}' <<<"$report") $(awk '$1=="99%" {print $2}' <<<"$report") $(awk '$1=="p99.9" {print $2}' <<<"$report")"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 # The middle row of a results file by requests/s.
 middle() { sort -g "$1" | sed -n "$(( (rounds + 1) / 2 ))p"; }
 
-: >"$out/crm-list.txt"; : >"$out/crm-upsert.txt"; : >"$out/crm-pgbench.txt"
+rss() { awk -v k="$1:" '$1==k {print int($2/1024) " MiB"}' "/proc/$pid/status"; }
+idle_rss=$(rss VmRSS)
+: >"$out/crm-list.txt"; : >"$out/crm-upsert.txt"; : >"$out/crm-pgbench.txt"; : >"$out/crm-mixed.txt"
 for round in $(seq 1 "$rounds"); do
   r=$(wrk_one list "$list_conns" bench/crm_list.lua "$base/api/crm/leads?limit=50"); echo "$r" >>"$out/crm-list.txt"
   echo "round $round list: $r" >&2
   r=$(wrk_one upsert "$upsert_conns" bench/crm_upsert.lua "$base/api/crm/leads"); echo "$r" >>"$out/crm-upsert.txt"
   echo "round $round upsert: $r" >&2
+  r=$(wrk_one mixed "$list_conns" bench/crm_mixed.lua "$base"); echo "$r" >>"$out/crm-mixed.txt"
+  echo "round $round mixed: $r" >&2
   tps=$(pgbench -n -c "$upsert_conns" -j 1 -T "$seconds" -f bench/pg_lead_upsert.sql "$app_url" 2>/dev/null \
     | awk '/^tps/ {print $3; exit}')
   echo "$tps" >>"$out/crm-pgbench.txt"
@@ -100,14 +104,19 @@ leads=$(psql "$owner_url" -tAc "select count(*) from leads")
 echo
 echo "medians of $rounds alternating rounds, ${seconds}s each; list at $list_conns connections, upserts at $upsert_conns"
 echo
-echo "| workload | requests/s | p50 | p99 |"
-echo "|---|---:|---:|---:|"
-echo "| GET /api/crm/leads?limit=50 (100k leads) | $list_rps | $(middle "$out/crm-list.txt" | cut -d' ' -f2) | $(middle "$out/crm-list.txt" | cut -d' ' -f3) |"
-echo "| POST /api/crm/leads (audited upsert, creates) | $up_rps | $(middle "$out/crm-upsert.txt" | cut -d' ' -f2) | $(middle "$out/crm-upsert.txt" | cut -d' ' -f3) |"
-echo "| pgbench: lead + audit inserts in one transaction | $pg_tps | | |"
+mixed_rps=$(cut -d' ' -f1 "$out/crm-mixed.txt" | median)
+row() { middle "$1" | awk '{print $2 " | " $3 " | " $4}'; }
+echo "| workload | requests/s | p50 | p99 | p99.9 |"
+echo "|---|---:|---:|---:|---:|"
+echo "| GET /api/crm/leads?limit=50 (100k leads) | $list_rps | $(row "$out/crm-list.txt") |"
+echo "| POST /api/crm/leads (audited upsert, creates) | $up_rps | $(row "$out/crm-upsert.txt") |"
+echo "| mixed CRM workload (bench/crm_mixed.lua) | $mixed_rps | $(row "$out/crm-mixed.txt") |"
+echo "| pgbench: lead + audit inserts in one transaction | $pg_tps | | | |"
 echo
 echo "database limit / upsert throughput: ${ratio}x (target: at most 2x)"
+echo "upsert throughput: $(awk -v a="$up_rps" -v p="$pg_tps" 'BEGIN {printf "%.0f", 100 * a / p}')% of the pgbench limit (target: at least 50%)"
 echo "leads at the end: $leads"
+echo "crm-app resident memory: $idle_rss idle after start-up and seeding, $(rss VmHWM) at its peak"
 kill -TERM $pid; wait $pid || true
 trap - EXIT
 # KEEP_DB=1 leaves the database for a closer look.
