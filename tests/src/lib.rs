@@ -317,3 +317,43 @@ pub fn port_is_open(addr: &str) -> bool {
     )
     .is_ok()
 }
+
+/// Registers a shop (a tenant and its admin) on the service at `base` and
+/// returns the admin's access token.
+pub async fn register(base: &str, email: &str) -> String {
+    let session: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({
+            "tenantName": "Maple & Oak Cabinetry", "name": "Ada", "email": email, "password": "dovetail-joint",
+        }))
+        .send()
+        .await
+        .expect("the service answers")
+        .json()
+        .await
+        .expect("a JSON session");
+    session["accessToken"]
+        .as_str()
+        .expect("registered")
+        .to_owned()
+}
+
+/// Logs the development seed's admin in on the service at `base`, retrying
+/// while the service is still starting, and returns the access token.
+pub async fn dev_login(base: &str) -> String {
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .post(format!("{base}/api/auth/login"))
+            .json(&serde_json::json!({"email": "admin@cutlist.pro", "password": "admin123"}))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            let session: serde_json::Value = r.json().await.expect("a JSON session");
+            return session["accessToken"].as_str().expect("a token").to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the dev admin could not log in at {base}");
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use e2e::{Binary, Proc, run_to_end};
 use ops_kit::on_backend;
 use ops_kit::sql::Pool;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[test]
 fn help_lists_every_command_and_its_options() {
@@ -65,21 +65,7 @@ async fn migrate_prepares_the_schema_and_verify_audit_finds_a_tampered_entry() {
         &[("HOST", "127.0.0.1"), ("DATABASE_URL", &url)],
     );
     let client = reqwest::Client::new();
-    let mut session = Value::Null;
-    for _ in 0..100 {
-        if let Ok(r) = client
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"email": "admin@cutlist.pro", "password": "admin123"}))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            session = r.json().await.unwrap();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let token = session["accessToken"].as_str().expect("logged in");
+    let token = &e2e::dev_login(&base).await;
     let r = client
         .post(format!("{base}/api/crm/leads"))
         .bearer_auth(token)

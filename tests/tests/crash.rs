@@ -34,19 +34,7 @@ async fn sigkill_during_writes_leaves_every_change_with_its_audit_entry() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let session: Value = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"tenantName": "Shop", "name": "Ada", "email": "ada@crash.test", "password": "dovetail-joint"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["accessToken"]
-        .as_str()
-        .expect("registered")
-        .to_owned();
+    let token = e2e::register(&base, "ada@crash.test").await;
     let lead: Value = client
         .post(format!("{base}/api/crm/leads"))
         .bearer_auth(&token)

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use e2e::{Binary, Proc};
 use ops_kit::testing::TestDb;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SECRET: &str = "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)";
 
@@ -45,19 +45,7 @@ async fn sigterm_under_load_loses_no_accepted_request_and_no_acknowledged_write(
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let session: Value = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"tenantName": "Shop", "name": "Ada", "email": "ada@drain.test", "password": "dovetail-joint"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["accessToken"]
-        .as_str()
-        .expect("registered")
-        .to_owned();
+    let token = e2e::register(&base, "ada@drain.test").await;
 
     let stop = Arc::new(AtomicBool::new(false));
     // The balancer: stops routing half a second after readiness fails.

@@ -112,19 +112,7 @@ async fn a_database_outage_fails_fast_and_the_service_recovers_without_a_restart
         Duration::from_secs(20),
     )
     .await;
-    let session: Value = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"tenantName": "Shop", "name": "Ada", "email": "ada@outage.test", "password": "dovetail-joint"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["accessToken"]
-        .as_str()
-        .expect("registered")
-        .to_owned();
+    let token = e2e::register(&base, "ada@outage.test").await;
     let leads = format!("{base}/api/crm/leads");
     assert_eq!(status_of(&client, &leads, Some(&token)).await.0, 200);
 
@@ -196,23 +184,7 @@ async fn a_redis_outage_keeps_the_service_serving_and_readiness_names_the_cache(
     // Logins still work: throttling counts in this process while Redis is
     // away (docs/tenancy.md), so the service neither locks everyone out nor
     // stops counting.
-    let mut session = Value::Null;
-    for _ in 0..100 {
-        let r = client
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"email": "admin@cutlist.pro", "password": "admin123"}))
-            .send()
-            .await
-            .unwrap();
-        if r.status() == 200 {
-            session = r.json().await.unwrap();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let token = session["accessToken"]
-        .as_str()
-        .expect("logged in while Redis is down");
+    let token = &e2e::dev_login(&base).await;
     let (status, _) = status_of(&client, &format!("{base}/api/crm/leads"), Some(token)).await;
     assert_eq!(status, 200);
     for _ in 0..5 {

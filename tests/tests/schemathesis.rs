@@ -11,7 +11,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use e2e::{Binary, Proc};
-use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_requests_never_get_a_5xx_or_an_undescribed_response() {
@@ -28,19 +27,7 @@ async fn generated_requests_never_get_a_5xx_or_an_undescribed_response() {
         &[("HOST", "127.0.0.1"), ("DATABASE_URL", &url)],
     );
     server.wait_for_line(|l| l.contains("Ready in"), Duration::from_secs(30));
-    let session: Value = reqwest::Client::new()
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": "admin@cutlist.pro", "password": "admin123"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["accessToken"]
-        .as_str()
-        .expect("logged in")
-        .to_owned();
+    let token = e2e::dev_login(&base).await;
 
     let out = tokio::task::spawn_blocking(move || {
         Command::new(st)
