@@ -240,6 +240,32 @@ impl Cursor {
     }
 }
 
+/// Appends ` AND <column> IN (…)` for a comma-separated filter such as
+/// `status=new,won`; a value outside `allowed` is recorded against `field`
+/// instead.
+pub fn any_of(
+    sql: &mut Sql,
+    column: &str,
+    field: &str,
+    raw: &str,
+    allowed: &[&str],
+    errors: &mut super::fields::Errors,
+) {
+    let wanted: Vec<&str> = raw.split(',').map(str::trim).collect();
+    if !wanted.iter().all(|value| allowed.contains(value)) {
+        errors.add(
+            field,
+            format!("must be a comma-separated list of {}", allowed.join(", ")),
+        );
+        return;
+    }
+    let placeholders: Vec<String> = wanted
+        .iter()
+        .map(|value| sql.arg(Arg::Text((*value).into())))
+        .collect();
+    sql.push(&format!(" AND {column} IN ({})", placeholders.join(", ")));
+}
+
 /// Checks `limit` (default 50, 1 to 200).
 pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     match requested {

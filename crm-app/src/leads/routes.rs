@@ -315,19 +315,14 @@ async fn leads_list(
     sql.push(query.deleted.unwrap_or_default().condition());
     let mut errors = Errors::default();
     if let Some(statuses) = &query.status {
-        let mut placeholders = Vec::new();
-        for status in statuses.split(',').map(str::trim) {
-            if STATUSES.contains(&status) {
-                placeholders.push(sql.arg(Arg::Text(status.into())));
-            } else {
-                errors.add(
-                    "status",
-                    format!("must be a comma-separated list of {}", STATUSES.join(", ")),
-                );
-                break;
-            }
-        }
-        sql.push(&format!(" AND status IN ({})", placeholders.join(", ")));
+        list::any_of(
+            &mut sql,
+            "status",
+            "status",
+            statuses,
+            STATUSES,
+            &mut errors,
+        );
     }
     if let Some(source) = &query.source {
         if SOURCES.contains(&source.as_str()) {

@@ -456,19 +456,14 @@ async fn quotes_list(
         sql.and(" AND lead_id = ?", [Arg::Uuid(lead)]);
     }
     if let Some(statuses) = &query.status {
-        let wanted: Vec<&str> = statuses.split(',').map(str::trim).collect();
-        if wanted.iter().all(|s| STATUSES.contains(s)) {
-            let placeholders: Vec<String> = wanted
-                .iter()
-                .map(|s| sql.arg(Arg::Text((*s).into())))
-                .collect();
-            sql.push(&format!(" AND status IN ({})", placeholders.join(", ")));
-        } else {
-            errors.add(
-                "status",
-                format!("must be a comma-separated list of {}", STATUSES.join(", ")),
-            );
-        }
+        list::any_of(
+            &mut sql,
+            "status",
+            "status",
+            statuses,
+            STATUSES,
+            &mut errors,
+        );
     }
     if let Some(before) = &query.valid_before
         && let Some(Some(date)) = fields::opt_date("validBefore", &json!(before), &mut errors)
