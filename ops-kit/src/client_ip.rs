@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use http::request::Parts;
 
-use crate::context::Services;
+use crate::context::RequestScope;
 
 /// The address of the client that sent the request: the TCP peer, or,
 /// behind [`App::trusted_proxy_hops`](crate::App::trusted_proxy_hops)
@@ -38,8 +38,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .map(|c| c.0.ip());
         let hops = parts
             .extensions
-            .get::<Arc<Services>>()
-            .map_or(0, |s| s.proxy_hops);
+            .get::<Arc<RequestScope>>()
+            .map_or(0, |s| s.services.proxy_hops);
         let forwarded = crate::audit::request::forwarded_for(&parts.headers);
         Ok(Self(crate::audit::request::client_ip(
             peer,

@@ -1,12 +1,16 @@
-//! What the app's extractors need from the app: the database pool and the
-//! audit settings. [`OpsService`](crate::OpsService) puts one shared copy in
-//! every request's extensions.
+//! What the app's extractors need: the app's [`Services`] (database pool,
+//! audit settings, metrics) and the request's own [`RequestScope`] (its id,
+//! trace id and matched route). [`OpsService`](crate::OpsService) builds one
+//! scope per request and puts it, once, in the request's extensions.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use http::{Extensions, Method, Uri};
 
 use crate::audit::{AuditSink, TracingSink};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteSeries};
 use crate::sql::Pool;
+use crate::{RequestId, TraceId};
 
 /// The default cap on a stored request body: 64 KiB of JSON text.
 pub(crate) const DEFAULT_MAX_CHANGES_BYTES: usize = 64 * 1024;
@@ -45,6 +49,69 @@ impl std::fmt::Debug for Services {
             .field("pool", &self.pool.as_ref().map(Pool::backend))
             .field("proxy_hops", &self.proxy_hops)
             .field("max_changes_bytes", &self.max_changes_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request as ops-kit sees it.
+///
+/// Made once per request and shared through one `Arc` by the request's
+/// extensions (for the extractors), the in-flight registry (for a shutdown
+/// that runs out of time) and the response future (for the `[METRICS]` line):
+/// one allocation instead of one per extension and per copy.
+pub(crate) struct RequestScope {
+    pub(crate) request_id: RequestId,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) started: tokio::time::Instant,
+    pub(crate) trace_id: Option<TraceId>,
+    pub(crate) services: Arc<Services>,
+    /// The matched route (template and metric series), set by the route
+    /// layer after routing.
+    route: OnceLock<Arc<RouteSeries>>,
+}
+
+impl RequestScope {
+    pub(crate) fn new(
+        request_id: RequestId,
+        method: Method,
+        uri: Uri,
+        trace_id: Option<TraceId>,
+        services: Arc<Services>,
+    ) -> Self {
+        Self {
+            request_id,
+            method,
+            uri,
+            started: tokio::time::Instant::now(),
+            trace_id,
+            services,
+            route: OnceLock::new(),
+        }
+    }
+
+    /// The scope of the request these extensions belong to.
+    pub(crate) fn of(extensions: &Extensions) -> Option<&Arc<Self>> {
+        extensions.get::<Arc<Self>>()
+    }
+
+    /// The matched route (`/leads/{id}`), once routing has run.
+    pub(crate) fn route(&self) -> Option<&RouteSeries> {
+        self.route.get().map(|r| &**r)
+    }
+
+    /// Records the matched route; the first (outermost) match wins.
+    pub(crate) fn set_route(&self, route: Arc<RouteSeries>) {
+        let _ = self.route.set(route);
+    }
+}
+
+impl std::fmt::Debug for RequestScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestScope")
+            .field("request_id", &self.request_id)
+            .field("method", &self.method)
+            .field("path", &self.uri.path())
             .finish_non_exhaustive()
     }
 }

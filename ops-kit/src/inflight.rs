@@ -2,20 +2,11 @@
 //! time can say which ones it abandoned.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use http::{Method, Uri};
+use crate::context::RequestScope;
 
-use crate::RequestId;
-
-/// One request in flight.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub(crate) request_id: RequestId,
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) started: Instant,
-}
+/// One request in flight: its shared scope (id, method, path, start).
+pub(crate) type Entry = Arc<RequestScope>;
 
 /// The registry; shared by the layer and the shutdown sequence.
 #[derive(Debug, Clone, Default)]
@@ -103,28 +94,29 @@ impl Drop for Registration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RequestId;
+    use http::{Method, Uri};
+
+    fn entry(method: Method, path: &'static str) -> Entry {
+        Arc::new(RequestScope::new(
+            RequestId::generate(),
+            method,
+            Uri::from_static(path),
+            None,
+            Arc::default(),
+        ))
+    }
 
     #[test]
     fn forgets_a_request_when_its_registration_is_dropped() {
         let registry = InFlight::default();
-        let entry = Entry {
-            request_id: RequestId::generate(),
-            method: Method::GET,
-            uri: Uri::from_static("/slow"),
-            started: Instant::now(),
-        };
-        let registration = registry.register(entry);
+        let registration = registry.register(entry(Method::GET, "/slow"));
         assert_eq!(registry.snapshot().len(), 1);
         assert_eq!(registry.snapshot()[0].uri.path(), "/slow");
         drop(registration);
         assert!(registry.snapshot().is_empty());
         // The slot is reused.
-        let again = registry.register(Entry {
-            request_id: RequestId::generate(),
-            method: Method::POST,
-            uri: Uri::from_static("/again"),
-            started: Instant::now(),
-        });
+        let again = registry.register(entry(Method::POST, "/again"));
         assert_eq!(again.key, 0);
     }
 }

@@ -32,7 +32,9 @@
 //! ```
 
 use std::fmt;
+use std::sync::OnceLock;
 
+use axum::extract::MatchedPath;
 use http::Method;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -82,6 +84,7 @@ struct ResultLabels {
 /// The service's metrics.
 pub(crate) struct Metrics {
     registry: Registry,
+    unmatched: RouteSeries,
     requests: Family<HttpLabels, Counter>,
     durations: Family<HttpLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
@@ -131,6 +134,7 @@ impl Default for Metrics {
         );
         Self {
             registry,
+            unmatched: RouteSeries::new(None),
             requests,
             durations,
             in_flight,
@@ -140,26 +144,84 @@ impl Default for Metrics {
     }
 }
 
-fn method_label(method: &Method) -> &'static str {
+/// The `method` labels; anything else is `OTHER`.
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
+];
+
+/// The `status` labels.
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+fn method_index(method: &Method) -> usize {
     match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::PATCH => 3,
+        Method::DELETE => 4,
+        Method::HEAD => 5,
+        Method::OPTIONS => 6,
+        _ => 7,
     }
 }
 
-fn status_class(status: u16) -> &'static str {
+fn class_index(status: u16) -> usize {
     match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+        100..=199 => 0,
+        200..=299 => 1,
+        300..=399 => 2,
+        400..=499 => 3,
+        _ => 4,
+    }
+}
+
+/// The request series of one route template, resolved once.
+///
+/// Looking a series up in a `Family` hashes its labels and takes a lock;
+/// the route layer keeps one `RouteSeries` per route instead, so that
+/// recording a request is an array index and a few atomic updates, with no
+/// hashing and no allocation on the request path. The handles in it belong
+/// to the [`Metrics`] of the first request recorded, which is the app's.
+pub(crate) struct RouteSeries {
+    path: Option<MatchedPath>,
+    cells: [OnceLock<(Counter, Histogram)>; METHODS.len() * CLASSES.len()],
+}
+
+impl RouteSeries {
+    /// The series of a route template (`None`: requests no route matched).
+    pub(crate) fn new(path: Option<MatchedPath>) -> Self {
+        Self {
+            path,
+            cells: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    /// The route template.
+    pub(crate) fn path(&self) -> Option<&str> {
+        self.path.as_ref().map(MatchedPath::as_str)
+    }
+
+    fn record(&self, metrics: &Metrics, method: &Method, status: u16, seconds: f64) {
+        let (method, class) = (method_index(method), class_index(status));
+        let (count, durations) = self.cells[method * CLASSES.len() + class].get_or_init(|| {
+            let labels = HttpLabels {
+                method: METHODS[method],
+                route: self.path().unwrap_or(UNMATCHED).to_owned(),
+                status: CLASSES[class],
+            };
+            (
+                metrics.requests.get_or_create(&labels).clone(),
+                metrics.durations.get_or_create(&labels).clone(),
+            )
+        });
+        durations.observe(seconds);
+        count.inc();
+    }
+}
+
+impl fmt::Debug for RouteSeries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RouteSeries").field(&self.path()).finish()
     }
 }
 
@@ -168,17 +230,13 @@ impl Metrics {
     pub(crate) fn record_request(
         &self,
         method: &Method,
-        route: Option<&str>,
+        route: Option<&RouteSeries>,
         status: u16,
         seconds: f64,
     ) {
-        let labels = HttpLabels {
-            method: method_label(method),
-            route: route.unwrap_or(UNMATCHED).to_owned(),
-            status: status_class(status),
-        };
-        self.durations.get_or_create(&labels).observe(seconds);
-        self.requests.get_or_create(&labels).inc();
+        route
+            .unwrap_or(&self.unmatched)
+            .record(self, method, status, seconds);
     }
 
     /// Counts an audit entry written or failed.
@@ -210,11 +268,36 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    /// A `MatchedPath` as axum makes it: routes `path` through a router
+    /// with the route `template` and keeps what the handler extracted.
+    fn matched_path(template: &'static str, path: &str) -> MatchedPath {
+        use std::sync::{Arc, Mutex};
+        use tower::ServiceExt;
+        let seen = Arc::new(Mutex::new(None));
+        let keep = seen.clone();
+        let handler = move |matched: MatchedPath| {
+            *keep.lock().unwrap() = Some(matched);
+            async {}
+        };
+        let router: axum::Router = axum::Router::new().route(template, axum::routing::get(handler));
+        let request = http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(router.oneshot(request))
+            .unwrap();
+        seen.lock().unwrap().take().expect("the route matched")
+    }
+
     #[test]
     fn requests_are_labelled_by_template_and_status_class() {
         let metrics = Metrics::default();
-        metrics.record_request(&Method::GET, Some("/leads/{id}"), 200, 0.003);
-        metrics.record_request(&Method::GET, Some("/leads/{id}"), 204, 0.02);
+        let route = RouteSeries::new(Some(matched_path("/leads/{id}", "/leads/7")));
+        metrics.record_request(&Method::GET, Some(&route), 200, 0.003);
+        metrics.record_request(&Method::GET, Some(&route), 204, 0.02);
+        metrics.record_request(&Method::POST, Some(&route), 201, 0.02);
         metrics.record_request(&Method::from_bytes(b"BREW").unwrap(), None, 404, 0.0001);
         metrics.record_audit(true);
         let text = metrics.render(3, None);
@@ -227,6 +310,12 @@ mod tests {
         assert!(
             text.contains(
                 r#"http_requests_total{method="OTHER",route="unmatched",status="4xx"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="POST",route="/leads/{id}",status="2xx"} 1"#
             ),
             "{text}"
         );

@@ -204,7 +204,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<RequestId>().cloned().ok_or_else(|| {
+        let scope = crate::context::RequestScope::of(&parts.extensions);
+        scope.map(|s| s.request_id.clone()).ok_or_else(|| {
             ApiError::internal_message("RequestId extractor used without ops_kit::OpsLayer")
         })
     }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::entry::AuditEntry;
 use super::redact::{cap_size, redact};
 use crate::auth::Principal;
-use crate::context::Services;
+use crate::context::{RequestScope, Services};
 use crate::sql::{Slot, TxSlot};
 use crate::{ApiError, RequestId};
 
@@ -63,9 +63,10 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditRequest {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let slot = TxSlot::default();
         parts.extensions.insert(slot.clone());
+        let scope = RequestScope::of(&parts.extensions);
         Ok(Self {
             slot,
-            services: parts.extensions.get::<Arc<Services>>().cloned(),
+            services: scope.map(|s| s.services.clone()),
             principal: parts.extensions.get::<Principal>().cloned(),
             peer: parts
                 .extensions
@@ -73,7 +74,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditRequest {
                 .map(|c| c.0.ip()),
             forwarded_for: forwarded_for(&parts.headers),
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
-            request_id: parts.extensions.get::<RequestId>().cloned(),
+            request_id: scope.map(|s| s.request_id.clone()),
         })
     }
 }

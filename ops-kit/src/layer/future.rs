@@ -1,31 +1,27 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::MatchedPath;
 use axum::response::Response;
-use http::{Method, StatusCode, Uri, header};
+use http::{StatusCode, header};
 use http_body::Body as _;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use crate::RequestId;
+use crate::context::RequestScope;
 use crate::error::envelope;
 use crate::inflight::Registration;
+use crate::metrics::RouteSeries;
 use crate::request_id::REQUEST_ID_HEADER;
 
 /// What the future needs once the response is known.
 pub(crate) struct Meta {
-    pub(crate) started: tokio::time::Instant,
-    pub(crate) request_id: RequestId,
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
+    pub(crate) scope: Arc<RequestScope>,
     pub(crate) span: tracing::Span,
-    pub(crate) trace_id: Option<crate::TraceId>,
-    pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub(crate) body_limit: usize,
     pub(crate) timeout: Option<Duration>,
     pub(crate) _registration: Registration,
@@ -106,15 +102,16 @@ where
             let mut inner = this.inner.as_mut();
             // The request id is the task's current one while the handler runs
             // (for `ApiError` and for log lines inside the request).
-            let polled = crate::request_id::CURRENT.sync_scope(meta.request_id.clone(), || {
-                catch_unwind(AssertUnwindSafe(|| {
-                    inner
-                        .as_mut()
-                        .as_pin_mut()
-                        .expect("inner future present until completion")
-                        .poll(cx)
-                }))
-            });
+            let polled =
+                crate::request_id::CURRENT.sync_scope(meta.scope.request_id.clone(), || {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        inner
+                            .as_mut()
+                            .as_pin_mut()
+                            .expect("inner future present until completion")
+                            .poll(cx)
+                    }))
+                });
             let response = match polled {
                 Ok(Poll::Ready(Ok(response))) => response,
                 Ok(Poll::Ready(Err(err))) => return Poll::Ready(Err(err)),
@@ -125,15 +122,18 @@ where
                         && let Some(timeout) = meta.timeout
                     {
                         this.deadline
-                            .set(Some(tokio::time::sleep_until(meta.started + timeout)));
+                            .set(Some(tokio::time::sleep_until(meta.scope.started + timeout)));
                     }
                     match this.deadline.as_mut().as_pin_mut().map(|d| d.poll(cx)) {
                         Some(Poll::Ready(())) => {
                             // Drop the handler now: its work is abandoned.
                             this.inner.set(None);
-                            crate::request_id::CURRENT.sync_scope(meta.request_id.clone(), || {
-                                tracing::warn!(target: "ops_kit::request", "request timed out");
-                            });
+                            crate::request_id::CURRENT.sync_scope(
+                                meta.scope.request_id.clone(),
+                                || {
+                                    tracing::warn!(target: "ops_kit::request", "request timed out");
+                                },
+                            );
                             bare(StatusCode::SERVICE_UNAVAILABLE).with_marker(Marker::TimedOut)
                         }
                         _ => return Poll::Pending,
@@ -182,29 +182,28 @@ fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response 
     if (status.is_client_error() || status.is_server_error()) && !is_json(&response) {
         response = wrap_in_envelope(&meta, response, cx);
     }
+    let scope = &*meta.scope;
     response
         .headers_mut()
-        .insert(REQUEST_ID_HEADER, meta.request_id.header_value().clone());
+        .insert(REQUEST_ID_HEADER, scope.request_id.header_value().clone());
 
-    let elapsed = meta.started.elapsed();
-    let ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
-    let route = response
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
-    meta.metrics
-        .record_request(&meta.method, route, status.as_u16(), elapsed.as_secs_f64());
+    let elapsed = scope.started.elapsed();
+    let series = scope.route();
+    let route = series.and_then(RouteSeries::path);
+    scope.services.metrics.record_request(
+        &scope.method,
+        series,
+        status.as_u16(),
+        elapsed.as_secs_f64(),
+    );
     crate::telemetry::MetricsLine {
-        request_id: meta.request_id.as_str(),
-        duration_ms: ms,
-        method: meta.method.as_str(),
-        path: meta.uri.path(),
+        request_id: scope.request_id.as_str(),
+        duration: elapsed,
+        method: scope.method.as_str(),
+        path: scope.uri.path(),
         status: status.as_u16(),
-        route: response
-            .extensions()
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str),
-        trace_id: meta.trace_id.as_ref().map(crate::TraceId::as_str),
+        route,
+        trace_id: scope.trace_id.as_ref().map(crate::TraceId::as_str),
     }
     .emit();
     response
@@ -237,12 +236,16 @@ fn wrap_in_envelope(meta: &Meta, mut response: Response, cx: &mut Context<'_>) -
             meta.body_limit
         )
     } else if status == StatusCode::NOT_FOUND && body_is_empty(&response) {
-        format!("no route for {} {}", meta.method, meta.uri.path())
+        format!(
+            "no route for {} {}",
+            meta.scope.method,
+            meta.scope.uri.path()
+        )
     } else if status == StatusCode::METHOD_NOT_ALLOWED {
         format!(
             "method {} is not allowed on {}",
-            meta.method,
-            meta.uri.path()
+            meta.scope.method,
+            meta.scope.uri.path()
         )
     } else if status.is_server_error() {
         // Never pass a server-side text on: it may describe internals.
@@ -254,7 +257,7 @@ fn wrap_in_envelope(meta: &Meta, mut response: Response, cx: &mut Context<'_>) -
         text_of(response.body_mut(), cx)
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase())
     };
-    let mut wrapped = envelope(status, &message, meta.request_id.as_str());
+    let mut wrapped = envelope(status, &message, meta.scope.request_id.as_str());
     // Keep headers such as `Allow` on 405 or `Retry-After`.
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

@@ -4,8 +4,9 @@
 //! For every request [`OpsLayer`]:
 //!
 //! 1. picks the [`RequestId`](crate::RequestId) (the client's safe
-//!    `x-request-id`, or a fresh UUID), stores it in the request extensions
-//!    and opens a `request` span with `requestId`, `method` and `path`;
+//!    `x-request-id`, or a fresh UUID), makes it available to handlers
+//!    through the [`RequestId`](crate::RequestId) extractor and opens a
+//!    `request` span with `requestId`, `method` and `path`;
 //! 2. refuses bodies over the limit (413) and requests that run past the
 //!    timeout (503), and turns a panic in the handler into a 500 while the
 //!    process stays up;

@@ -1,18 +1,19 @@
-//! Carries the matched route template out to [`OpsService`](super::OpsService).
+//! Records the matched route template for [`OpsService`](super::OpsService).
 //!
 //! The router learns the template (`/leads/{id}`) while routing, after the
 //! outer layer has seen the request; this route layer copies it into the
-//! response so that the `[METRICS]` line can name it.
+//! request's [`RequestScope`] so that the `[METRICS]` line and the
+//! Prometheus labels can name it. It adds no future of its own.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum::extract::MatchedPath;
-use axum::response::Response;
 use http::Request;
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
+
+use crate::context::RequestScope;
+use crate::metrics::RouteSeries;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct CaptureRouteLayer;
@@ -21,56 +22,50 @@ impl<S> Layer<S> for CaptureRouteLayer {
     type Service = CaptureRoute<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CaptureRoute { inner }
+        CaptureRoute {
+            inner,
+            series: Arc::default(),
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct CaptureRoute<S> {
     inner: S,
+    /// This route's template and metric series, made on its first request
+    /// and shared by every clone of the service.
+    series: Arc<OnceLock<Arc<RouteSeries>>>,
 }
 
 impl<S, B> Service<Request<B>> for CaptureRoute<S>
 where
-    S: Service<Request<B>, Response = Response>,
+    S: Service<Request<B>>,
 {
-    type Response = Response;
+    type Response = S::Response;
     type Error = S::Error;
-    type Future = CaptureFuture<S::Future>;
+    type Future = S::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let route = req.extensions().get::<MatchedPath>().cloned();
-        CaptureFuture {
-            inner: self.inner.call(req),
-            route,
+        let extensions = req.extensions();
+        if let (Some(scope), Some(path)) = (
+            RequestScope::of(extensions),
+            extensions.get::<MatchedPath>(),
+        ) {
+            let series = self
+                .series
+                .get_or_init(|| Arc::new(RouteSeries::new(Some(path.clone()))));
+            if series.path() == Some(path.as_str()) {
+                scope.set_route(series.clone());
+            } else {
+                // One service serving several templates (not something
+                // axum's routers do): correct, just not cached.
+                scope.set_route(Arc::new(RouteSeries::new(Some(path.clone()))));
+            }
         }
-    }
-}
-
-pin_project! {
-    pub(crate) struct CaptureFuture<F> {
-        #[pin]
-        inner: F,
-        route: Option<MatchedPath>,
-    }
-}
-
-impl<F, E> Future for CaptureFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = std::task::ready!(this.inner.poll(cx))?;
-        if let Some(route) = this.route.take() {
-            response.extensions_mut().insert(route);
-        }
-        Poll::Ready(Ok(response))
+        self.inner.call(req)
     }
 }

@@ -10,7 +10,7 @@ use tower::Service;
 use super::Shared;
 use super::future::{Meta, ResponseFuture};
 use crate::RequestId;
-use crate::inflight::Entry;
+use crate::context::RequestScope;
 use crate::request_id::REQUEST_ID_HEADER;
 use crate::trace_context::TraceId;
 
@@ -57,16 +57,18 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let started = tokio::time::Instant::now();
-        let request_id = RequestId::for_request(req.headers().get(REQUEST_ID_HEADER));
         let (mut parts, body) = req.into_parts();
-        parts.extensions.insert(request_id.clone());
-        parts.extensions.insert(self.shared.services.clone());
-        // Downstream code that reads the header sees the id actually in use.
-        parts
-            .headers
-            .insert(REQUEST_ID_HEADER, request_id.header_value().clone());
-
+        let header = parts.headers.get(REQUEST_ID_HEADER);
+        let request_id = RequestId::for_request(header);
+        // A client's unsafe id must not reach code that reads the header;
+        // a safe one is already there. Handlers use the `RequestId`
+        // extractor either way.
+        let replaced = header.is_some_and(|sent| sent != request_id.header_value());
+        if replaced {
+            parts
+                .headers
+                .insert(REQUEST_ID_HEADER, request_id.header_value().clone());
+        }
         let trace_id = parts
             .headers
             .get(crate::trace_context::TRACEPARENT)
@@ -83,20 +85,18 @@ where
             span.record("traceId", trace_id.as_str());
             parts.extensions.insert(trace_id);
         }
-        let registration = self.shared.in_flight.register(Entry {
-            request_id: request_id.clone(),
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            started: started.into_std(),
-        });
-        let meta = Meta {
-            started,
-            request_id: request_id.clone(),
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            span,
+        let scope = Arc::new(RequestScope::new(
+            request_id,
+            parts.method.clone(),
+            parts.uri.clone(),
             trace_id,
-            metrics: self.shared.services.metrics.clone(),
+            self.shared.services.clone(),
+        ));
+        parts.extensions.insert(scope.clone());
+        let registration = self.shared.in_flight.register(scope.clone());
+        let meta = Meta {
+            scope,
+            span,
             body_limit: self.shared.body_limit,
             timeout: self.shared.request_timeout,
             _registration: registration,
@@ -114,7 +114,8 @@ where
         let req = Request::from_parts(parts, body);
         let future = {
             let _entered = meta.span.enter();
-            crate::request_id::CURRENT.sync_scope(request_id, || self.inner.call(req))
+            crate::request_id::CURRENT
+                .sync_scope(meta.scope.request_id.clone(), || self.inner.call(req))
         };
         ResponseFuture::new(meta, future)
     }

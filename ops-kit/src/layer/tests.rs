@@ -408,3 +408,68 @@ async fn a_traceparent_adds_its_trace_id_to_the_metrics_line_and_none_is_invente
         "{lines:?}"
     );
 }
+
+#[tokio::test]
+async fn code_reading_the_header_never_sees_a_clients_unsafe_id() {
+    let router = App::new("test", "0.0.0")
+        .router(Router::new().route(
+            "/header",
+            get(|headers: http::HeaderMap, id: RequestId| async move {
+                let header = headers
+                    .get("x-request-id")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                format!("{header:?} {id}")
+            }),
+        ))
+        .into_router();
+    let body_of = |response: Response| async move {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    let forged = Request::get("/header")
+        .header("x-request-id", "evil id")
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(forged).await.unwrap();
+    let id = id_of(&response);
+    assert_eq!(body_of(response).await, format!("Some({id:?}) {id}"));
+
+    let safe = Request::get("/header")
+        .header("x-request-id", "edge-1")
+        .body(Body::empty())
+        .unwrap();
+    let response = router.oneshot(safe).await.unwrap();
+    assert_eq!(body_of(response).await, "Some(\"edge-1\") edge-1");
+}
+
+#[tokio::test]
+async fn prometheus_series_are_labelled_by_the_template_of_each_route() {
+    let router = app();
+    for path in ["/leads/1", "/leads/2", "/ok", "/nowhere"] {
+        router.clone().oneshot(get_req(path)).await.unwrap();
+    }
+    router
+        .clone()
+        .oneshot(Request::post("/leads/3").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let response = router.oneshot(get_req("/metrics")).await.unwrap();
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    for series in [
+        r#"http_requests_total{method="GET",route="/leads/{id}",status="2xx"} 2"#,
+        r#"http_requests_total{method="GET",route="/ok",status="2xx"} 1"#,
+        r#"http_requests_total{method="GET",route="unmatched",status="4xx"} 1"#,
+        r#"http_requests_total{method="POST",route="/leads/{id}",status="4xx"} 1"#,
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
+}

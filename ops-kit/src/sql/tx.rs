@@ -9,7 +9,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use super::Transaction;
 use crate::ApiError;
 use crate::auth::Principal;
-use crate::context::Services;
+use crate::context::RequestScope;
 
 /// The slot an audited handler's transaction lives in, shared between the
 /// [`Tx`] the handler holds and the audit step that runs after it.
@@ -215,8 +215,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Tx {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let pool = parts
             .extensions
-            .get::<Arc<Services>>()
-            .and_then(|s| s.pool.clone())
+            .get::<Arc<RequestScope>>()
+            .and_then(|s| s.services.pool.clone())
             .ok_or(TxRejection::NoDatabase)?;
         // In an audited request, claim the slot before opening anything.
         let guard = match parts.extensions.get::<TxSlot>() {

@@ -8,6 +8,7 @@
 //! with the same fields.
 
 use std::cell::RefCell;
+use std::time::Duration;
 
 use super::format::{push_json_string, push_text_value, push_timestamp};
 use super::{GLOBAL, LogFormat};
@@ -15,7 +16,7 @@ use super::{GLOBAL, LogFormat};
 /// One request's metrics.
 pub(crate) struct MetricsLine<'a> {
     pub(crate) request_id: &'a str,
-    pub(crate) duration_ms: f64,
+    pub(crate) duration: Duration,
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
     pub(crate) status: u16,
@@ -45,7 +46,6 @@ impl MetricsLine<'_> {
     }
 
     fn format(&self, buf: &mut String, format: LogFormat) {
-        let mut ms = ryu::Buffer::new();
         let mut status = itoa::Buffer::new();
         match format {
             LogFormat::Text => {
@@ -54,7 +54,7 @@ impl MetricsLine<'_> {
                 buf.push_str("[METRICS] requestId=");
                 buf.push_str(self.request_id);
                 buf.push_str(" request_duration_ms=");
-                buf.push_str(ms.format(self.duration_ms));
+                push_millis(buf, self.duration);
                 buf.push_str(" method=");
                 buf.push_str(self.method);
                 buf.push_str(" path=");
@@ -79,7 +79,7 @@ impl MetricsLine<'_> {
                 );
                 push_json_string(buf, self.request_id);
                 buf.push_str(",\"request_duration_ms\":");
-                buf.push_str(ms.format(self.duration_ms));
+                push_millis(buf, self.duration);
                 buf.push_str(",\"method\":");
                 push_json_string(buf, self.method);
                 buf.push_str(",\"path\":");
@@ -105,7 +105,7 @@ impl MetricsLine<'_> {
             Some(route) => tracing::info!(
                 target: "ops_kit::metrics",
                 requestId = self.request_id,
-                request_duration_ms = self.duration_ms,
+                request_duration_ms = millis(self.duration),
                 method = self.method,
                 path = self.path,
                 status = self.status as u64,
@@ -116,7 +116,7 @@ impl MetricsLine<'_> {
             None => tracing::info!(
                 target: "ops_kit::metrics",
                 requestId = self.request_id,
-                request_duration_ms = self.duration_ms,
+                request_duration_ms = millis(self.duration),
                 method = self.method,
                 path = self.path,
                 status = self.status as u64,
@@ -127,6 +127,33 @@ impl MetricsLine<'_> {
     }
 }
 
+/// Milliseconds with microsecond precision and no trailing zeros
+/// (`0.412`, `1.5`, `123`), without going through floating point.
+fn push_millis(buf: &mut String, duration: Duration) {
+    let micros = duration.as_micros();
+    let mut digits = itoa::Buffer::new();
+    buf.push_str(digits.format(micros / 1000));
+    let mut frac = (micros % 1000) as u32;
+    if frac != 0 {
+        let mut width = 3;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        buf.push('.');
+        let text = digits.format(frac);
+        for _ in text.len()..width {
+            buf.push('0');
+        }
+        buf.push_str(text);
+    }
+}
+
+/// The same value as a float, for the plain `tracing` event.
+fn millis(duration: Duration) -> f64 {
+    duration.as_micros() as f64 / 1000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,7 +161,7 @@ mod tests {
     fn line(route: Option<&'static str>) -> MetricsLine<'static> {
         MetricsLine {
             request_id: "r-1",
-            duration_ms: 0.412,
+            duration: Duration::from_micros(412),
             method: "GET",
             path: "/leads/7",
             status: 200,
@@ -166,6 +193,29 @@ mod tests {
         assert_eq!(value["status"], 200);
         assert!(value.get("route").is_none());
         assert!(chrono::DateTime::parse_from_rfc3339(value["timestamp"].as_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn prints_milliseconds_to_the_microsecond_without_trailing_zeros() {
+        let cases = [
+            (0, "0"),
+            (1, "0.001"),
+            (50, "0.05"),
+            (412, "0.412"),
+            (1_500, "1.5"),
+            (123_000, "123"),
+            (123_045, "123.045"),
+            (60_000_001, "60000.001"),
+        ];
+        for (micros, text) in cases {
+            let mut buf = String::new();
+            push_millis(&mut buf, Duration::from_micros(micros));
+            assert_eq!(buf, text, "{micros} µs");
+            assert_eq!(
+                buf.parse::<f64>().unwrap(),
+                millis(Duration::from_micros(micros))
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 /// How many lines may wait for the writer thread before senders block.
-pub(crate) const DEFAULT_CAPACITY: usize = 1024;
+pub(crate) const DEFAULT_CAPACITY: usize = 4096;
 
 /// Lines up to this length travel inside the channel's slot, so that the
 /// request path allocates nothing and the writer thread frees nothing that
@@ -103,7 +103,7 @@ impl LineWriter {
 
 /// How long the writer lets lines pile up once it is busy. While it sleeps,
 /// senders find no waiting receiver and so never make a wake-up syscall.
-const BATCH_WINDOW: Duration = Duration::from_millis(1);
+const BATCH_WINDOW: Duration = Duration::from_millis(4);
 
 fn run<W: Write>(sink: W, rx: Receiver<Message>) {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, sink);
