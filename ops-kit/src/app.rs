@@ -490,7 +490,10 @@ impl App {
         if self.ops.shared.body_limit > AXUM_DEFAULT_BODY_LIMIT {
             router = router.layer(DefaultBodyLimit::max(self.ops.shared.body_limit));
         }
-        self.ops.layer(router)
+        // Turns every handler into a ready route once, as `axum::serve` does
+        // for a bare router; otherwise each request would box its handler
+        // and apply the route layers again.
+        self.ops.layer(router.with_state(()))
     }
 
     /// The whole stack as a `Router`, for tests and for embedding, marked
