@@ -62,6 +62,25 @@ async fn metrics_move_to_their_own_listener_when_metrics_addr_is_set() {
         text.contains(r#"db_pool_connections{state="open"}"#),
         "{text}"
     );
+    // The process metrics describe the crm-app process itself.
+    let gauge = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    let resident = gauge("process_resident_memory_bytes");
+    assert!(
+        resident > 1_000_000.0 && resident < 1_000_000_000.0,
+        "{resident}"
+    );
+    assert!(gauge("process_open_fds") >= 3.0);
+    assert!(gauge("process_threads") >= 2.0);
+    assert!(
+        gauge("process_cpu_seconds_total") >= 0.0,
+        "present and a number"
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 //! | `http_requests_in_flight` | gauge | |
 //! | `db_pool_connections` | gauge | `state` (`open`, `idle`) |
 //! | `audit_entries_total` | counter | `result` (`written`, `failed`) |
+//! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_threads`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds` | the standard process metrics, read from `/proc` on each scrape (Linux) | |
 //!
 //! `route` is the matched route template (`/api/crm/leads/{id}`), never the
 //! raw path, so ids cannot explode the number of series; requests that
@@ -43,7 +44,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use self::process::ProcessCollector;
 use crate::sql::Pool;
+
+mod process;
 
 /// The path the metrics are served at.
 ///
@@ -127,6 +131,7 @@ impl Default for Metrics {
             "Database pool connections (open, idle)",
             pool.clone(),
         );
+        registry.register_collector(Box::new(ProcessCollector));
         registry.register(
             "audit_entries",
             "Audit entries recorded (written, failed)",
@@ -329,6 +334,16 @@ mod tests {
             text.contains(r#"audit_entries_total{result="failed"} 0"#),
             "{text}"
         );
+        if cfg!(target_os = "linux") {
+            for name in [
+                "process_cpu_seconds_total ",
+                "process_resident_memory_bytes ",
+                "process_open_fds ",
+                "process_start_time_seconds ",
+            ] {
+                assert!(text.contains(&format!("\n{name}")), "{name} in {text}");
+            }
+        }
         assert!(text.ends_with("# EOF\n"));
     }
 }
