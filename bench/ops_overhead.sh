@@ -4,7 +4,9 @@
 # Three servers: bare axum; the ops-kit stack with its [METRICS] line (text
 # format, to a file); and the same stack with the line filtered out
 # (LOG_LEVEL=info,ops_kit::metrics=off), which separates the cost of the
-# line from the cost of the rest of the stack.
+# line from the cost of the rest of the stack. A fourth run sends the
+# ops-kit server's liveness probe (GET /api/health/live, with its line)
+# instead of the JSON route: the probe against bare axum's trivial route.
 #
 #   bench/ops_overhead.sh [rounds] [seconds] [connections]
 #
@@ -38,16 +40,17 @@ port_of() { # wait for the "Listening"/"listening" line and print the port
 }
 
 run_one() { # variant -> "rps p50_ms p99_ms lines requests"
-  local variant=$1 log="$out/server-$1.log" server=$1 level=info
+  local variant=$1 log="$out/server-$1.log" server=$1 level=info path=/json
   if [ "$variant" = quiet ]; then server=ops; level=info,ops_kit::metrics=off; fi
+  if [ "$variant" = live ]; then server=ops; path=/api/health/live; fi
   : >"$log"
   LOG_LEVEL=$level taskset -c 0 "$bin" "$server" 0 >"$log" 2>&1 &
   local pid=$!
   local port; port=$(port_of "$log")
   # warm up
-  taskset -c 1 wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/json" >/dev/null
+  taskset -c 1 wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port$path" >/dev/null
   local before; before=$(grep -c '^\[METRICS\]' "$log" || true)
-  local report; report=$(taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port/json")
+  local report; report=$(taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port$path")
   sleep 0.5
   local after; after=$(grep -c '^\[METRICS\]' "$log" || true)
   kill -TERM "$pid"; wait "$pid" || true
@@ -69,13 +72,15 @@ to_ms() { # wrk prints 1.23ms, 456.00us or 1.20s
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-: >"$out/bare.txt"; : >"$out/ops.txt"; : >"$out/quiet.txt"
+variants="bare ops quiet live"
+for variant in $variants; do : >"$out/$variant.txt"; done
+: >"$out/ratios.txt"
 for round in $(seq 1 "$rounds"); do
-  for variant in bare ops quiet; do
+  for variant in $variants; do
     result=$(run_one "$variant")
     echo "$result" >>"$out/$variant.txt"
     echo "round $round $variant: rps=$(cut -d' ' -f1 <<<"$result") p50=$(cut -d' ' -f2 <<<"$result")ms p99=$(cut -d' ' -f3 <<<"$result")ms" >&2
-    if [ "$variant" = ops ]; then
+    if [ "$variant" = ops ] || [ "$variant" = live ]; then
       read -r _ _ _ lines requests <<<"$result"
       # wrk counts completed responses; the server may have logged a few
       # more (responses wrk cut off at the deadline), never fewer.
@@ -84,23 +89,23 @@ for round in $(seq 1 "$rounds"); do
       fi
     fi
   done
+  # This round's ratios to bare axum: ops, quiet, live.
+  bare_rps=$(tail -1 "$out/bare.txt" | cut -d' ' -f1)
+  for variant in ops quiet live; do
+    awk -v o="$(tail -1 "$out/$variant.txt" | cut -d' ' -f1)" -v b="$bare_rps" 'BEGIN {printf "%.1f ", 100 * o / b}'
+  done >>"$out/ratios.txt"
+  echo >>"$out/ratios.txt"
 done
 
-b_rps=$(cut -d' ' -f1 "$out/bare.txt" | median); o_rps=$(cut -d' ' -f1 "$out/ops.txt" | median)
-b_p50=$(cut -d' ' -f2 "$out/bare.txt" | median); o_p50=$(cut -d' ' -f2 "$out/ops.txt" | median)
-b_p99=$(cut -d' ' -f3 "$out/bare.txt" | median); o_p99=$(cut -d' ' -f3 "$out/ops.txt" | median)
-q_rps=$(cut -d' ' -f1 "$out/quiet.txt" | median); q_p50=$(cut -d' ' -f2 "$out/quiet.txt" | median)
-q_p99=$(cut -d' ' -f3 "$out/quiet.txt" | median)
-ratio=$(awk -v o="$o_rps" -v b="$b_rps" 'BEGIN {printf "%.1f", 100 * o / b}')
-q_ratio=$(awk -v o="$q_rps" -v b="$b_rps" 'BEGIN {printf "%.1f", 100 * o / b}')
+col() { cut -d' ' -f"$2" "$out/$1.txt" | median; }
+ratio() { cut -d' ' -f"$1" "$out/ratios.txt" | median; }
 
 echo
 echo "medians of $rounds alternating rounds, ${seconds}s each, $conns connections, server on core 0, wrk on core 1"
 echo
-echo "| server | requests/s | p50 ms | p99 ms |"
-echo "|---|---:|---:|---:|"
-echo "| bare axum | $b_rps | $b_p50 | $b_p99 |"
-echo "| ops-kit stack, [METRICS] line on | $o_rps | $o_p50 | $o_p99 |"
-echo "| ops-kit stack, [METRICS] line filtered out | $q_rps | $q_p50 | $q_p99 |"
-echo
-echo "with the line: ${ratio}% of bare axum's throughput; without it: ${q_ratio}%"
+echo "| server | requests/s | p50 ms | p99 ms | % of bare axum (median of the rounds' ratios) |"
+echo "|---|---:|---:|---:|---:|"
+echo "| bare axum, GET /json | $(col bare 1) | $(col bare 2) | $(col bare 3) | 100 |"
+echo "| ops-kit stack, GET /json, [METRICS] line on | $(col ops 1) | $(col ops 2) | $(col ops 3) | $(ratio 1) |"
+echo "| ops-kit stack, GET /json, line filtered out | $(col quiet 1) | $(col quiet 2) | $(col quiet 3) | $(ratio 2) |"
+echo "| ops-kit liveness probe, GET /api/health/live, line on | $(col live 1) | $(col live 2) | $(col live 3) | $(ratio 3) |"

@@ -473,3 +473,80 @@ async fn prometheus_series_are_labelled_by_the_template_of_each_route() {
         assert!(text.contains(series), "{series} in\n{text}");
     }
 }
+
+/// Records the fields of every `request` span it sees.
+#[derive(Clone, Default)]
+struct RequestSpans(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RequestSpans {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={value:?} ", field.name()));
+            }
+        }
+        if attrs.metadata().target() == "ops_kit::request" {
+            let mut fields = Fields(String::new());
+            attrs.record(&mut fields);
+            self.0.lock().unwrap().push(fields.0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_request_id_is_a_field_of_the_request_span_under_any_subscriber() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let spans = RequestSpans::default();
+    let subscriber = tracing_subscriber::registry().with(spans.clone());
+    let _default = tracing::subscriber::set_default(subscriber);
+    let response = send(
+        Request::get("/leads/7?secret=1")
+            .header("x-request-id", "span-check-1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let spans = spans.0.lock().unwrap().clone();
+    assert_eq!(
+        spans,
+        vec![r#"requestId="span-check-1" method="GET" path="/leads/7" "#.to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn under_the_ops_kit_subscriber_lines_of_a_request_carry_its_id_without_a_span() {
+    let (out, guard, _default) = capture(LogFormat::Text);
+    // The subscriber declines the request span: nothing to enter or close.
+    let span = tracing::info_span!(target: "ops_kit::request", "request", requestId = "x");
+    assert!(span.is_disabled());
+    let router = App::new("test", "0.0.0")
+        .router(Router::new().route(
+            "/warn",
+            get(|| async {
+                tracing::warn!(target: "crm", "slow lookup");
+            }),
+        ))
+        .into_router();
+    let response = router
+        .oneshot(
+            Request::get("/warn")
+                .header("x-request-id", "line-check-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let lines = out.lines(&guard);
+    assert!(
+        lines.contains(&"[WARN] crm: slow lookup requestId=line-check-1".to_owned()),
+        "{lines:?}"
+    );
+}

@@ -11,7 +11,8 @@ use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Subscriber};
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -41,6 +42,10 @@ impl fmt::Debug for LineLayer {
 /// The target of the per-request span of [`OpsLayer`](crate::OpsLayer).
 pub(crate) const REQUEST_SPAN_TARGET: &str = "ops_kit::request";
 
+fn is_request_span(metadata: &Metadata<'_>) -> bool {
+    metadata.is_span() && metadata.target() == REQUEST_SPAN_TARGET
+}
+
 /// A span's fields, already formatted for the active format.
 struct SpanFields(String);
 
@@ -52,13 +57,25 @@ impl<S> Layer<S> for LineLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        // The request span of `OpsLayer` is on every request: its fields are
-        // not formatted up front; events of the request print the request
-        // id from the task-local instead (see `format_event`).
-        if attrs.metadata().target() == REQUEST_SPAN_TARGET {
-            return;
+    // The request span of `OpsLayer` is on every request, and these lines
+    // have no use for it: every event of a request prints the request id
+    // from the task-local (see `format_event`). Declining it here is how a
+    // `tracing` subscriber says so: under this subscriber `info_span!`
+    // returns a disabled span, and entering, recording and closing it cost
+    // nothing. Under any other subscriber the span is there, with its fields.
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if is_request_span(metadata) {
+            Interest::never()
+        } else {
+            Interest::always()
         }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        !is_request_span(metadata)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut fields = String::new();
         attrs.record(&mut FieldWriter::new(&mut fields, self.format, false));
