@@ -64,6 +64,11 @@ async fn json_of(response: Response) -> Value {
     serde_json::from_slice(&bytes).expect("a JSON body")
 }
 
+async fn text_of(response: Response) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).expect("a UTF-8 body")
+}
+
 fn id_of(response: &Response) -> String {
     response.headers()["x-request-id"]
         .to_str()
@@ -422,24 +427,20 @@ async fn code_reading_the_header_never_sees_a_clients_unsafe_id() {
             }),
         ))
         .into_router();
-    let body_of = |response: Response| async move {
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    };
     let forged = Request::get("/header")
         .header("x-request-id", "evil id")
         .body(Body::empty())
         .unwrap();
     let response = router.clone().oneshot(forged).await.unwrap();
     let id = id_of(&response);
-    assert_eq!(body_of(response).await, format!("Some({id:?}) {id}"));
+    assert_eq!(text_of(response).await, format!("Some({id:?}) {id}"));
 
     let safe = Request::get("/header")
         .header("x-request-id", "edge-1")
         .body(Body::empty())
         .unwrap();
     let response = router.oneshot(safe).await.unwrap();
-    assert_eq!(body_of(response).await, "Some(\"edge-1\") edge-1");
+    assert_eq!(text_of(response).await, "Some(\"edge-1\") edge-1");
 }
 
 #[tokio::test]
@@ -454,16 +455,7 @@ async fn prometheus_series_are_labelled_by_the_template_of_each_route() {
         .await
         .unwrap();
     let response = router.oneshot(get_req("/metrics")).await.unwrap();
-    let text = String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let text = text_of(response).await;
     for series in [
         r#"http_requests_total{method="GET",route="/leads/{id}",status="2xx"} 2"#,
         r#"http_requests_total{method="GET",route="/ok",status="2xx"} 1"#,

@@ -122,13 +122,12 @@ impl Collector for ProcessCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = ProcessStats::read();
         if let Some(seconds) = stats.cpu_seconds {
-            let metric = ConstCounter::new(seconds);
-            metric.encode(encoder.encode_descriptor(
+            describe(
+                &mut encoder,
                 "process_cpu_seconds",
                 "Total user and system CPU time spent in seconds",
-                None,
-                metric.metric_type(),
-            )?)?;
+                ConstCounter::new(seconds),
+            )?;
         }
         let gauges = [
             (
@@ -155,26 +154,29 @@ impl Collector for ProcessCollector {
         ];
         for (name, help, value) in gauges {
             if let Some(value) = value {
-                let metric = ConstGauge::new(value);
-                metric.encode(encoder.encode_descriptor(
-                    name,
-                    help,
-                    None,
-                    metric.metric_type(),
-                )?)?;
+                describe(&mut encoder, name, help, ConstGauge::new(value))?;
             }
         }
         if let Some(start) = stats.start_time_seconds {
-            let metric = ConstGauge::new(start);
-            metric.encode(encoder.encode_descriptor(
+            describe(
+                &mut encoder,
                 "process_start_time_seconds",
                 "Start time of the process since unix epoch in seconds",
-                None,
-                metric.metric_type(),
-            )?)?;
+                ConstGauge::new(start),
+            )?;
         }
         Ok(())
     }
+}
+
+/// Writes one metric with its name and help text.
+fn describe(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric: impl EncodeMetric,
+) -> Result<(), std::fmt::Error> {
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
 #[cfg(test)]
