@@ -58,12 +58,14 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
-        let header = parts.headers.get(REQUEST_ID_HEADER);
-        let request_id = RequestId::for_request(header);
-        // A client's unsafe id must not reach code that reads the header;
-        // a safe one is already there. Handlers use the `RequestId`
-        // extractor either way.
-        let replaced = header.is_some_and(|sent| sent != request_id.header_value());
+        let mut sent = parts.headers.get_all(REQUEST_ID_HEADER).iter();
+        let first = sent.next();
+        let request_id = RequestId::for_request(first);
+        // A client's unsafe id (or a second one) must not reach code that
+        // reads the header; a single safe one is already there. Handlers
+        // use the `RequestId` extractor either way.
+        let replaced =
+            first.is_some_and(|v| v != request_id.header_value()) || sent.next().is_some();
         if replaced {
             parts
                 .headers

@@ -435,6 +435,15 @@ async fn code_reading_the_header_never_sees_a_clients_unsafe_id() {
     let id = id_of(&response);
     assert_eq!(text_of(response).await, format!("Some({id:?}) {id}"));
 
+    let twice = Request::get("/header")
+        .header("x-request-id", "edge-0")
+        .header("x-request-id", "evil\tid")
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(twice).await.unwrap();
+    assert_eq!(id_of(&response), "edge-0");
+    assert_eq!(text_of(response).await, "Some(\"edge-0\") edge-0");
+
     let safe = Request::get("/header")
         .header("x-request-id", "edge-1")
         .body(Body::empty())
