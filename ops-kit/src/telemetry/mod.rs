@@ -425,8 +425,29 @@ pub(crate) mod testing {
             .unwrap()
             .writer(capture.clone())
             .build();
-        let default = tracing::subscriber::set_default(subscriber);
+        let default = set_default(subscriber);
         (capture, guard, default)
+    }
+
+    /// `tracing::subscriber::set_default`, made safe for tests that run
+    /// side by side.
+    ///
+    /// While at most one subscriber is registered, `tracing` works out a new
+    /// callsite's interest from the *current thread's* subscriber alone. A
+    /// test running under no subscriber that reaches a callsite first then
+    /// records "never" for it while another test's subscriber is live, and
+    /// that test loses its lines until the next registration. Two idle
+    /// subscribers kept for the whole run make `tracing` ask every live
+    /// subscriber instead. (A service has one global subscriber and never
+    /// meets this.)
+    pub(crate) fn set_default(
+        subscriber: impl tracing::Subscriber + Send + Sync + 'static,
+    ) -> tracing::subscriber::DefaultGuard {
+        static KEEP: std::sync::OnceLock<[tracing::Dispatch; 2]> = std::sync::OnceLock::new();
+        KEEP.get_or_init(|| {
+            [(), ()].map(|()| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()))
+        });
+        tracing::subscriber::set_default(subscriber)
     }
 }
 
@@ -487,20 +508,23 @@ mod tests {
     }
 
     #[test]
-    fn filters_events_below_the_level() {
+    fn filters_events_below_the_level_of_their_target() {
         let capture_sink = testing::Capture::default();
         let (subscriber, guard) = Telemetry::new(LogFormat::Text)
-            .level("warn")
+            .level("info,noisy=warn")
             .unwrap()
             .writer(capture_sink.clone())
             .build();
-        tracing::subscriber::with_default(subscriber, || {
-            tracing::info!("hidden");
-            tracing::warn!("shown");
-        });
+        let _default = testing::set_default(subscriber);
+        {
+            tracing::info!(target: "noisy", "hidden");
+            tracing::debug!(target: "quiet", "hidden too");
+            tracing::warn!(target: "noisy", "shown");
+            tracing::info!(target: "quiet", "kept");
+        }
         assert_eq!(
             capture_sink.lines(&guard),
-            vec!["[WARN] ops_kit::telemetry::tests: shown"]
+            vec!["[WARN] noisy: shown", "[INFO] quiet: kept"]
         );
     }
 }
