@@ -1,7 +1,6 @@
 //! The client's address, as an extractor.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use http::request::Parts;
@@ -36,10 +35,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let hops = parts
-            .extensions
-            .get::<Arc<RequestScope>>()
-            .map_or(0, |s| s.services.proxy_hops);
+        let hops = RequestScope::of(&parts.extensions).map_or(0, |s| s.services.proxy_hops);
         let forwarded = crate::audit::request::forwarded_for(&parts.headers);
         Ok(Self(crate::audit::request::client_ip(
             peer,

@@ -213,9 +213,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Tx {
     type Rejection = TxRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let pool = parts
-            .extensions
-            .get::<Arc<RequestScope>>()
+        let pool = RequestScope::of(&parts.extensions)
             .and_then(|s| s.services.pool.clone())
             .ok_or(TxRejection::NoDatabase)?;
         // In an audited request, claim the slot before opening anything.

@@ -516,12 +516,10 @@ mod tests {
             .writer(capture_sink.clone())
             .build();
         let _default = testing::set_default(subscriber);
-        {
-            tracing::info!(target: "noisy", "hidden");
-            tracing::debug!(target: "quiet", "hidden too");
-            tracing::warn!(target: "noisy", "shown");
-            tracing::info!(target: "quiet", "kept");
-        }
+        tracing::info!(target: "noisy", "hidden");
+        tracing::debug!(target: "quiet", "hidden too");
+        tracing::warn!(target: "noisy", "shown");
+        tracing::info!(target: "quiet", "kept");
         assert_eq!(
             capture_sink.lines(&guard),
             vec!["[WARN] noisy: shown", "[INFO] quiet: kept"]
