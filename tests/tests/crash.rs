@@ -1,6 +1,7 @@
 //! Crash consistency: SIGKILL in the middle of a write-heavy load, then a
 //! restart. Every lead, activity and quote has its audit entry, no audit
-//! entry points at a change that is not there, and the hash chains verify.
+//! entry points at a change that is not there, the hash chains verify, and
+//! the pipeline totals match the leads.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -125,6 +126,19 @@ async fn sigkill_during_writes_leaves_every_change_with_its_audit_entry() {
         .unwrap();
         assert_eq!(orphans, 0, "{kind} audit entries without their change");
     }
+    let drift = count(
+        "SELECT count(*) FROM lead_pipeline_totals p FULL JOIN \
+         (SELECT tenant_id, status, coalesce(currency, '') AS currency, count(*) AS n, \
+                 coalesce(sum(estimated_value_e4), 0) AS v \
+            FROM leads WHERE deleted_at IS NULL GROUP BY 1, 2, 3) s \
+         USING (tenant_id, status, currency) \
+         WHERE coalesce(p.lead_count, 0) <> coalesce(s.n, 0) OR coalesce(p.value_e4, 0) <> coalesce(s.v, 0)",
+    )
+    .await;
+    assert_eq!(
+        drift, 0,
+        "pipeline totals that differ from a scan of the leads"
+    );
     let report = ops_kit::audit::verify(&db.pool, None).await.unwrap();
     assert!(report.is_intact(), "{:?}", report.broken);
     db.drop_db().await;

@@ -145,6 +145,37 @@ pub fn format(e4: i64, decimals: u32) -> String {
     }
 }
 
+/// Formats ten-thousandths given as decimal digits (a sum that may pass
+/// `i64`) with exactly `decimals` decimals; `None` when `e4` is not made
+/// of ASCII digits only.
+///
+/// ```
+/// use crm_app::api::money::format_digits;
+/// assert_eq!(format_digits("184505000", 2).as_deref(), Some("18450.50"));
+/// assert_eq!(format_digits("1500", 2).as_deref(), Some("0.15"));
+/// assert_eq!(format_digits("0", 0).as_deref(), Some("0"));
+/// assert_eq!(
+///     format_digits("100000000000000000000000", 2).as_deref(),
+///     Some("10000000000000000000.00")
+/// );
+/// assert_eq!(format_digits("-5", 2), None);
+/// ```
+pub fn format_digits(e4: &str, decimals: u32) -> Option<String> {
+    if e4.is_empty() || !e4.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let padded = format!("{e4:0>5}");
+    let (whole, fraction) = padded.split_at(padded.len() - 4);
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        w => w,
+    };
+    Some(match decimals {
+        0 => whole.to_string(),
+        n => format!("{whole}.{}", &fraction[..n.min(4) as usize]),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -759,7 +759,7 @@ async fn leads_summary(
                     Some(json!({
                         "currency": currency,
                         "count": count,
-                        "estimatedValue": money::format(sum.unwrap_or(0), decimals),
+                        "estimatedValue": money::format_digits(sum, decimals)?,
                     }))
                 })
                 .collect();

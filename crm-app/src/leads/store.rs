@@ -203,20 +203,35 @@ pub async fn list(tx: &mut Transaction, sql: &Sql) -> Result<Vec<LeadRow>, sqlx:
 }
 
 /// Per status and currency: the number of live leads and the sum of their
-/// estimated values.
+/// estimated values in ten-thousandths, as decimal digits (the sum of a
+/// tenant's leads can pass `i64`). Read from the totals the database keeps
+/// with every change to a lead (see the `lead_pipeline_totals` migration),
+/// not by scanning the leads.
 pub async fn summary(
     tx: &mut Transaction,
     tenant: Uuid,
-) -> Result<Vec<(String, Option<String>, i64, Option<i64>)>, sqlx::Error> {
-    on_backend!(tx, conn => {
-        sqlx::query_as(
-            "SELECT status, currency, COUNT(*), CAST(SUM(estimated_value_e4) AS BIGINT) FROM leads \
-             WHERE tenant_id = $1 AND deleted_at IS NULL GROUP BY status, currency ORDER BY status, currency",
-        )
-        .bind(tenant)
-        .fetch_all(&mut **conn)
-        .await
-    })
+) -> Result<Vec<(String, Option<String>, i64, String)>, sqlx::Error> {
+    match tx {
+        Transaction::Postgres(conn) => {
+            sqlx::query_as(
+                "SELECT status, NULLIF(currency, ''), lead_count, value_e4::text FROM lead_pipeline_totals \
+                 WHERE tenant_id = $1 AND lead_count > 0 ORDER BY status, currency",
+            )
+            .bind(tenant)
+            .fetch_all(&mut **conn)
+            .await
+        }
+        Transaction::Sqlite(conn) => {
+            sqlx::query_as(
+                "SELECT status, NULLIF(currency, ''), lead_count, \
+                 CASE typeof(value_e4) WHEN 'integer' THEN CAST(value_e4 AS TEXT) ELSE printf('%.0f', value_e4) END \
+                 FROM lead_pipeline_totals WHERE tenant_id = $1 AND lead_count > 0 ORDER BY status, currency",
+            )
+            .bind(tenant)
+            .fetch_all(&mut **conn)
+            .await
+        }
+    }
 }
 
 /// One entry of a lead's timeline.
