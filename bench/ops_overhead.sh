@@ -11,7 +11,12 @@
 #   bench/ops_overhead.sh [rounds] [seconds] [connections]
 #
 # The server is pinned to core 0 (one runtime worker; ops-kit's log writer
-# thread shares that core), wrk to core 1. The ops-kit server's [METRICS]
+# thread shares that core), wrk to core 1. Besides requests/s, the script
+# reports the server's CPU time per request (user + system, from
+# /proc/PID/stat), the time the hypervisor stole from core 0, and how long
+# wrk's core sat idle: on a virtual machine, waking an idle wrk costs the
+# server an inter-processor interrupt, so a slower server pays more kernel
+# time per request (docs/performance.md). The ops-kit server's [METRICS]
 # lines go to a file (in LOG_DIR, default a tmpfs directory), and the script
 # checks that the file holds at least one line per request served: no line
 # is dropped.
@@ -57,7 +62,9 @@ run_one() { # variant -> "rps p50_ms p99_ms lines requests"
   # warm up
   taskset -c 1 wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port$path" >/dev/null
   local before; before=$(grep -c '^\[METRICS\]' "$log" || true)
+  local cpu0 steal0 idle0; cpu0=$(cpu_ticks "$pid"); steal0=$(steal_ticks); idle0=$(idle_ticks)
   local report; report=$(taskset -c 1 wrk -t1 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port$path")
+  local cpu1 steal1 idle1; cpu1=$(cpu_ticks "$pid"); steal1=$(steal_ticks); idle1=$(idle_ticks)
   sleep 0.5
   local after; after=$(grep -c '^\[METRICS\]' "$log" || true)
   kill -TERM "$pid"; wait "$pid" || true
@@ -66,8 +73,20 @@ run_one() { # variant -> "rps p50_ms p99_ms lines requests"
   requests=$(awk '/requests in/ {print $1}' <<<"$report")
   p50=$(awk '$1=="50%" {print $2}' <<<"$report")
   p99=$(awk '$1=="99%" {print $2}' <<<"$report")
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $((after - before)) $requests"
+  # The server's CPU time (user + system, all its threads) per request,
+  # the share of core 0 the hypervisor took away during the run, and how
+  # long wrk's core sat idle (see docs/performance.md on why it matters).
+  local cpu_us steal_pct idle_pct
+  cpu_us=$(awk -v t="$((cpu1 - cpu0))" -v hz="$clk" -v n="$requests" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')
+  steal_pct=$(awk -v t="$((steal1 - steal0))" -v hz="$clk" -v s="$seconds" 'BEGIN {printf "%.1f", 100 * t / hz / s}')
+  idle_pct=$(awk -v t="$((idle1 - idle0))" -v hz="$clk" -v s="$seconds" 'BEGIN {printf "%.0f", 100 * t / hz / s}')
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $((after - before)) $requests $cpu_us $steal_pct $idle_pct"
 }
+
+clk=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+steal_ticks() { awk '$1 == "cpu0" {print $9}' /proc/stat; }
+idle_ticks() { awk '$1 == "cpu1" {print $5}' /proc/stat; }
 
 to_ms() { # wrk prints 1.23ms, 456.00us or 1.20s
   awk -v v="$1" 'BEGIN {
@@ -86,7 +105,7 @@ for round in $(seq 1 "$rounds"); do
   for variant in $variants; do
     result=$(run_one "$variant")
     echo "$result" >>"$out/$variant.txt"
-    echo "round $round $variant: rps=$(cut -d' ' -f1 <<<"$result") p50=$(cut -d' ' -f2 <<<"$result")ms p99=$(cut -d' ' -f3 <<<"$result")ms" >&2
+    echo "round $round $variant: rps=$(cut -d' ' -f1 <<<"$result") p50=$(cut -d' ' -f2 <<<"$result")ms p99=$(cut -d' ' -f3 <<<"$result")ms cpu/request=$(cut -d' ' -f6 <<<"$result")us steal=$(cut -d' ' -f7 <<<"$result")% wrk-core-idle=$(cut -d' ' -f8 <<<"$result")%" >&2
     if [ "$variant" = ops ] || [ "$variant" = live ]; then
       read -r _ _ _ lines requests <<<"$result"
       # wrk counts completed responses; the server may have logged a few
@@ -96,10 +115,15 @@ for round in $(seq 1 "$rounds"); do
       fi
     fi
   done
-  # This round's ratios to bare axum: ops, quiet, live.
+  # This round's ratios to bare axum: ops, quiet, live by requests/s, then
+  # the same by CPU time per request (bare's over the variant's).
   bare_rps=$(tail -1 "$out/bare.txt" | cut -d' ' -f1)
+  bare_cpu=$(tail -1 "$out/bare.txt" | cut -d' ' -f6)
   for variant in ops quiet live; do
     awk -v o="$(tail -1 "$out/$variant.txt" | cut -d' ' -f1)" -v b="$bare_rps" 'BEGIN {printf "%.1f ", 100 * o / b}'
+  done >>"$out/ratios.txt"
+  for variant in ops quiet live; do
+    awk -v o="$(tail -1 "$out/$variant.txt" | cut -d' ' -f6)" -v b="$bare_cpu" 'BEGIN {printf "%.1f ", 100 * b / o}'
   done >>"$out/ratios.txt"
   echo >>"$out/ratios.txt"
 done
@@ -116,4 +140,11 @@ echo "| bare axum, GET /json | $(col bare 1) | $(col bare 2) | $(col bare 3) | 1
 echo "| ops-kit stack, GET /json, [METRICS] line on | $(col ops 1) | $(col ops 2) | $(col ops 3) | $(ratio 1) |"
 echo "| ops-kit stack, GET /json, line filtered out | $(col quiet 1) | $(col quiet 2) | $(col quiet 3) | $(ratio 2) |"
 echo "| ops-kit liveness probe, GET /api/health/live, line on | $(col live 1) | $(col live 2) | $(col live 3) | $(ratio 3) |"
+echo
+echo "| server | CPU per request (user + system, µs) | % of bare axum's requests per CPU-second (median of the rounds' ratios) | core 0 stolen by the hypervisor | wrk's core idle |"
+echo "|---|---:|---:|---:|---:|"
+echo "| bare axum, GET /json | $(col bare 6) | 100 | $(col bare 7) % | $(col bare 8) % |"
+echo "| ops-kit stack, GET /json, [METRICS] line on | $(col ops 6) | $(ratio 4) | $(col ops 7) % | $(col ops 8) % |"
+echo "| ops-kit stack, GET /json, line filtered out | $(col quiet 6) | $(ratio 5) | $(col quiet 7) % | $(col quiet 8) % |"
+echo "| ops-kit liveness probe, GET /api/health/live, line on | $(col live 6) | $(ratio 6) | $(col live 7) % | $(col live 8) % |"
 [ -n "${LOG_DIR:-}" ] || rm -rf "$logs"

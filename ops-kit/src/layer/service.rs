@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{Request, header};
+use http::Request;
 use tower::Service;
 
 use super::Shared;
@@ -104,7 +104,9 @@ where
             _registration: registration,
         };
 
-        if declared_length(&parts.headers).is_some_and(|len| len > self.shared.body_limit as u64) {
+        // A body known to be over the limit (hyper knows it from
+        // Content-Length) is refused before a byte of it is read.
+        if http_body::Body::size_hint(&body).lower() > self.shared.body_limit as u64 {
             return ResponseFuture::rejected(meta, http::StatusCode::PAYLOAD_TOO_LARGE);
         }
 
@@ -121,13 +123,4 @@ where
         };
         ResponseFuture::new(meta, future)
     }
-}
-
-fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }

@@ -329,10 +329,16 @@ fn push_escaped_text(buf: &mut String, value: &str) {
 /// The current UTC time as RFC 3339 with microseconds. The date and time
 /// of day are formatted once per second per thread.
 pub(crate) fn push_timestamp(buf: &mut String) {
+    push_rfc3339(buf, chrono::Utc::now(), 6);
+}
+
+/// `now` as RFC 3339 in UTC with `decimals` (1 to 9) fractional digits,
+/// truncated. The date and time of day are formatted once per second per
+/// thread, the fraction with integer arithmetic.
+pub(crate) fn push_rfc3339(buf: &mut String, now: chrono::DateTime<chrono::Utc>, decimals: u32) {
     thread_local! {
         static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
     }
-    let now = chrono::Utc::now();
     let secs = now.timestamp();
     SECOND.with(|cell| {
         let mut cached = cell.borrow_mut();
@@ -343,11 +349,13 @@ pub(crate) fn push_timestamp(buf: &mut String) {
         }
         buf.push_str(&cached.1);
     });
-    let micros = now.timestamp_subsec_micros();
+    let decimals = decimals.clamp(1, 9);
+    // Leap seconds carry nanos past 10^9; keep them in range.
+    let fraction = now.timestamp_subsec_nanos().min(999_999_999) / 10_u32.pow(9 - decimals);
     let mut digits = itoa::Buffer::new();
-    let digits = digits.format(micros);
+    let digits = digits.format(fraction);
     buf.push('.');
-    for _ in digits.len()..6 {
+    for _ in digits.len()..decimals as usize {
         buf.push('0');
     }
     buf.push_str(digits);
@@ -381,6 +389,25 @@ pub(crate) fn push_json_string(buf: &mut String, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_timestamps_carry_the_asked_decimals_truncated() {
+        let at =
+            |nanos| chrono::DateTime::from_timestamp(1_795_662_245, nanos).expect("a valid time");
+        let text = |nanos, decimals| {
+            let mut buf = String::new();
+            push_rfc3339(&mut buf, at(nanos), decimals);
+            buf
+        };
+        assert_eq!(text(123_456_789, 3), "2026-11-26T03:04:05.123Z");
+        assert_eq!(text(123_456_789, 6), "2026-11-26T03:04:05.123456Z");
+        assert_eq!(text(5_000_000, 3), "2026-11-26T03:04:05.005Z");
+        assert_eq!(text(0, 3), "2026-11-26T03:04:05.000Z");
+        // A second second on the same thread reformats the cached part.
+        let mut buf = String::new();
+        push_rfc3339(&mut buf, at(0) + chrono::Duration::seconds(61), 3);
+        assert_eq!(buf, "2026-11-26T03:05:06.000Z");
+    }
 
     #[test]
     fn quotes_text_values_that_could_split_or_fake_a_field() {

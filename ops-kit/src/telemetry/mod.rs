@@ -26,7 +26,7 @@
 //! // Dropping the guard flushes every queued line.
 //! ```
 
-mod format;
+pub(crate) mod format;
 mod metrics_line;
 mod writer;
 
