@@ -236,6 +236,7 @@ on_both_databases!(
     the_pipeline_allows_exactly_the_listed_moves_and_refuses_the_rest,
     status_changes_append_events_and_the_timeline_merges_them_with_activities,
     paging_through_250_leads_while_rows_are_inserted_sees_each_lead_once,
+    pages_filtered_by_several_statuses_follow_the_order_of_the_whole_list,
     an_idempotent_replay_returns_the_first_answer_and_a_reused_key_is_refused,
     a_stale_if_match_is_refused_with_412_and_the_current_version,
     merge_patch_leaves_absent_fields_clears_nulls_and_refuses_read_only_fields,
@@ -637,6 +638,81 @@ async fn status_changes_append_events_and_the_timeline_merges_them_with_activiti
         r.body["pageInfo"],
         json!({"nextCursor": null, "hasNextPage": false})
     );
+}
+
+async fn pages_filtered_by_several_statuses_follow_the_order_of_the_whole_list(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    for i in 0..30 {
+        let lead = h
+            .lead(&ada, json!({"name": format!("L{:02}", (i * 7) % 30)}))
+            .await;
+        let id = lead["id"].as_str().unwrap();
+        let to = match i % 3 {
+            0 => "contacted",
+            1 => "qualified",
+            _ => continue,
+        };
+        let r = h
+            .patch(
+                &format!("/api/crm/leads/{id}/status"),
+                &ada,
+                json!({"status": to}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    }
+    let ids_of = |r: &Resp, wanted: &[&str]| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| wanted.contains(&l["status"].as_str().unwrap()))
+            .map(|l| l["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for sort in [
+        "-createdAt",
+        "createdAt",
+        "name",
+        "-name",
+        "updatedAt",
+        "-updatedAt",
+    ] {
+        let all = h
+            .get(&format!("/api/crm/leads?limit=200&sort={sort}"), &ada)
+            .await;
+        let expected = ids_of(&all, &["contacted", "qualified"]);
+        assert_eq!(expected.len(), 20);
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/crm/leads?limit=3&sort={sort}&status=qualified,contacted");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let r = h.get(&path, &ada).await;
+            assert_eq!(r.status, StatusCode::OK, "{sort}: {r:?}");
+            seen.extend(ids_of(&r, &["contacted", "qualified"]));
+            assert_eq!(
+                seen.len() % 3,
+                if r.body["pageInfo"]["hasNextPage"] == true {
+                    0
+                } else {
+                    2
+                }
+            );
+            match r.body["pageInfo"]["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{sort}");
+    }
+    // A status named twice is one branch: each lead once.
+    let r = h
+        .get("/api/crm/leads?limit=200&status=qualified,qualified", &ada)
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 10);
 }
 
 async fn paging_through_250_leads_while_rows_are_inserted_sees_each_lead_once(h: &Harness) {

@@ -266,6 +266,76 @@ pub fn any_of(
     sql.push(&format!(" AND {column} IN ({})", placeholders.join(", ")));
 }
 
+/// The values of a comma-separated filter such as `status=qualified,quoted`,
+/// each one of `allowed`, without repeats; on a value outside `allowed`,
+/// an error for `field` and no values.
+///
+/// ```
+/// use crm_app::api::{fields::Errors, list::one_of};
+/// let mut errors = Errors::default();
+/// assert_eq!(one_of("status", "won, lost,won", &["won", "lost"], &mut errors), ["won", "lost"]);
+/// assert!(one_of("status", "won,maybe", &["won", "lost"], &mut errors).is_empty());
+/// assert!(errors.finish().is_err());
+/// ```
+pub fn one_of<'a>(
+    field: &str,
+    raw: &'a str,
+    allowed: &[&str],
+    errors: &mut super::fields::Errors,
+) -> Vec<&'a str> {
+    let mut wanted: Vec<&str> = Vec::new();
+    for value in raw.split(',').map(str::trim) {
+        if !allowed.contains(&value) {
+            errors.add(
+                field,
+                format!("must be a comma-separated list of {}", allowed.join(", ")),
+            );
+            return Vec::new();
+        }
+        if !wanted.contains(&value) {
+            wanted.push(value);
+        }
+    }
+    wanted
+}
+
+/// Turns a keyset page query that filters a column on one of several
+/// values into one branch per value, merged: `branch` is the whole page
+/// query (ending in `order_by` and `LIMIT limit`) with `marker` where a
+/// value's placeholder goes. Each branch reads its value's rows in index
+/// order and stops at the page size, so a page costs a few index entries
+/// per value however many rows of other values sort before them; a single
+/// `IN (…)` would walk the sort index past all of those.
+///
+/// ```
+/// use crm_app::api::list::merge_branches;
+/// let branch = "SELECT id, created_at FROM leads WHERE status = \u{1} ORDER BY created_at DESC, id DESC LIMIT $4";
+/// let sql = merge_branches(branch, "\u{1}", &["$2".into(), "$3".into()], " ORDER BY created_at DESC, id DESC", "$4");
+/// assert_eq!(
+///     sql,
+///     "SELECT * FROM (SELECT * FROM (SELECT id, created_at FROM leads WHERE status = $2 ORDER BY created_at DESC, id DESC LIMIT $4) AS b0 \
+///      UNION ALL SELECT * FROM (SELECT id, created_at FROM leads WHERE status = $3 ORDER BY created_at DESC, id DESC LIMIT $4) AS b1) AS merged \
+///      ORDER BY created_at DESC, id DESC LIMIT $4"
+/// );
+/// ```
+pub fn merge_branches(
+    branch: &str,
+    marker: &str,
+    placeholders: &[String],
+    order_by: &str,
+    limit: &str,
+) -> String {
+    let branches: Vec<String> = placeholders
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("SELECT * FROM ({}) AS b{i}", branch.replace(marker, p)))
+        .collect();
+    format!(
+        "SELECT * FROM ({}) AS merged{order_by} LIMIT {limit}",
+        branches.join(" UNION ALL ")
+    )
+}
+
 /// Checks `limit` (default 50, 1 to 200).
 pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     match requested {

@@ -314,15 +314,23 @@ async fn leads_list(
     sql.args.push(Arg::Uuid(principal.tenant_id));
     sql.push(query.deleted.unwrap_or_default().condition());
     let mut errors = Errors::default();
-    if let Some(statuses) = &query.status {
-        list::any_of(
-            &mut sql,
-            "status",
-            "status",
-            statuses,
-            STATUSES,
-            &mut errors,
-        );
+    // Several statuses are read as one branch each (see `merge_branches`).
+    const STATUS_MARKER: &str = "\u{1}status\u{1}";
+    let statuses: Vec<String> = match &query.status {
+        Some(raw) => list::one_of("status", raw, STATUSES, &mut errors)
+            .into_iter()
+            .map(|status| sql.arg(Arg::Text(status.into())))
+            .collect(),
+        None => Vec::new(),
+    };
+    match statuses.as_slice() {
+        [] => {}
+        [one] => {
+            sql.push(&format!(" AND status = {one}"));
+        }
+        _ => {
+            sql.push(&format!(" AND status = {STATUS_MARKER}"));
+        }
     }
     if let Some(source) = &query.source {
         if SOURCES.contains(&source.as_str()) {
@@ -351,8 +359,13 @@ async fn leads_list(
     if let Some(cursor) = &query.cursor {
         sort.after(&mut sql, &Cursor::decode(cursor, &sort)?, "id");
     }
-    sql.push(&sort.order_by("id"));
-    sql.and(" LIMIT ?", [Arg::Int(limit + 1)]);
+    let order_by = sort.order_by("id");
+    sql.push(&order_by);
+    let page = sql.arg(Arg::Int(limit + 1));
+    sql.push(&format!(" LIMIT {page}"));
+    if statuses.len() > 1 {
+        sql.text = list::merge_branches(&sql.text, STATUS_MARKER, &statuses, &order_by, &page);
+    }
 
     let mut tx = read_tx(&state, &principal).await?;
     let rows = store::list(&mut tx, &sql).await.map_err(db)?;
