@@ -251,12 +251,8 @@ pub fn any_of(
     allowed: &[&str],
     errors: &mut super::fields::Errors,
 ) {
-    let wanted: Vec<&str> = raw.split(',').map(str::trim).collect();
-    if !wanted.iter().all(|value| allowed.contains(value)) {
-        errors.add(
-            field,
-            format!("must be a comma-separated list of {}", allowed.join(", ")),
-        );
+    let wanted = one_of(field, raw, allowed, errors);
+    if wanted.is_empty() {
         return;
     }
     let placeholders: Vec<String> = wanted

@@ -97,7 +97,9 @@ pub(crate) fn router(
 }
 
 fn timestamp() -> Value {
-    Value::from(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    let mut text = String::with_capacity(24);
+    crate::telemetry::format::push_rfc3339(&mut text, chrono::Utc::now(), 3);
+    Value::from(text)
 }
 
 fn uptime(lifecycle: &Lifecycle) -> Value {
