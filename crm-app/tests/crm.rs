@@ -1903,69 +1903,62 @@ async fn the_summary_follows_every_change_to_a_lead_exactly_as_a_scan_of_the_lea
         b["id"].as_str().unwrap().to_owned(),
         c["id"].as_str().unwrap().to_owned(),
     );
-    let r = h
-        .patch(
-            &format!("/api/crm/leads/{a}"),
-            &ada,
-            json!({"estimatedValue": "5.25"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    check("a new value").await;
-    let r = h
-        .patch(
-            &format!("/api/crm/leads/{b}"),
-            &ada,
-            json!({"estimatedValue": "99.5", "currency": "EUR"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    check("a new currency").await;
-    let r = h
-        .patch(
-            &format!("/api/crm/leads/{c}"),
-            &ada,
-            json!({"estimatedValue": "12", "currency": "USD"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    check("a first value").await;
-    let r = h
-        .patch(
-            &format!("/api/crm/leads/{a}"),
-            &ada,
-            json!({"notes": "prefers walnut"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    check("a change to an uncounted field").await;
-    for (id, status) in [(&a, "contacted"), (&b, "contacted"), (&a, "qualified")] {
-        let r = h
-            .patch(
-                &format!("/api/crm/leads/{id}/status"),
-                &ada,
-                json!({"status": status}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    }
-    check("status moves").await;
-    let r = h
-        .send("DELETE", &format!("/api/crm/leads/{b}"), &ada, None, &[])
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    check("a deletion").await;
-    let r = h
-        .send(
+    let steps = [
+        (
+            "PATCH",
+            format!("/api/crm/leads/{a}"),
+            Some(json!({"estimatedValue": "5.25"})),
+            "a new value",
+        ),
+        (
+            "PATCH",
+            format!("/api/crm/leads/{b}"),
+            Some(json!({"estimatedValue": "99.5", "currency": "EUR"})),
+            "a new currency",
+        ),
+        (
+            "PATCH",
+            format!("/api/crm/leads/{c}"),
+            Some(json!({"estimatedValue": "12", "currency": "USD"})),
+            "a first value",
+        ),
+        (
+            "PATCH",
+            format!("/api/crm/leads/{a}"),
+            Some(json!({"notes": "prefers walnut"})),
+            "a change to an uncounted field",
+        ),
+        (
+            "PATCH",
+            format!("/api/crm/leads/{a}/status"),
+            Some(json!({"status": "contacted"})),
+            "a status move",
+        ),
+        (
+            "PATCH",
+            format!("/api/crm/leads/{b}/status"),
+            Some(json!({"status": "contacted"})),
+            "a move to the same row",
+        ),
+        (
+            "PATCH",
+            format!("/api/crm/leads/{a}/status"),
+            Some(json!({"status": "qualified"})),
+            "a move onward",
+        ),
+        ("DELETE", format!("/api/crm/leads/{b}"), None, "a deletion"),
+        (
             "POST",
-            &format!("/api/crm/leads/{b}/restore"),
-            &ada,
+            format!("/api/crm/leads/{b}/restore"),
             None,
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    check("a restore").await;
+            "a restore",
+        ),
+    ];
+    for (method, path, body, step) in steps {
+        let r = h.send(method, &path, &ada, body, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{step}: {r:?}");
+        check(step).await;
+    }
     h.force_status(&c, "lost").await;
     check("a direct update in the database").await;
     assert_eq!(
