@@ -9,6 +9,7 @@ pub mod audit_logs;
 pub mod auth;
 pub mod commands;
 pub mod config;
+pub mod grants;
 pub mod leads;
 pub mod migrate;
 pub mod openapi;
@@ -168,6 +169,8 @@ pub fn build(config: &Config, pool: Pool) -> App {
             }
             None => migrate::run(&migrating).await?,
         }
+        // After the migrations, which may have added tables.
+        grants::check(&migrating).await?;
         if development {
             seed::run(&migrating).await?;
         }

@@ -136,11 +136,49 @@ async fn production_seeds_nothing_and_two_instances_share_tokens_and_login_limit
 /// The grants docs/tenancy.md gives the service's role.
 const GRANTS: &str = "
 GRANT USAGE ON SCHEMA public TO {role};
-GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, refresh_tokens TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, refresh_tokens,
+    leads, lead_status_events, activities, idempotency_keys, lead_pipeline_totals,
+    quotes, quote_lines, quote_counters, quote_events TO {role};
 GRANT SELECT, INSERT ON user_logins TO {role};
 GRANT SELECT, INSERT ON audit_logs TO {role};
 GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role};
 ";
+
+/// A release whose migration adds a table the service's role was not
+/// granted stops at start-up and says what to grant, instead of failing
+/// every request that touches the table.
+#[tokio::test]
+async fn a_role_without_a_new_tables_grants_stops_the_service_at_start_up_naming_them() {
+    let mut db = TestDb::postgres().await;
+    crm_app::migrate::run(&db.pool).await.unwrap();
+    let role_url = db
+        .new_role(&GRANTS.replace(" lead_pipeline_totals,", ""))
+        .await;
+    let mut app = Proc::start(
+        Binary::CrmApp,
+        &[
+            ("APP_ENV", "production"),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("JWT_SECRET", SECRET),
+            ("DATABASE_URL", &role_url),
+            ("MIGRATION_DATABASE_URL", &db.url),
+            ("REDIS_URL", &redis_url()),
+        ],
+    );
+    let status = app.wait_exit(Duration::from_secs(30));
+    let lines = app.lines();
+    assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
+    let expected = "[STARTUP ERROR] FATAL: start-up failed: the database role lacks SELECT on lead_pipeline_totals, \
+                    INSERT on lead_pipeline_totals, UPDATE on lead_pipeline_totals, \
+                    DELETE on lead_pipeline_totals (see the grants in docs/tenancy.md)";
+    assert!(
+        lines.iter().any(|l| l == expected),
+        "missing {expected:?} in:\n{}",
+        lines.join("\n")
+    );
+    db.drop_db().await;
+}
 
 #[tokio::test]
 async fn the_service_runs_as_a_role_that_cannot_change_the_schema_while_the_owner_migrates() {
