@@ -37,6 +37,33 @@ pub const REQUIRED: &[(&str, &[&str])] = &[
 
 const ALL: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE"];
 
+/// The `GRANT` statements that give `role` exactly [`REQUIRED`], one per
+/// set of privileges, for setting up the service's role (and test roles).
+///
+/// ```
+/// let sql = crm_app::grants::statements("crm_app");
+/// assert!(sql.starts_with("GRANT USAGE ON SCHEMA public TO crm_app;\n"));
+/// assert!(sql.contains("GRANT SELECT, INSERT ON user_logins, audit_logs TO crm_app;\n"));
+/// ```
+pub fn statements(role: &str) -> String {
+    let mut groups: Vec<(&[&str], Vec<&str>)> = Vec::new();
+    for (table, privileges) in REQUIRED {
+        match groups.iter_mut().find(|(p, _)| p == privileges) {
+            Some((_, tables)) => tables.push(table),
+            None => groups.push((privileges, vec![table])),
+        }
+    }
+    let mut sql = format!("GRANT USAGE ON SCHEMA public TO {role};\n");
+    for (privileges, tables) in groups {
+        sql.push_str(&format!(
+            "GRANT {} ON {} TO {role};\n",
+            privileges.join(", "),
+            tables.join(", ")
+        ));
+    }
+    sql
+}
+
 /// Privileges of [`REQUIRED`] the role does not hold, as `(table,
 /// privilege)` pairs.
 ///

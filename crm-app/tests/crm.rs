@@ -15,16 +15,6 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use tower::ServiceExt;
 
-/// The grants docs/tenancy.md gives the application's role.
-const GRANTS: &str = "
-GRANT USAGE ON SCHEMA public TO {role};
-GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, refresh_tokens, user_logins,
-    leads, lead_status_events, activities, idempotency_keys, lead_pipeline_totals,
-    quotes, quote_lines, quote_counters, quote_events TO {role};
-GRANT SELECT, INSERT ON audit_logs TO {role};
-GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role};
-";
-
 struct Harness {
     db: TestDb,
     pool: Pool,
@@ -46,7 +36,10 @@ impl std::fmt::Debug for Resp {
 async fn harness(mut db: TestDb) -> Harness {
     crm_app::migrate::run(&db.pool).await.unwrap();
     let pool = match db.pool.backend() {
-        ops_kit::sql::Backend::Postgres => db.pool_as_new_role(GRANTS).await,
+        ops_kit::sql::Backend::Postgres => {
+            db.pool_as_new_role(&crm_app::grants::statements("{role}"))
+                .await
+        }
         _ => db.pool.clone(),
     };
     let config = Config::load(&Env::from_pairs([(

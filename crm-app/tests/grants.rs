@@ -17,6 +17,36 @@ fn documented_grants() -> String {
     grants.join("\n").replace("crm_app", "{role}")
 }
 
+#[test]
+fn the_documented_grants_are_exactly_the_ones_the_service_checks_for() {
+    let privileges = |sql: &str| -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        for statement in sql.split(';') {
+            let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+            let Some(rest) = statement.strip_prefix("GRANT ") else {
+                continue;
+            };
+            let Some((privileges, rest)) = rest.split_once(" ON ") else {
+                continue;
+            };
+            let Some((tables, _)) = rest.split_once(" TO ") else {
+                continue;
+            };
+            for table in tables.split(',') {
+                for privilege in privileges.split(',') {
+                    pairs.push((table.trim().to_owned(), privilege.trim().to_owned()));
+                }
+            }
+        }
+        pairs.sort();
+        pairs
+    };
+    assert_eq!(
+        privileges(&documented_grants()),
+        privileges(&grants::statements("{role}"))
+    );
+}
+
 #[tokio::test]
 async fn the_documented_grants_give_the_service_every_privilege_it_checks_for() {
     let mut db = TestDb::postgres().await;

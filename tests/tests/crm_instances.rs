@@ -134,15 +134,9 @@ async fn production_seeds_nothing_and_two_instances_share_tokens_and_login_limit
 }
 
 /// The grants docs/tenancy.md gives the service's role.
-const GRANTS: &str = "
-GRANT USAGE ON SCHEMA public TO {role};
-GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, refresh_tokens,
-    leads, lead_status_events, activities, idempotency_keys, lead_pipeline_totals,
-    quotes, quote_lines, quote_counters, quote_events TO {role};
-GRANT SELECT, INSERT ON user_logins TO {role};
-GRANT SELECT, INSERT ON audit_logs TO {role};
-GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role};
-";
+fn grants() -> String {
+    crm_app::grants::statements("{role}")
+}
 
 /// A release whose migration adds a table the service's role was not
 /// granted stops at start-up and says what to grant, instead of failing
@@ -152,7 +146,7 @@ async fn a_role_without_a_new_tables_grants_stops_the_service_at_start_up_naming
     let mut db = TestDb::postgres().await;
     crm_app::migrate::run(&db.pool).await.unwrap();
     let role_url = db
-        .new_role(&GRANTS.replace(" lead_pipeline_totals,", ""))
+        .new_role(&grants().replace(" lead_pipeline_totals,", ""))
         .await;
     let mut app = Proc::start(
         Binary::CrmApp,
@@ -185,7 +179,7 @@ async fn the_service_runs_as_a_role_that_cannot_change_the_schema_while_the_owne
     let mut db = TestDb::postgres().await;
     // The schema exists before the grants, as after a first deployment.
     crm_app::migrate::run(&db.pool).await.unwrap();
-    let role_url = db.new_role(GRANTS).await;
+    let role_url = db.new_role(&grants()).await;
     let redis = redis_url();
     let (app, base) = Proc::start_listening(
         Binary::CrmApp,
