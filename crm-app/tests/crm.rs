@@ -1815,14 +1815,15 @@ async fn the_summary_counts_and_sums_live_leads_per_status_and_currency(h: &Harn
 }
 
 /// The summary as a scan of the leads computes it, for comparison with
-/// the totals the database keeps: (status, currency, count, sum).
+/// the totals the database keeps: (status, currency, count, sum), sorted
+/// like [`served_summary`] (no currency first).
 async fn scanned_summary(h: &Harness, tenant: &str) -> Vec<(String, Option<String>, i64, i64)> {
     let tenant: uuid::Uuid = tenant.parse().unwrap();
     let mut tx = h.db.pool.begin().await.unwrap();
-    let rows = on_backend!(&mut tx, conn => {
+    let mut rows: Vec<(String, Option<String>, i64, i64)> = on_backend!(&mut tx, conn => {
         sqlx::query_as(
             "SELECT status, currency, COUNT(*), CAST(COALESCE(SUM(estimated_value_e4), 0) AS BIGINT) FROM leads \
-             WHERE tenant_id = $1 AND deleted_at IS NULL GROUP BY status, currency ORDER BY status, currency",
+             WHERE tenant_id = $1 AND deleted_at IS NULL GROUP BY status, currency",
         )
         .bind(tenant)
         .fetch_all(&mut **conn)
@@ -1830,6 +1831,7 @@ async fn scanned_summary(h: &Harness, tenant: &str) -> Vec<(String, Option<Strin
         .unwrap()
     });
     tx.rollback().await.unwrap();
+    rows.sort();
     rows
 }
 
@@ -1873,8 +1875,7 @@ async fn the_summary_follows_every_change_to_a_lead_exactly_as_a_scan_of_the_lea
     .await;
     let user = &ada;
     let check = |step: &'static str| async move {
-        let mut scanned = scanned_summary(h, &user.tenant).await;
-        scanned.sort();
+        let scanned = scanned_summary(h, &user.tenant).await;
         assert_eq!(served_summary(h, user).await, scanned, "after {step}");
     };
     let a = h
@@ -2007,8 +2008,7 @@ async fn opposite_status_moves_at_the_same_time_all_succeed_and_keep_the_summary
     for r in futures_util::future::join_all(requests).await {
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
     }
-    let mut scanned = scanned_summary(h, &ada.tenant).await;
-    scanned.sort();
+    let scanned = scanned_summary(h, &ada.tenant).await;
     assert_eq!(served_summary(h, &ada).await, scanned);
     assert_eq!(
         scanned,

@@ -475,7 +475,15 @@ fn current_request_id() -> Value {
 
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut response = Response::new(axum::body::Body::from(bytes));
+    json_text_response(status, bytes)
+}
+
+/// A response with an already serialized JSON body.
+pub(crate) fn json_text_response(
+    status: StatusCode,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

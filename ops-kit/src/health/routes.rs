@@ -7,7 +7,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::runner::{Checks, Report};
-use crate::error::json_response;
+use crate::error::{json_response, json_text_response};
 use crate::lifecycle::{Lifecycle, Phase};
 
 /// The path of the liveness probe.
@@ -115,22 +115,12 @@ async fn live(State(state): State<Arc<HealthState>>) -> Response {
     body.push_str(r#"{"status":"alive","timestamp":""#);
     crate::telemetry::format::push_rfc3339(&mut body, chrono::Utc::now(), 3);
     body.push_str(r#"","uptime":"#);
-    let millis = state.lifecycle.uptime().as_millis();
-    let mut digits = itoa::Buffer::new();
-    body.push_str(digits.format(millis / 1000));
+    let millis = state.lifecycle.uptime().as_millis() as u64;
+    crate::telemetry::format::push_zero_padded(&mut body, millis / 1000, 1);
     body.push('.');
-    let fraction = digits.format(millis % 1000);
-    for _ in fraction.len()..3 {
-        body.push('0');
-    }
-    body.push_str(fraction);
+    crate::telemetry::format::push_zero_padded(&mut body, millis % 1000, 3);
     body.push('}');
-    let mut response = Response::new(axum::body::Body::from(body));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
+    json_text_response(StatusCode::OK, body)
 }
 
 /// The readiness status word and HTTP status for a phase and, when ready, a report.

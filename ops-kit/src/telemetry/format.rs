@@ -352,14 +352,19 @@ pub(crate) fn push_rfc3339(buf: &mut String, now: chrono::DateTime<chrono::Utc>,
     let decimals = decimals.clamp(1, 9);
     // Leap seconds carry nanos past 10^9; keep them in range.
     let fraction = now.timestamp_subsec_nanos().min(999_999_999) / 10_u32.pow(9 - decimals);
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(fraction);
     buf.push('.');
-    for _ in digits.len()..decimals as usize {
+    push_zero_padded(buf, u64::from(fraction), decimals as usize);
+    buf.push('Z');
+}
+
+/// `value` in decimal, with leading zeros up to `width` digits.
+pub(crate) fn push_zero_padded(buf: &mut String, value: u64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(value);
+    for _ in digits.len()..width {
         buf.push('0');
     }
     buf.push_str(digits);
-    buf.push('Z');
 }
 
 fn needs_json_escape(s: &str) -> bool {

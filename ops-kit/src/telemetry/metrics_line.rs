@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use super::format::{push_json_string, push_text_value, push_timestamp};
+use super::format::{push_json_string, push_text_value, push_timestamp, push_zero_padded};
 use super::{GLOBAL, LogFormat};
 
 /// One request's metrics.
@@ -141,11 +141,7 @@ fn push_millis(buf: &mut String, duration: Duration) {
             width -= 1;
         }
         buf.push('.');
-        let text = digits.format(frac);
-        for _ in text.len()..width {
-            buf.push('0');
-        }
-        buf.push_str(text);
+        push_zero_padded(buf, u64::from(frac), width);
     }
 }
 
