@@ -107,7 +107,7 @@ for round in $(seq 1 "$rounds"); do
     echo "$result" >>"$out/$variant.txt"
     echo "round $round $variant: rps=$(cut -d' ' -f1 <<<"$result") p50=$(cut -d' ' -f2 <<<"$result")ms p99=$(cut -d' ' -f3 <<<"$result")ms cpu/request=$(cut -d' ' -f6 <<<"$result")us steal=$(cut -d' ' -f7 <<<"$result")% wrk-core-idle=$(cut -d' ' -f8 <<<"$result")%" >&2
     if [ "$variant" = ops ] || [ "$variant" = live ]; then
-      read -r _ _ _ lines requests <<<"$result"
+      read -r _ _ _ lines requests _ <<<"$result"
       # wrk counts completed responses; the server may have logged a few
       # more (responses wrk cut off at the deadline), never fewer.
       if [ "$lines" -lt "$requests" ]; then

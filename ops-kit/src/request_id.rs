@@ -91,8 +91,14 @@ impl RequestId {
     pub fn generate() -> Self {
         let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let uuid = uuid::Builder::from_random_bytes(fast_random_bytes()).into_uuid();
-        let text = uuid.hyphenated().encode_lower(&mut buf);
-        Self(HeaderValue::from_str(text).expect("a UUID is a valid header value"))
+        uuid.hyphenated().encode_lower(&mut buf);
+        // Owned by a reference-counted buffer from the start: the id is
+        // cloned for the response header and the task-local, and a clone
+        // of a `Vec`-backed value would allocate again to share it.
+        Self(
+            HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(buf))
+                .expect("a UUID is a valid header value"),
+        )
     }
 
     /// Keeps a client-supplied id when it is safe, `None` otherwise.

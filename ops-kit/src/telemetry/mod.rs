@@ -1,10 +1,10 @@
 //! Logging: one line per event, human text by default, JSON on request.
 //!
 //! [`Telemetry`] installs a `tracing` subscriber whose lines go through a
-//! lossless background writer (see `docs/performance.md`): the request path
-//! formats a line and queues it, it never takes a lock or makes a syscall per
-//! line, and when stdout cannot keep up the queue applies back-pressure
-//! instead of dropping lines.
+//! lossless background writer (see `docs/design.md`): the request path
+//! formats a line and appends it to a shared buffer (one short, uncontended
+//! lock and one copy, never a syscall per line), and when stdout cannot keep
+//! up the buffer applies back-pressure instead of dropping lines.
 //!
 //! The text format prints the runbook's tagged lines exactly as written
 //! (`[METRICS] requestId=… request_duration_ms=…`, `[SHUTDOWN] …`); other
@@ -353,7 +353,7 @@ impl LogGuard {
         self.writer.flush(Duration::from_secs(2));
     }
 
-    /// How many times a logging thread had to wait because the queue was full
+    /// How many times a logging thread had to wait because the log buffer was full
     /// (back-pressure from a slow stdout; no line is ever dropped).
     ///
     /// # Example
@@ -368,7 +368,7 @@ impl LogGuard {
     ///     }
     /// });
     /// guard.flush();
-    /// assert_eq!(guard.blocked_sends(), 0); // three lines fit in the queue
+    /// assert_eq!(guard.blocked_sends(), 0); // three lines fit in the buffer
     /// ```
     pub fn blocked_sends(&self) -> u64 {
         self.writer.blocked_sends()

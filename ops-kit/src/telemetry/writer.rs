@@ -1,143 +1,218 @@
 //! A lossless, non-blocking line writer.
 //!
-//! Request threads hand finished lines to a channel; one background thread
-//! writes them to the sink in batches and flushes when the channel runs dry.
-//! The request path takes no lock and makes no syscall per line. When the sink
-//! cannot keep up and the channel is full, senders wait: a line is never
-//! dropped silently.
+//! Request threads append finished lines to one shared buffer; a background
+//! thread swaps it for an empty one and writes the whole batch to the sink.
+//! Appending is a short, almost always uncontended lock and one copy: no
+//! allocation once the buffers have grown, and no syscall, because the
+//! writer thread is woken only when it sleeps with nothing to do. When the
+//! sink cannot keep up and the buffer is full, appending threads wait: a
+//! line is never dropped silently.
 
 use std::io::Write;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How many lines may wait for the writer thread before senders block.
-pub(crate) const DEFAULT_CAPACITY: usize = 4096;
+/// How many bytes of lines may wait for the writer thread before appending
+/// threads block: 1 MiB, some 10,000 `[METRICS]` lines.
+pub(crate) const DEFAULT_CAPACITY: usize = 1 << 20;
 
-/// Lines up to this length travel inside the channel's slot, so that the
-/// request path allocates nothing and the writer thread frees nothing that
-/// another thread allocated.
-const INLINE: usize = 192;
-
-// The size difference is the point: the common case travels inline.
-#[allow(clippy::large_enum_variant)]
-enum Message {
-    Inline { len: u16, bytes: [u8; INLINE] },
-    Line(Vec<u8>),
-    Flush(SyncSender<()>),
-}
-
-/// The sending side; cheap to clone.
+/// The appending side; cheap to clone. The writer thread writes what is
+/// left and ends when the last clone is dropped.
 #[derive(Clone)]
 pub(crate) struct LineWriter {
-    tx: SyncSender<Message>,
-    blocked: Arc<AtomicU64>,
+    handle: Arc<Handle>,
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.lines.notify_one();
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// The writer thread waits here for lines.
+    lines: Condvar,
+    /// Appending threads wait here for room, and flushes for their lines.
+    written: Condvar,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct State {
+    /// Lines not yet taken by the writer thread.
+    pending: Vec<u8>,
+    /// Lines appended so far, and lines written and flushed so far.
+    appended: u64,
+    flushed: u64,
+    /// The writer thread is blocked on `lines` and must be woken.
+    writer_idle: bool,
+    /// The writer thread is pausing between batches; only a thread that
+    /// must wait (for room, or for a flush) wakes it.
+    pausing: bool,
+    /// Appending threads waiting for room: the writer must not pause.
+    waiting: usize,
+    /// Every `LineWriter` is gone: write what is left and stop.
+    closed: bool,
+    /// How many times an appending thread had to wait for room.
+    blocked: u64,
 }
 
 impl std::fmt::Debug for LineWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LineWriter")
-            .field("blocked_sends", &self.blocked.load(Ordering::Relaxed))
+            .field("blocked_sends", &self.blocked_sends())
             .finish()
     }
 }
 
+impl State {
+    /// Wakes the writer thread if it is idle or pausing.
+    fn wake_writer(&mut self, shared: &Shared) {
+        if self.writer_idle || self.pausing {
+            self.writer_idle = false;
+            self.pausing = false;
+            shared.lines.notify_one();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A thread that panicked while holding the lock left whole lines
+        // behind it (appending is one `extend_from_slice`).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl LineWriter {
-    /// Starts the writer thread over `sink`.
+    /// Starts the writer thread over `sink`; `capacity` is in bytes.
     pub(crate) fn spawn<W: Write + Send + 'static>(sink: W, capacity: usize) -> Self {
-        let (tx, rx) = mpsc::sync_channel(capacity);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                pending: Vec::with_capacity(64 * 1024),
+                ..State::default()
+            }),
+            lines: Condvar::new(),
+            written: Condvar::new(),
+            capacity: capacity.max(1),
+        });
+        let for_thread = Arc::clone(&shared);
         thread::Builder::new()
             .name("ops-kit-log".into())
-            .spawn(move || run(sink, rx))
+            .spawn(move || run(sink, &for_thread))
             .expect("spawning the log writer thread");
         Self {
-            tx,
-            blocked: Arc::new(AtomicU64::new(0)),
+            handle: Arc::new(Handle { shared }),
         }
     }
 
     /// Queues one line (which must end with `\n`).
     pub(crate) fn write_line(&self, line: &[u8]) {
-        let message = if line.len() <= INLINE {
-            let mut bytes = [0u8; INLINE];
-            bytes[..line.len()].copy_from_slice(line);
-            Message::Inline {
-                len: line.len() as u16,
-                bytes,
+        let shared = &*self.handle.shared;
+        let mut state = shared.lock();
+        if !state.pending.is_empty() && state.pending.len() + line.len() > shared.capacity {
+            // Back-pressure instead of loss: wait for the writer.
+            state.blocked += 1;
+            state.waiting += 1;
+            state.wake_writer(shared);
+            while !state.pending.is_empty() && state.pending.len() + line.len() > shared.capacity {
+                state = shared
+                    .written
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
             }
-        } else {
-            Message::Line(line.to_vec())
-        };
-        match self.tx.try_send(message) {
-            Ok(()) => {}
-            Err(TrySendError::Full(message)) => {
-                // Back-pressure instead of loss: wait for the writer.
-                self.blocked.fetch_add(1, Ordering::Relaxed);
-                let _ = self.tx.send(message);
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                // The writer thread is gone (process exiting): write directly.
-                let _ = std::io::stdout().lock().write_all(line);
-            }
+            state.waiting -= 1;
+        }
+        state.pending.extend_from_slice(line);
+        state.appended += 1;
+        if state.writer_idle {
+            state.writer_idle = false;
+            drop(state);
+            shared.lines.notify_one();
         }
     }
 
     /// Waits until every line queued so far is written and flushed.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let (ack_tx, ack_rx) = mpsc::sync_channel(1);
-        if self.tx.send(Message::Flush(ack_tx)).is_err() {
-            return false;
+        let shared = &*self.handle.shared;
+        let deadline = Instant::now() + timeout;
+        let mut state = shared.lock();
+        let target = state.appended;
+        if state.flushed < target {
+            state.wake_writer(shared);
         }
-        ack_rx.recv_timeout(timeout).is_ok()
+        while state.flushed < target {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            state = shared
+                .written
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
     }
 
-    /// How many times a sender had to wait for a full queue.
+    /// How many times an appending thread had to wait for a full buffer.
     pub(crate) fn blocked_sends(&self) -> u64 {
-        self.blocked.load(Ordering::Relaxed)
+        self.handle.shared.lock().blocked
     }
 }
 
 /// How long the writer lets lines pile up once it is busy. While it sleeps,
-/// senders find no waiting receiver and so never make a wake-up syscall.
+/// appending threads find no idle writer and so never make a wake-up
+/// syscall; the writer wakes at most 250 times a second under load.
 const BATCH_WINDOW: Duration = Duration::from_millis(4);
 
-fn run<W: Write>(sink: W, rx: Receiver<Message>) {
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, sink);
-    // Idle: block until the first line arrives (one wake-up).
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        // Busy: drain, write, flush, then sleep a little so that the next
-        // lines arrive without waking this thread; go back to blocking once
-        // a window passes with nothing queued.
-        loop {
-            let mut wrote = false;
-            while let Some(message) = next.take().or_else(|| rx.try_recv().ok()) {
-                wrote = true;
-                match message {
-                    Message::Inline { len, bytes } => {
-                        let _ = out.write_all(&bytes[..len as usize]);
-                    }
-                    Message::Line(line) => {
-                        let _ = out.write_all(&line);
-                    }
-                    Message::Flush(ack) => {
-                        let _ = out.flush();
-                        let _ = ack.send(());
-                    }
-                }
+fn run<W: Write>(mut sink: W, shared: &Shared) {
+    let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    loop {
+        let mut state = shared.lock();
+        // Idle: block until a line arrives (one wake-up per burst).
+        while state.pending.is_empty() {
+            if state.closed {
+                return;
             }
-            let _ = out.flush();
-            if !wrote {
-                break;
-            }
-            thread::sleep(BATCH_WINDOW);
+            state.writer_idle = true;
+            state = shared.lines.wait(state).unwrap_or_else(|e| e.into_inner());
         }
+        state.writer_idle = false;
+        std::mem::swap(&mut state.pending, &mut batch);
+        let upto = state.appended;
+        drop(state);
+
+        let _ = sink.write_all(&batch);
+        let _ = sink.flush();
+        batch.clear();
+        // A burst can grow the buffers past what steady traffic needs.
+        if batch.capacity() > 4 * 1024 * 1024 {
+            batch.shrink_to(64 * 1024);
+        }
+
+        let mut state = shared.lock();
+        state.flushed = upto;
+        shared.written.notify_all();
+        // Busy: let the next lines arrive without waking this thread (unless
+        // a thread must wait for room or a flush, or the last handle is gone).
+        if state.waiting == 0 && !state.closed {
+            state.pausing = true;
+            state = shared
+                .lines
+                .wait_timeout_while(state, BATCH_WINDOW, |s| s.pausing && !s.closed)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            state.pausing = false;
+        }
+        drop(state);
     }
-    let _ = out.flush();
 }
 
 #[cfg(test)]
@@ -177,7 +252,7 @@ mod tests {
     fn writes_long_lines_whole() {
         let sink = Shared::default();
         let writer = LineWriter::spawn(sink.clone(), 4);
-        let long = format!("{}\n", "x".repeat(10 * INLINE));
+        let long = format!("{}\n", "x".repeat(10_000));
         writer.write_line(b"short\n");
         writer.write_line(long.as_bytes());
         assert!(writer.flush(Duration::from_secs(10)));
@@ -209,5 +284,65 @@ mod tests {
             text.lines()
                 .all(|l| l.starts_with("thread=") && l.contains(" i="))
         );
+    }
+
+    #[test]
+    fn makes_appending_threads_wait_for_a_slow_sink_instead_of_dropping_lines() {
+        #[derive(Clone, Default)]
+        struct Slow(Shared);
+        impl Write for Slow {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                thread::sleep(Duration::from_millis(2));
+                self.0.write(buf)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Slow::default();
+        let writer = LineWriter::spawn(sink.clone(), 64);
+        for i in 0..200 {
+            writer.write_line(format!("line {i:03}\n").as_bytes());
+        }
+        assert!(writer.flush(Duration::from_secs(10)));
+        assert!(writer.blocked_sends() > 0, "a 64-byte buffer must fill");
+        let text = String::from_utf8(sink.0.0.lock().unwrap().clone()).unwrap();
+        let expected: String = (0..200).map(|i| format!("line {i:03}\n")).collect();
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn counts_no_wait_while_the_buffer_has_room() {
+        let writer = LineWriter::spawn(std::io::sink(), DEFAULT_CAPACITY);
+        for _ in 0..1_000 {
+            writer.write_line(b"[METRICS] requestId=a status=200\n");
+        }
+        assert!(writer.flush(Duration::from_secs(10)));
+        assert_eq!(writer.blocked_sends(), 0);
+    }
+
+    #[test]
+    fn writes_what_is_left_when_the_last_handle_is_dropped() {
+        let sink = Shared::default();
+        let writer = LineWriter::spawn(sink.clone(), DEFAULT_CAPACITY);
+        let clone = writer.clone();
+        writer.write_line(b"first\n");
+        drop(writer);
+        clone.write_line(b"last\n");
+        drop(clone);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while sink.0.lock().unwrap().len() < "first\nlast\n".len() {
+            assert!(std::time::Instant::now() < deadline, "lines were lost");
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(&*sink.0.lock().unwrap(), b"first\nlast\n");
+        // The thread ends: only the test's own handle to the sink is left.
+        while Arc::strong_count(&sink.0) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer thread kept running"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
     }
 }
