@@ -60,6 +60,9 @@ struct State {
     waiting: usize,
     /// Every `LineWriter` is gone: write what is left and stop.
     closed: bool,
+    /// The writer thread has ended (its sink panicked): lines go straight
+    /// to stderr from the appending thread instead of waiting forever.
+    dead: bool,
     /// How many times an appending thread had to wait for room.
     blocked: u64,
 }
@@ -117,12 +120,20 @@ impl LineWriter {
     pub(crate) fn write_line(&self, line: &[u8]) {
         let shared = &*self.handle.shared;
         let mut state = shared.lock();
+        if state.dead {
+            drop(state);
+            let _ = std::io::stderr().lock().write_all(line);
+            return;
+        }
         if !state.pending.is_empty() && state.pending.len() + line.len() > shared.capacity {
             // Back-pressure instead of loss: wait for the writer.
             state.blocked += 1;
             state.waiting += 1;
             state.wake_writer(shared);
-            while !state.pending.is_empty() && state.pending.len() + line.len() > shared.capacity {
+            while !state.dead
+                && !state.pending.is_empty()
+                && state.pending.len() + line.len() > shared.capacity
+            {
                 state = shared
                     .written
                     .wait(state)
@@ -149,6 +160,9 @@ impl LineWriter {
             state.wake_writer(shared);
         }
         while state.flushed < target {
+            if state.dead {
+                return false;
+            }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return false;
             };
@@ -172,7 +186,24 @@ impl LineWriter {
 /// syscall; the writer wakes at most 250 times a second under load.
 const BATCH_WINDOW: Duration = Duration::from_millis(4);
 
+/// Marks the writer thread as ended, however it ends, and wakes every
+/// thread waiting on it.
+struct Ended<'a>(&'a Shared);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.dead = true;
+        // Lines the thread had not taken yet: better on stderr than lost.
+        let _ = std::io::stderr().lock().write_all(&state.pending);
+        state.pending.clear();
+        drop(state);
+        self.0.written.notify_all();
+    }
+}
+
 fn run<W: Write>(mut sink: W, shared: &Shared) {
+    let _ended = Ended(shared);
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         let mut state = shared.lock();
@@ -219,6 +250,7 @@ fn run<W: Write>(mut sink: W, shared: &Shared) {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+    use std::sync::mpsc;
 
     #[derive(Clone, Default)]
     struct Shared(Arc<Mutex<Vec<u8>>>);
@@ -344,5 +376,37 @@ mod tests {
             );
             thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    #[test]
+    fn keeps_accepting_lines_after_the_sink_panics() {
+        struct Panics;
+        impl Write for Panics {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                panic!("a broken sink");
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let writer = LineWriter::spawn(Panics, 64);
+        writer.write_line(b"first\n");
+        // Run on another thread, so that a hang fails the test instead of
+        // stalling it.
+        let (done_tx, done) = mpsc::channel();
+        thread::spawn(move || {
+            // The writer thread dies on its first batch; a flush says the
+            // lines were not written instead of waiting out its timeout.
+            let flushed = writer.flush(Duration::from_secs(600));
+            // Appending neither waits for room that never comes nor panics.
+            for _ in 0..3 {
+                writer.write_line(b"0123456789012345678901234567890123456789\n");
+            }
+            done_tx.send(flushed).unwrap();
+        });
+        let flushed = done
+            .recv_timeout(Duration::from_secs(60))
+            .expect("flush and write_line returned");
+        assert!(!flushed);
     }
 }
