@@ -42,6 +42,9 @@ struct Shared {
     /// Appending threads wait here for room, and flushes for their lines.
     written: Condvar,
     capacity: usize,
+    /// Where lines go when the sink fails or the writer thread is gone
+    /// (stderr). Never locked while waiting for `state`.
+    fallback: Mutex<Box<dyn Write + Send>>,
 }
 
 #[derive(Default)]
@@ -92,11 +95,27 @@ impl Shared {
         // behind it (appending is one `extend_from_slice`).
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Writes to the fallback (stderr): lines that cannot go to the sink.
+    fn fall_back(&self, bytes: &[u8]) {
+        let mut fallback = self.fallback.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = fallback.write_all(bytes);
+        let _ = fallback.flush();
+    }
 }
 
 impl LineWriter {
     /// Starts the writer thread over `sink`; `capacity` is in bytes.
     pub(crate) fn spawn<W: Write + Send + 'static>(sink: W, capacity: usize) -> Self {
+        Self::spawn_with_fallback(sink, std::io::stderr(), capacity)
+    }
+
+    /// [`spawn`](Self::spawn) with another fallback than stderr.
+    fn spawn_with_fallback<W: Write + Send + 'static>(
+        sink: W,
+        fallback: impl Write + Send + 'static,
+        capacity: usize,
+    ) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 pending: Vec::with_capacity(64 * 1024),
@@ -105,6 +124,7 @@ impl LineWriter {
             lines: Condvar::new(),
             written: Condvar::new(),
             capacity: capacity.max(1),
+            fallback: Mutex::new(Box::new(fallback)),
         });
         let for_thread = Arc::clone(&shared);
         thread::Builder::new()
@@ -119,10 +139,16 @@ impl LineWriter {
     /// Queues one line (which must end with `\n`).
     pub(crate) fn write_line(&self, line: &[u8]) {
         let shared = &*self.handle.shared;
+        if ON_WRITER_THREAD.get() {
+            // A line logged by the writer thread itself (its sink logging,
+            // or the panic hook while its sink panics) cannot wait for it.
+            shared.fall_back(line);
+            return;
+        }
         let mut state = shared.lock();
         if state.dead {
             drop(state);
-            let _ = std::io::stderr().lock().write_all(line);
+            shared.fall_back(line);
             return;
         }
         if !state.pending.is_empty() && state.pending.len() + line.len() > shared.capacity {
@@ -140,6 +166,11 @@ impl LineWriter {
                     .unwrap_or_else(|e| e.into_inner());
             }
             state.waiting -= 1;
+            if state.dead {
+                drop(state);
+                shared.fall_back(line);
+                return;
+            }
         }
         state.pending.extend_from_slice(line);
         state.appended += 1;
@@ -186,25 +217,40 @@ impl LineWriter {
 /// syscall; the writer wakes at most 250 times a second under load.
 const BATCH_WINDOW: Duration = Duration::from_millis(4);
 
-/// Marks the writer thread as ended, however it ends, and wakes every
-/// thread waiting on it.
-struct Ended<'a>(&'a Shared);
+thread_local! {
+    /// Set on the writer thread, which must never wait for itself (a panic
+    /// hook that logs runs on the panicking thread, which may be this one).
+    static ON_WRITER_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The writer thread's batch, and what happens to it however the thread
+/// ends: it is marked as ended and every thread waiting on it is woken.
+struct Ended<'a> {
+    shared: &'a Shared,
+    /// The lines being written; empty between batches.
+    batch: Vec<u8>,
+}
 
 impl Drop for Ended<'_> {
     fn drop(&mut self) {
-        let mut state = self.0.lock();
+        let mut state = self.shared.lock();
         state.dead = true;
-        // Lines the thread had not taken yet: better on stderr than lost.
-        let _ = std::io::stderr().lock().write_all(&state.pending);
+        // The batch the sink panicked on (some of it may have been written)
+        // and the lines the thread had not taken: better on stderr than lost.
+        self.shared.fall_back(&self.batch);
+        self.shared.fall_back(&state.pending);
         state.pending.clear();
         drop(state);
-        self.0.written.notify_all();
+        self.shared.written.notify_all();
     }
 }
 
 fn run<W: Write>(mut sink: W, shared: &Shared) {
-    let _ended = Ended(shared);
-    let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    ON_WRITER_THREAD.set(true);
+    let mut ended = Ended {
+        shared,
+        batch: Vec::with_capacity(64 * 1024),
+    };
     loop {
         let mut state = shared.lock();
         // Idle: block until a line arrives (one wake-up per burst).
@@ -216,16 +262,15 @@ fn run<W: Write>(mut sink: W, shared: &Shared) {
             state = shared.lines.wait(state).unwrap_or_else(|e| e.into_inner());
         }
         state.writer_idle = false;
-        std::mem::swap(&mut state.pending, &mut batch);
+        std::mem::swap(&mut state.pending, &mut ended.batch);
         let upto = state.appended;
         drop(state);
 
-        let _ = sink.write_all(&batch);
-        let _ = sink.flush();
-        batch.clear();
+        write_batch(&mut sink, &ended.batch, shared);
+        ended.batch.clear();
         // A burst can grow the buffers past what steady traffic needs.
-        if batch.capacity() > 4 * 1024 * 1024 {
-            batch.shrink_to(64 * 1024);
+        if ended.batch.capacity() > 4 * 1024 * 1024 {
+            ended.batch.shrink_to(64 * 1024);
         }
 
         let mut state = shared.lock();
@@ -244,6 +289,33 @@ fn run<W: Write>(mut sink: W, shared: &Shared) {
         }
         drop(state);
     }
+}
+
+/// Writes a whole batch. A sink that is not ready (a non-blocking pipe
+/// that is full) is waited for; one that fails gets the rest of the batch
+/// sent to stderr with the error, so that no line disappears unseen.
+fn write_batch<W: Write>(sink: &mut W, batch: &[u8], shared: &Shared) {
+    let mut rest = batch;
+    while !rest.is_empty() {
+        match sink.write(rest) {
+            Ok(0) => return failed(shared, rest, &std::io::ErrorKind::WriteZero.into()),
+            Ok(written) => rest = &rest[written..],
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(err) => return failed(shared, rest, &err),
+        }
+    }
+    if let Err(err) = sink.flush() {
+        failed(shared, b"", &err);
+    }
+}
+
+fn failed(shared: &Shared, lines: &[u8], err: &std::io::Error) {
+    let notice = format!("[ERROR] ops_kit::telemetry: cannot write log lines: {err}\n");
+    shared.fall_back(notice.as_bytes());
+    shared.fall_back(lines);
 }
 
 #[cfg(test)]
@@ -378,8 +450,23 @@ mod tests {
         }
     }
 
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    /// Runs `f` on another thread, so that a hang fails the test instead of
+    /// stalling it.
+    fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (done_tx, done) = mpsc::channel();
+        thread::spawn(move || done_tx.send(f()).unwrap());
+        done.recv_timeout(Duration::from_secs(60))
+            .expect("returned instead of hanging")
+    }
+
     #[test]
-    fn keeps_accepting_lines_after_the_sink_panics() {
+    fn sends_lines_to_the_fallback_after_the_sink_panics() {
         struct Panics;
         impl Write for Panics {
             fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
@@ -389,24 +476,130 @@ mod tests {
                 Ok(())
             }
         }
-        let writer = LineWriter::spawn(Panics, 64);
+        let fallback = Shared::default();
+        let writer = LineWriter::spawn_with_fallback(Panics, fallback.clone(), 64);
         writer.write_line(b"first\n");
-        // Run on another thread, so that a hang fails the test instead of
-        // stalling it.
-        let (done_tx, done) = mpsc::channel();
-        thread::spawn(move || {
+        let flushed = within_a_minute(move || {
             // The writer thread dies on its first batch; a flush says the
             // lines were not written instead of waiting out its timeout.
             let flushed = writer.flush(Duration::from_secs(600));
             // Appending neither waits for room that never comes nor panics.
-            for _ in 0..3 {
-                writer.write_line(b"0123456789012345678901234567890123456789\n");
+            for i in 0..3 {
+                writer
+                    .write_line(format!("later {i} 0123456789012345678901234567890\n").as_bytes());
             }
-            done_tx.send(flushed).unwrap();
+            flushed
         });
-        let flushed = done
-            .recv_timeout(Duration::from_secs(60))
-            .expect("flush and write_line returned");
         assert!(!flushed);
+        // The batch the sink panicked on is not lost either.
+        assert_eq!(
+            fallback.text(),
+            "first\n\
+             later 0 0123456789012345678901234567890\n\
+             later 1 0123456789012345678901234567890\n\
+             later 2 0123456789012345678901234567890\n"
+        );
+    }
+
+    #[test]
+    fn a_line_logged_by_the_writer_thread_itself_does_not_wait_for_it() {
+        // A sink that logs while it writes, as the panic hook does when the
+        // sink panics, at a moment when the buffer is full: only the writer
+        // thread could make room.
+        #[derive(Clone)]
+        struct Logs {
+            writer: Arc<std::sync::OnceLock<LineWriter>>,
+            inside: Arc<std::sync::Barrier>,
+            first: Arc<std::sync::atomic::AtomicBool>,
+            out: Shared,
+        }
+        impl Write for Logs {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if self.first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    self.inside.wait(); // the test may fill the buffer now
+                    self.inside.wait(); // it has
+                    let writer = self.writer.get().unwrap();
+                    writer.write_line(b"the sink says something\n");
+                }
+                self.out.write(buf)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Logs {
+            writer: Arc::default(),
+            inside: Arc::new(std::sync::Barrier::new(2)),
+            first: Arc::new(true.into()),
+            out: Shared::default(),
+        };
+        let fallback = Shared::default();
+        let writer = LineWriter::spawn_with_fallback(sink.clone(), fallback.clone(), 16);
+        sink.writer.set(writer.clone()).ok().unwrap();
+        let inside = sink.inside.clone();
+        let flushed = within_a_minute(move || {
+            writer.write_line(b"first line 678\n");
+            inside.wait();
+            writer.write_line(b"fills buffer 7\n");
+            inside.wait();
+            writer.flush(Duration::from_secs(600))
+        });
+        assert!(flushed);
+        assert_eq!(sink.out.text(), "first line 678\nfills buffer 7\n");
+        assert_eq!(fallback.text(), "the sink says something\n");
+    }
+
+    #[test]
+    fn sends_the_rest_of_a_batch_to_the_fallback_when_the_sink_fails() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let fallback = Shared::default();
+        let writer = LineWriter::spawn_with_fallback(Closed, fallback.clone(), DEFAULT_CAPACITY);
+        writer.write_line(b"[METRICS] requestId=a status=200\n");
+        assert!(writer.flush(Duration::from_secs(10)));
+        let text = fallback.text();
+        assert!(
+            text.starts_with("[ERROR] ops_kit::telemetry: cannot write log lines: "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\n[METRICS] requestId=a status=200\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn waits_for_a_sink_that_is_not_ready_instead_of_dropping_lines() {
+        #[derive(Clone, Default)]
+        struct Busy(Arc<std::sync::atomic::AtomicUsize>, Shared);
+        impl Write for Busy {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                // Not ready twice, then a short write, then ready.
+                match self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                    0 | 1 => Err(std::io::ErrorKind::WouldBlock.into()),
+                    2 => self.1.write(&buf[..3]),
+                    _ => self.1.write(buf),
+                }
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Busy::default();
+        let fallback = Shared::default();
+        let writer =
+            LineWriter::spawn_with_fallback(sink.clone(), fallback.clone(), DEFAULT_CAPACITY);
+        writer.write_line(b"one\n");
+        writer.write_line(b"two\n");
+        assert!(writer.flush(Duration::from_secs(10)));
+        assert_eq!(sink.1.text(), "one\ntwo\n");
+        assert_eq!(fallback.text(), "");
     }
 }
