@@ -22,7 +22,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -601,13 +600,10 @@ impl App {
         let in_flight = self.ops.in_flight().clone();
 
         let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
-            listener,
-            axum::ServiceExt::<http::Request<axum::body::Body>>::into_make_service_with_connect_info::<SocketAddr>(service),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = close_rx.await;
-        });
+        let server =
+            axum::serve(listener, PerConnection(service)).with_graceful_shutdown(async move {
+                let _ = close_rx.await;
+            });
         let mut server = tokio::spawn(async move { server.await });
         tracing::info!(
             target: "ops_kit::startup",
@@ -938,5 +934,29 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Makes one [`OpsService`] per accepted connection, carrying the peer's
+/// address. axum's `into_make_service_with_connect_info` would do the same
+/// with a layer of its own around the service, which every request would
+/// pass through.
+#[derive(Clone)]
+struct PerConnection(OpsService<Router>);
+
+impl tower::Service<axum::serve::IncomingStream<'_, TcpListener>> for PerConnection {
+    type Response = OpsService<Router>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self::Future {
+        std::future::ready(Ok(self.0.for_peer(*stream.remote_addr())))
     }
 }

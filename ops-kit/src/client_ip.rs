@@ -44,3 +44,50 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use axum::extract::ConnectInfo;
+    use axum::{Router, routing::get};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::ClientIp;
+
+    async fn peer(ConnectInfo(peer): ConnectInfo<SocketAddr>, ClientIp(ip): ClientIp) -> String {
+        format!("{peer} {}", ip.map_or("none".into(), |ip| ip.to_string()))
+    }
+
+    #[tokio::test]
+    async fn a_served_app_gives_handlers_the_connections_peer_address() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(
+            crate::App::new("svc", "1.0.0")
+                .router(Router::new().route("/peer", get(peer)))
+                .serve_with_shutdown(listener, async {
+                    let _ = stopped.await;
+                }),
+        );
+
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let local = client.local_addr().unwrap();
+        client
+            .write_all(b"GET /peer HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        client.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(
+            response.ends_with(&format!("\r\n\r\n{local} 127.0.0.1")),
+            "{response}"
+        );
+
+        stop.send(()).unwrap();
+        assert!(server.await.unwrap().is_ok());
+    }
+}

@@ -23,7 +23,23 @@
 use std::fmt;
 
 /// The `traceparent` request header.
-pub const TRACEPARENT: &str = "traceparent";
+///
+/// A [`HeaderName`](http::HeaderName) rather than a string, so that looking
+/// it up does not parse the name on every request.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::trace_context::TRACEPARENT;
+///
+/// assert_eq!(TRACEPARENT, "traceparent");
+/// let request = http::Request::get("/")
+///     .header(TRACEPARENT, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+///     .body(())
+///     .unwrap();
+/// assert!(request.headers().contains_key(TRACEPARENT));
+/// ```
+pub const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// A trace id: 32 lowercase hex digits, not all zero.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,7 +1,9 @@
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::response::Response;
 use bytes::Bytes;
 use http::Request;
@@ -34,11 +36,31 @@ use crate::trace_context::TraceId;
 pub struct OpsService<S> {
     inner: S,
     shared: Arc<Shared>,
+    /// The connection's peer, when the server made one service per
+    /// connection ([`App`](crate::App) does): handed to handlers as axum's
+    /// `ConnectInfo<SocketAddr>`, without a layer of its own.
+    peer: Option<SocketAddr>,
 }
 
 impl<S> OpsService<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+        Self {
+            inner,
+            shared,
+            peer: None,
+        }
+    }
+
+    /// This service for one connection from `peer`.
+    pub(crate) fn for_peer(&self, peer: SocketAddr) -> Self
+    where
+        S: Clone,
+    {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+            peer: Some(peer),
+        }
     }
 }
 
@@ -95,6 +117,9 @@ where
             self.shared.services.clone(),
         ));
         parts.extensions.insert(scope.clone());
+        if let Some(peer) = self.peer {
+            parts.extensions.insert(ConnectInfo(peer));
+        }
         let registration = self.shared.in_flight.register(scope.clone());
         let meta = Meta {
             scope,
