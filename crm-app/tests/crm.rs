@@ -1959,6 +1959,30 @@ async fn the_summary_follows_every_change_to_a_lead_exactly_as_a_scan_of_the_lea
         served_summary(h, &other).await,
         [("new".to_owned(), Some("USD".to_owned()), 1, 70_000)]
     );
+
+    // A lead moved to another tenant in the database (with its status
+    // history out of the way) moves its count and value too.
+    let (id, to): (uuid::Uuid, uuid::Uuid) = (c.parse().unwrap(), other.tenant.parse().unwrap());
+    let mut tx = h.db.pool.begin().await.unwrap();
+    on_backend!(&mut tx, conn => {
+        sqlx::query("DELETE FROM lead_status_events WHERE lead_id = $1")
+            .bind(id).execute(&mut **conn).await.unwrap();
+        sqlx::query("UPDATE leads SET tenant_id = $1 WHERE id = $2")
+            .bind(to).bind(id).execute(&mut **conn).await.unwrap();
+    });
+    tx.commit().await.unwrap();
+    check("a move to another tenant").await;
+    assert_eq!(
+        served_summary(h, &other).await,
+        scanned_summary(h, &other.tenant).await
+    );
+    assert_eq!(
+        served_summary(h, &other).await,
+        [
+            ("lost".to_owned(), Some("USD".to_owned()), 1, 120_000),
+            ("new".to_owned(), Some("USD".to_owned()), 1, 70_000),
+        ]
+    );
 }
 
 /// Moves between two statuses in both directions at once touch the same
