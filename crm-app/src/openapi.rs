@@ -160,27 +160,124 @@ pub mod schemas {
     /// The writable fields of a lead. On PATCH, an absent field is left
     /// alone and null clears it.
     #[derive(Debug, Serialize, ToSchema)]
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct LeadInput {
         /// Upsert only: the lead to update.
         pub id: Option<Uuid>,
+        #[schema(
+            max_length = 200,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub external_id: Option<String>,
         /// Required when creating.
+        #[schema(
+            nullable = false,
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub name: Option<String>,
+        #[schema(
+            max_length = 200,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub company: Option<String>,
+        #[schema(format = Email, max_length = 254)]
         pub email: Option<String>,
+        /// Digits, spaces and + ( ) - . only, with at least three digits.
+        #[schema(max_length = 40, pattern = r"^[ +().-]*(?:[0-9][ +().-]*){3,}$")]
         pub phone: Option<String>,
+        #[schema(schema_with = lead_source, required = false)]
         pub source: Option<String>,
+        #[schema(schema_with = lead_project_type, required = false)]
         pub project_type: Option<String>,
-        #[schema(example = "18450.00")]
+        /// A non-negative decimal string, with at most the currency's
+        /// decimals; needs a currency.
+        #[schema(example = "18450.00", pattern = r"^[0-9]+(?:\.[0-9]+)?$")]
         pub estimated_value: Option<String>,
+        #[schema(schema_with = currency, required = false)]
         pub currency: Option<String>,
+        #[schema(
+            max_length = 500,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub site_address: Option<String>,
-        #[schema(format = Date)]
+        /// Years 1900 to 2200.
+        #[schema(format = Date, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$")]
         pub desired_install_date: Option<String>,
         pub owner_user_id: Option<Uuid>,
+        #[schema(schema_with = tags, required = false)]
         pub tags: Option<Vec<String>>,
+        #[schema(
+            max_length = 10_000,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub notes: Option<String>,
+    }
+
+    /// One of `values`, or null when `nullable`.
+    fn one_of(values: &[&str], nullable: bool, description: &str) -> utoipa::openapi::Object {
+        use utoipa::openapi::schema::{SchemaType, Type};
+        let (ty, null) = if nullable {
+            (
+                SchemaType::from_iter([Type::String, Type::Null]),
+                Some(serde_json::Value::Null),
+            )
+        } else {
+            (SchemaType::new(Type::String), None)
+        };
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(ty)
+            .description(Some(description))
+            .enum_values(Some(
+                values
+                    .iter()
+                    .map(|v| serde_json::Value::from(*v))
+                    .chain(null),
+            ))
+            .build()
+    }
+
+    fn lead_source() -> utoipa::openapi::Object {
+        one_of(
+            crate::leads::model::SOURCES,
+            false,
+            "Where the lead came from.",
+        )
+    }
+
+    fn lead_project_type() -> utoipa::openapi::Object {
+        one_of(
+            crate::leads::model::PROJECT_TYPES,
+            false,
+            "What kind of job it is.",
+        )
+    }
+
+    fn currency() -> utoipa::openapi::Object {
+        one_of(
+            crate::api::money::codes(),
+            true,
+            "An active ISO 4217 code; needed with an estimated value.",
+        )
+    }
+
+    fn tags() -> utoipa::openapi::Array {
+        use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+        ArrayBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            .description(Some(
+                "At most 20 labels of 1 to 50 characters; null clears them.",
+            ))
+            .max_items(Some(20))
+            .items(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(50))
+                    .pattern(Some(r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")),
+            )
+            .build()
     }
 
     /// A page of leads.

@@ -53,6 +53,17 @@ const CODES: &[&str] = &[
     "YER", "ZAR", "ZMW", "ZWG",
 ];
 
+/// The currency codes [`decimals`] knows, in order.
+///
+/// ```
+/// let codes = crm_app::api::money::codes();
+/// assert!(codes.contains(&"USD") && !codes.contains(&"XYZ"));
+/// assert!(codes.iter().all(|c| crm_app::api::money::decimals(c).is_some()));
+/// ```
+pub fn codes() -> &'static [&'static str] {
+    CODES
+}
+
 /// The largest amount accepted: a trillion units.
 pub const MAX_UNITS: i64 = 1_000_000_000_000;
 
