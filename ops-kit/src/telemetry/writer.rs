@@ -79,6 +79,12 @@ impl std::fmt::Debug for LineWriter {
 }
 
 impl State {
+    /// Whether a line of `len` bytes may be appended now. A line longer
+    /// than the capacity goes into an empty buffer.
+    fn has_room(&self, len: usize, capacity: usize) -> bool {
+        self.pending.is_empty() || self.pending.len() + len <= capacity
+    }
+
     /// Wakes the writer thread if it is idle or pausing.
     fn wake_writer(&mut self, shared: &Shared) {
         if self.writer_idle || self.pausing {
@@ -146,31 +152,23 @@ impl LineWriter {
             return;
         }
         let mut state = shared.lock();
-        if state.dead {
-            drop(state);
-            shared.fall_back(line);
-            return;
-        }
-        if !state.pending.is_empty() && state.pending.len() + line.len() > shared.capacity {
+        if !state.dead && !state.has_room(line.len(), shared.capacity) {
             // Back-pressure instead of loss: wait for the writer.
             state.blocked += 1;
             state.waiting += 1;
             state.wake_writer(shared);
-            while !state.dead
-                && !state.pending.is_empty()
-                && state.pending.len() + line.len() > shared.capacity
-            {
+            while !state.dead && !state.has_room(line.len(), shared.capacity) {
                 state = shared
                     .written
                     .wait(state)
                     .unwrap_or_else(|e| e.into_inner());
             }
             state.waiting -= 1;
-            if state.dead {
-                drop(state);
-                shared.fall_back(line);
-                return;
-            }
+        }
+        if state.dead {
+            drop(state);
+            shared.fall_back(line);
+            return;
         }
         state.pending.extend_from_slice(line);
         state.appended += 1;
