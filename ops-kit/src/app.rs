@@ -271,6 +271,33 @@ impl App {
         self
     }
 
+    /// Also hands handlers the connection's peer as axum's
+    /// `ConnectInfo<SocketAddr>` extractor, as axum's
+    /// `into_make_service_with_connect_info` would.
+    ///
+    /// Off by default, as in axum: it costs every request an entry in its
+    /// extensions, and ops-kit's own [`ClientIp`](crate::ClientIp) and the
+    /// audit trail know the peer without it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use axum::{Router, extract::ConnectInfo, routing::get};
+    ///
+    /// async fn peer(ConnectInfo(peer): ConnectInfo<SocketAddr>) -> String {
+    ///     peer.to_string()
+    /// }
+    /// let app = ops_kit::App::new("svc", "1.0.0")
+    ///     .connect_info()
+    ///     .router(Router::new().route("/peer", get(peer)));
+    /// # let _ = app;
+    /// ```
+    pub fn connect_info(mut self) -> Self {
+        self.ops = self.ops.connect_info();
+        self
+    }
+
     /// Caps the request body stored as an audit entry's `changes` (default
     /// 64 KiB of JSON text); a larger body is stored as a marker with its
     /// size and a preview.

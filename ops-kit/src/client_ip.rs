@@ -1,8 +1,8 @@
 //! The client's address, as an extractor.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use http::request::Parts;
 
 use crate::context::RequestScope;
@@ -31,10 +31,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+        let peer = RequestScope::peer_ip(&parts.extensions);
         let hops = RequestScope::of(&parts.extensions).map_or(0, |s| s.services.proxy_hops);
         let forwarded = crate::audit::request::forwarded_for(&parts.headers);
         Ok(Self(crate::audit::request::client_ip(
@@ -55,39 +52,63 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     use super::ClientIp;
+    use crate::App;
+
+    /// Serves `app` on a fresh port, sends one `GET path` from a real TCP
+    /// connection and returns the client's own address and the response.
+    async fn get_over_tcp(app: App, path: &str) -> (SocketAddr, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve_with_shutdown(listener, async {
+            let _ = stopped.await;
+        }));
+
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let local = client.local_addr().unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        client.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        client.read_to_string(&mut response).await.unwrap();
+
+        stop.send(()).unwrap();
+        assert!(server.await.unwrap().is_ok());
+        (local, response)
+    }
 
     async fn peer(ConnectInfo(peer): ConnectInfo<SocketAddr>, ClientIp(ip): ClientIp) -> String {
         format!("{peer} {}", ip.map_or("none".into(), |ip| ip.to_string()))
     }
 
-    #[tokio::test]
-    async fn a_served_app_gives_handlers_the_connections_peer_address() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(
-            crate::App::new("svc", "1.0.0")
-                .router(Router::new().route("/peer", get(peer)))
-                .serve_with_shutdown(listener, async {
-                    let _ = stopped.await;
-                }),
-        );
+    async fn ip(ClientIp(ip): ClientIp) -> String {
+        ip.map_or("none".into(), |ip| ip.to_string())
+    }
 
-        let mut client = TcpStream::connect(addr).await.unwrap();
-        let local = client.local_addr().unwrap();
-        client
-            .write_all(b"GET /peer HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut response = String::new();
-        client.read_to_string(&mut response).await.unwrap();
+    #[tokio::test]
+    async fn a_served_app_gives_handlers_the_peer_address_as_client_ip() {
+        let app = App::new("svc", "1.0.0").router(Router::new().route("/ip", get(ip)));
+        let (_, response) = get_over_tcp(app, "/ip").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("\r\n\r\n127.0.0.1"), "{response}");
+    }
+
+    #[tokio::test]
+    async fn an_app_that_asks_for_connect_info_gives_handlers_axums_extractor_too() {
+        let app = App::new("svc", "1.0.0")
+            .connect_info()
+            .router(Router::new().route("/peer", get(peer)));
+        let (local, response) = get_over_tcp(app, "/peer").await;
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         assert!(
             response.ends_with(&format!("\r\n\r\n{local} 127.0.0.1")),
             "{response}"
         );
+    }
 
-        stop.send(()).unwrap();
-        assert!(server.await.unwrap().is_ok());
+    #[tokio::test]
+    async fn axums_connect_info_is_not_there_unless_the_app_asks_for_it() {
+        let app = App::new("svc", "1.0.0").router(Router::new().route("/peer", get(peer)));
+        let (_, response) = get_over_tcp(app, "/peer").await;
+        assert!(response.starts_with("HTTP/1.1 500"), "{response}");
     }
 }

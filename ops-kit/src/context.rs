@@ -3,8 +3,10 @@
 //! trace id and matched route). [`OpsService`](crate::OpsService) builds one
 //! scope per request and puts it, once, in the request's extensions.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
+use axum::extract::ConnectInfo;
 use http::{Extensions, Method, Uri};
 
 use crate::audit::{AuditSink, TracingSink};
@@ -65,6 +67,8 @@ pub(crate) struct RequestScope {
     pub(crate) uri: Uri,
     pub(crate) started: tokio::time::Instant,
     pub(crate) trace_id: Option<TraceId>,
+    /// The address of the connection's peer, when the server knows it.
+    pub(crate) peer: Option<SocketAddr>,
     pub(crate) services: Arc<Services>,
     /// The matched route (template and metric series), set by the route
     /// layer after routing.
@@ -77,6 +81,7 @@ impl RequestScope {
         method: Method,
         uri: Uri,
         trace_id: Option<TraceId>,
+        peer: Option<SocketAddr>,
         services: Arc<Services>,
     ) -> Self {
         Self {
@@ -85,6 +90,7 @@ impl RequestScope {
             uri,
             started: tokio::time::Instant::now(),
             trace_id,
+            peer,
             services,
             route: OnceLock::new(),
         }
@@ -93,6 +99,16 @@ impl RequestScope {
     /// The scope of the request these extensions belong to.
     pub(crate) fn of(extensions: &Extensions) -> Option<&Arc<Self>> {
         extensions.get::<Arc<Self>>()
+    }
+
+    /// The address of the client that connected: the scope's peer, or
+    /// axum's `ConnectInfo` when the router is served by axum's
+    /// `into_make_service_with_connect_info` instead of [`App`](crate::App).
+    pub(crate) fn peer_ip(extensions: &Extensions) -> Option<IpAddr> {
+        Self::of(extensions)
+            .and_then(|s| s.peer)
+            .or_else(|| extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0))
+            .map(|peer| peer.ip())
     }
 
     /// The matched route (`/leads/{id}`), once routing has run.

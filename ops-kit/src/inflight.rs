@@ -103,6 +103,7 @@ mod tests {
             method,
             Uri::from_static(path),
             None,
+            None,
             Arc::default(),
         ))
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
@@ -68,10 +68,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditRequest {
             slot,
             services: scope.map(|s| s.services.clone()),
             principal: parts.extensions.get::<Principal>().cloned(),
-            peer: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            peer: RequestScope::peer_ip(&parts.extensions),
             forwarded_for: forwarded_for(&parts.headers),
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
             request_id: scope.map(|s| s.request_id.clone()),

@@ -121,6 +121,8 @@ pub(crate) struct Shared {
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) in_flight: InFlight,
     pub(crate) services: Arc<Services>,
+    /// Whether requests also carry axum's `ConnectInfo<SocketAddr>`.
+    pub(crate) connect_info: bool,
 }
 
 impl Default for OpsLayer {
@@ -151,6 +153,7 @@ impl OpsLayer {
                 request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
                 in_flight: InFlight::default(),
                 services: Arc::default(),
+                connect_info: false,
             }),
         }
     }
@@ -194,6 +197,7 @@ impl OpsLayer {
             request_timeout: self.shared.request_timeout,
             in_flight: self.shared.in_flight.clone(),
             services: self.shared.services.clone(),
+            connect_info: self.shared.connect_info,
         };
         f(&mut shared);
         Self {
@@ -203,6 +207,10 @@ impl OpsLayer {
 
     pub(crate) fn services(self, services: Services) -> Self {
         self.with(|s| s.services = Arc::new(services))
+    }
+
+    pub(crate) fn connect_info(self) -> Self {
+        self.with(|s| s.connect_info = true)
     }
 
     pub(crate) fn in_flight(&self) -> &InFlight {

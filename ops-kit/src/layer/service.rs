@@ -37,7 +37,9 @@ pub struct OpsService<S> {
     inner: S,
     shared: Arc<Shared>,
     /// The connection's peer, when the server made one service per
-    /// connection ([`App`](crate::App) does): handed to handlers as axum's
+    /// connection ([`App`](crate::App) does): kept in the request's scope
+    /// (for [`ClientIp`](crate::ClientIp) and the audit trail) and, when
+    /// the app asked for it, handed to handlers as axum's
     /// `ConnectInfo<SocketAddr>`, without a layer of its own.
     peer: Option<SocketAddr>,
 }
@@ -114,10 +116,13 @@ where
             parts.method.clone(),
             parts.uri.clone(),
             trace_id,
+            self.peer,
             self.shared.services.clone(),
         ));
         parts.extensions.insert(scope.clone());
-        if let Some(peer) = self.peer {
+        if self.shared.connect_info
+            && let Some(peer) = self.peer
+        {
             parts.extensions.insert(ConnectInfo(peer));
         }
         let registration = self.shared.in_flight.register(scope.clone());
