@@ -49,8 +49,9 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: Option<F>,
-        #[pin]
-        deadline: Option<Sleep>,
+        // Boxed, and only once a handler returns `Pending`: most finish on
+        // their first poll, and a smaller future is cheaper to move.
+        deadline: Option<Pin<Box<Sleep>>>,
         meta: Option<Meta>,
         rejected: Option<StatusCode>,
     }
@@ -121,10 +122,11 @@ where
                     if this.deadline.is_none()
                         && let Some(timeout) = meta.timeout
                     {
-                        this.deadline
-                            .set(Some(tokio::time::sleep_until(meta.scope.started + timeout)));
+                        *this.deadline = Some(Box::pin(tokio::time::sleep_until(
+                            meta.scope.started + timeout,
+                        )));
                     }
-                    match this.deadline.as_mut().as_pin_mut().map(|d| d.poll(cx)) {
+                    match this.deadline.as_mut().map(|d| d.as_mut().poll(cx)) {
                         Some(Poll::Ready(())) => {
                             // Drop the handler now: its work is abandoned.
                             this.inner.set(None);

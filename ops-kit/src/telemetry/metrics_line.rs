@@ -4,8 +4,9 @@
 //! subscriber is installed globally it skips the generic event machinery:
 //! the fields are known, so they are formatted directly into a thread-local
 //! buffer. The level filter still applies (target `ops_kit::metrics`, level
-//! INFO). Under any other subscriber the line is an ordinary `tracing` event
-//! with the same fields.
+//! INFO); its verdict is taken once, when the subscriber is installed. Under
+//! any other subscriber the line is an ordinary `tracing` event with the
+//! same fields.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -25,22 +26,23 @@ pub(crate) struct MetricsLine<'a> {
     pub(crate) trace_id: Option<&'a str>,
 }
 
+/// The target of the line, for `LOG_LEVEL` directives.
+pub(crate) const TARGET: &str = "ops_kit::metrics";
+
 thread_local! {
     static BUF: RefCell<String> = RefCell::new(String::with_capacity(256));
 }
 
 impl MetricsLine<'_> {
     pub(crate) fn emit(&self) {
-        if !tracing::enabled!(target: "ops_kit::metrics", tracing::Level::INFO) {
-            return;
-        }
         match GLOBAL.get() {
-            Some(global) => BUF.with(|cell| {
+            Some(global) if global.metrics => BUF.with(|cell| {
                 let mut buf = cell.borrow_mut();
                 buf.clear();
                 self.format(&mut buf, global.format);
                 global.writer.write_line(buf.as_bytes());
             }),
+            Some(_) => {}
             None => self.event(),
         }
     }

@@ -259,6 +259,11 @@ impl Telemetry {
     /// ```
     pub fn init(self) -> Result<LogGuard, TelemetryError> {
         let self_format = self.format;
+        // The filter is fixed once installed, so the `[METRICS]` line's
+        // verdict is taken now rather than asked for on every request.
+        let metrics = self
+            .filter
+            .would_enable(metrics_line::TARGET, &tracing::Level::INFO);
         let (subscriber, guard) = self.build();
         subscriber
             .try_init()
@@ -266,6 +271,7 @@ impl Telemetry {
         let _ = GLOBAL.set(Global {
             writer: guard.writer.clone(),
             format: self_format,
+            metrics,
         });
         std::panic::set_hook(Box::new(|info| {
             let location = info
@@ -288,6 +294,8 @@ impl Telemetry {
 struct Global {
     writer: LineWriter,
     format: LogFormat,
+    /// Whether `LOG_LEVEL` lets the `[METRICS]` line through.
+    metrics: bool,
 }
 
 static GLOBAL: OnceLock<Global> = OnceLock::new();
