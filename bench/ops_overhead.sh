@@ -10,6 +10,10 @@
 #
 #   bench/ops_overhead.sh [rounds] [seconds] [connections]
 #
+# BASELINE_BIN=path/to/an/older/ops-kit-bench adds a fifth server to every
+# round: the ops-kit stack (line on) as built by that binary, for judging a
+# change against the build before it in the same alternating run.
+#
 # The server is pinned to core 0 (one runtime worker; ops-kit's log writer
 # thread shares that core), wrk to core 1. Besides requests/s, the script
 # reports the server's CPU time per request (user + system, from
@@ -52,11 +56,12 @@ port_of() { # wait for the "Listening"/"listening" line and print the port
 }
 
 run_one() { # variant -> "rps p50_ms p99_ms lines requests"
-  local variant=$1 log="$logs/server-$1.log" server=$1 level=info path=/json
+  local variant=$1 log="$logs/server-$1.log" server=$1 level=info path=/json exe=$bin
   if [ "$variant" = quiet ]; then server=ops; level=info,ops_kit::metrics=off; fi
   if [ "$variant" = live ]; then server=ops; path=/api/health/live; fi
+  if [ "$variant" = baseline ]; then server=ops; exe=$BASELINE_BIN; fi
   : >"$log"
-  LOG_LEVEL=$level taskset -c 0 "$bin" "$server" 0 >"$log" 2>&1 &
+  LOG_LEVEL=$level taskset -c 0 "$exe" "$server" 0 >"$log" 2>&1 &
   local pid=$!
   local port; port=$(port_of "$log")
   # warm up
@@ -99,6 +104,12 @@ to_ms() { # wrk prints 1.23ms, 456.00us or 1.20s
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 variants="bare ops quiet live"
+if [ -n "${BASELINE_BIN:-}" ]; then
+  [ -x "$BASELINE_BIN" ] || { echo "BASELINE_BIN is not an executable: $BASELINE_BIN" >&2; exit 1; }
+  variants="$variants baseline"
+fi
+compared=${variants#bare }
+n_compared=$(wc -w <<<"$compared")
 for variant in $variants; do : >"$out/$variant.txt"; done
 : >"$out/ratios.txt"
 for round in $(seq 1 "$rounds"); do
@@ -106,7 +117,7 @@ for round in $(seq 1 "$rounds"); do
     result=$(run_one "$variant")
     echo "$result" >>"$out/$variant.txt"
     echo "round $round $variant: rps=$(cut -d' ' -f1 <<<"$result") p50=$(cut -d' ' -f2 <<<"$result")ms p99=$(cut -d' ' -f3 <<<"$result")ms cpu/request=$(cut -d' ' -f6 <<<"$result")us steal=$(cut -d' ' -f7 <<<"$result")% wrk-core-idle=$(cut -d' ' -f8 <<<"$result")%" >&2
-    if [ "$variant" = ops ] || [ "$variant" = live ]; then
+    if [ "$variant" = ops ] || [ "$variant" = live ] || [ "$variant" = baseline ]; then
       read -r _ _ _ lines requests _ <<<"$result"
       # wrk counts completed responses; the server may have logged a few
       # more (responses wrk cut off at the deadline), never fewer.
@@ -115,14 +126,14 @@ for round in $(seq 1 "$rounds"); do
       fi
     fi
   done
-  # This round's ratios to bare axum: ops, quiet, live by requests/s, then
-  # the same by CPU time per request (bare's over the variant's).
+  # This round's ratios to bare axum: each compared server by requests/s,
+  # then the same by CPU time per request (bare's over the variant's).
   bare_rps=$(tail -1 "$out/bare.txt" | cut -d' ' -f1)
   bare_cpu=$(tail -1 "$out/bare.txt" | cut -d' ' -f6)
-  for variant in ops quiet live; do
+  for variant in $compared; do
     awk -v o="$(tail -1 "$out/$variant.txt" | cut -d' ' -f1)" -v b="$bare_rps" 'BEGIN {printf "%.1f ", 100 * o / b}'
   done >>"$out/ratios.txt"
-  for variant in ops quiet live; do
+  for variant in $compared; do
     awk -v o="$(tail -1 "$out/$variant.txt" | cut -d' ' -f6)" -v b="$bare_cpu" 'BEGIN {printf "%.1f ", 100 * b / o}'
   done >>"$out/ratios.txt"
   echo >>"$out/ratios.txt"
@@ -130,6 +141,7 @@ done
 
 col() { cut -d' ' -f"$2" "$out/$1.txt" | median; }
 ratio() { cut -d' ' -f"$1" "$out/ratios.txt" | median; }
+cpu_ratio() { ratio "$(($1 + n_compared))"; }
 
 echo
 echo "medians of $rounds alternating rounds, ${seconds}s each, $conns connections, server on core 0, wrk on core 1"
@@ -140,11 +152,17 @@ echo "| bare axum, GET /json | $(col bare 1) | $(col bare 2) | $(col bare 3) | 1
 echo "| ops-kit stack, GET /json, [METRICS] line on | $(col ops 1) | $(col ops 2) | $(col ops 3) | $(ratio 1) |"
 echo "| ops-kit stack, GET /json, line filtered out | $(col quiet 1) | $(col quiet 2) | $(col quiet 3) | $(ratio 2) |"
 echo "| ops-kit liveness probe, GET /api/health/live, line on | $(col live 1) | $(col live 2) | $(col live 3) | $(ratio 3) |"
+if [ -n "${BASELINE_BIN:-}" ]; then
+  echo "| baseline build of the stack, GET /json, line on | $(col baseline 1) | $(col baseline 2) | $(col baseline 3) | $(ratio 4) |"
+fi
 echo
 echo "| server | CPU per request (user + system, µs) | % of bare axum's requests per CPU-second (median of the rounds' ratios) | core 0 stolen by the hypervisor | wrk's core idle |"
 echo "|---|---:|---:|---:|---:|"
 echo "| bare axum, GET /json | $(col bare 6) | 100 | $(col bare 7) % | $(col bare 8) % |"
-echo "| ops-kit stack, GET /json, [METRICS] line on | $(col ops 6) | $(ratio 4) | $(col ops 7) % | $(col ops 8) % |"
-echo "| ops-kit stack, GET /json, line filtered out | $(col quiet 6) | $(ratio 5) | $(col quiet 7) % | $(col quiet 8) % |"
-echo "| ops-kit liveness probe, GET /api/health/live, line on | $(col live 6) | $(ratio 6) | $(col live 7) % | $(col live 8) % |"
+echo "| ops-kit stack, GET /json, [METRICS] line on | $(col ops 6) | $(cpu_ratio 1) | $(col ops 7) % | $(col ops 8) % |"
+echo "| ops-kit stack, GET /json, line filtered out | $(col quiet 6) | $(cpu_ratio 2) | $(col quiet 7) % | $(col quiet 8) % |"
+echo "| ops-kit liveness probe, GET /api/health/live, line on | $(col live 6) | $(cpu_ratio 3) | $(col live 7) % | $(col live 8) % |"
+if [ -n "${BASELINE_BIN:-}" ]; then
+  echo "| baseline build of the stack, GET /json, line on | $(col baseline 6) | $(cpu_ratio 4) | $(col baseline 7) % | $(col baseline 8) % |"
+fi
 [ -n "${LOG_DIR:-}" ] || rm -rf "$logs"
