@@ -216,7 +216,11 @@ pub mod schemas {
     }
 
     /// One of `values`, or null when `nullable`.
-    fn one_of(values: &[&str], nullable: bool, description: &str) -> utoipa::openapi::Object {
+    pub(crate) fn one_of(
+        values: &[&str],
+        nullable: bool,
+        description: &str,
+    ) -> utoipa::openapi::Object {
         use utoipa::openapi::schema::{SchemaType, Type};
         let (ty, null) = if nullable {
             (
@@ -387,45 +391,104 @@ pub mod schemas {
 
     /// A new activity.
     #[derive(Debug, Serialize, ToSchema)]
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct ActivityInput {
         pub lead_id: Uuid,
         #[serde(rename = "type")]
+        #[schema(schema_with = activity_type)]
         pub kind: String,
+        #[schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub subject: String,
+        #[schema(
+            max_length = 10_000,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub body: Option<String>,
+        /// Calls and emails only.
+        #[schema(schema_with = direction, required = false)]
         pub direction: Option<String>,
-        #[schema(format = DateTime)]
+        /// Years 1900 to 2200.
+        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
         pub due_at: Option<String>,
-        #[schema(format = DateTime)]
+        /// Years 1900 to 2200.
+        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
         pub occurred_at: Option<String>,
+        #[schema(minimum = 0, maximum = 1440)]
         pub duration_minutes: Option<i32>,
-        /// `true` completes it now.
+        /// `true` completes it now; not with `completedAt`.
+        #[schema(nullable = false)]
         pub completed: Option<bool>,
-        #[schema(format = DateTime)]
+        /// Not in the future; years 1900 to 2200.
+        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
         pub completed_at: Option<String>,
+        #[schema(
+            max_length = 1000,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub outcome: Option<String>,
         pub assigned_user_id: Option<Uuid>,
     }
 
     /// A change to an activity (absent stays, null clears).
     #[derive(Debug, Serialize, ToSchema)]
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct ActivityPatch {
+        #[schema(
+            nullable = false,
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub subject: Option<String>,
+        #[schema(
+            max_length = 10_000,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub body: Option<String>,
+        /// Calls and emails only.
+        #[schema(schema_with = direction, required = false)]
         pub direction: Option<String>,
-        #[schema(format = DateTime)]
+        /// Years 1900 to 2200.
+        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
         pub due_at: Option<String>,
-        #[schema(format = DateTime)]
+        /// Years 1900 to 2200.
+        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
         pub occurred_at: Option<String>,
+        #[schema(minimum = 0, maximum = 1440)]
         pub duration_minutes: Option<i32>,
-        /// `true` completes it now, `false` reopens it.
+        /// `true` completes it now, `false` reopens it; not with
+        /// `completedAt`.
+        #[schema(nullable = false)]
         pub completed: Option<bool>,
-        #[schema(format = DateTime)]
+        /// Not in the future; years 1900 to 2200.
+        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
         pub completed_at: Option<String>,
+        #[schema(
+            max_length = 1000,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub outcome: Option<String>,
         pub assigned_user_id: Option<Uuid>,
+    }
+
+    fn activity_type() -> utoipa::openapi::Object {
+        one_of(
+            crate::activities::model::TYPES,
+            false,
+            "What kind of activity.",
+        )
+    }
+
+    fn direction() -> utoipa::openapi::Object {
+        one_of(
+            crate::activities::model::DIRECTIONS,
+            true,
+            "inbound or outbound; calls and emails only.",
+        )
     }
 
     /// A page of activities.
@@ -566,41 +629,92 @@ pub mod schemas {
         pub created: Option<bool>,
     }
 
-    /// The writable fields of a quote.
+    /// The writable fields of a quote. The computed totals of a quote
+    /// read earlier may be sent back; they are ignored.
     #[derive(Debug, Serialize, ToSchema)]
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct QuoteInput {
         /// The quote to update (drafts only).
         pub id: Option<Uuid>,
         /// Required when creating.
         pub lead_id: Option<Uuid>,
+        #[schema(
+            max_length = 200,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub external_id: Option<String>,
         /// Required when creating.
+        #[schema(
+            nullable = false,
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub title: Option<String>,
         /// Required when creating.
+        #[schema(schema_with = quote_currency, required = false)]
         pub currency: Option<String>,
-        /// Defaults to today + 30 days.
-        #[schema(format = Date)]
+        /// Defaults to today + 30 days; years 1900 to 2200.
+        #[schema(nullable = false, format = Date, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$")]
         pub valid_until: Option<String>,
+        #[schema(
+            max_length = 10_000,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub terms: Option<String>,
+        #[schema(
+            max_length = 10_000,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub notes: Option<String>,
         pub discount: Option<QuoteDiscount>,
         /// Replaces every line when present.
+        #[schema(max_items = 500)]
         pub line_items: Option<Vec<QuoteLine>>,
     }
 
     /// A change to a draft's header.
     #[derive(Debug, Serialize, ToSchema)]
-    #[serde(rename_all = "camelCase")]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct QuotePatch {
+        #[schema(
+            max_length = 200,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub external_id: Option<String>,
+        /// Required when creating.
+        #[schema(
+            nullable = false,
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub title: Option<String>,
+        /// Required when creating.
+        #[schema(schema_with = quote_currency, required = false)]
         pub currency: Option<String>,
-        #[schema(format = Date)]
+        /// Defaults to today + 30 days; years 1900 to 2200.
+        #[schema(nullable = false, format = Date, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$")]
         pub valid_until: Option<String>,
+        #[schema(
+            max_length = 10_000,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub terms: Option<String>,
+        #[schema(
+            max_length = 10_000,
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+        )]
         pub notes: Option<String>,
         pub discount: Option<QuoteDiscount>,
+    }
+
+    fn quote_currency() -> utoipa::openapi::Object {
+        one_of(
+            crate::api::money::codes(),
+            false,
+            "An active ISO 4217 code; required when creating.",
+        )
     }
 
     /// Computed totals, nothing saved.
@@ -628,5 +742,202 @@ pub mod schemas {
     #[derive(Debug, Serialize, ToSchema)]
     pub struct QuoteRevisions {
         pub data: Vec<Quote>,
+    }
+}
+
+/// A list's `sort` query parameter: one of `fields`, or `-` and one of
+/// them for descending order (what `Sort::parse` accepts).
+pub(crate) fn sort_parameter(fields: &[crate::api::list::SortField]) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::Type;
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            fields
+                .iter()
+                .flat_map(|(name, ..)| [name.to_string(), format!("-{name}")]),
+        ))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::activities::model::{DIRECTIONS, TYPES};
+
+    fn schema(name: &str) -> Value {
+        let doc = serde_json::to_value(crate::openapi_document()).unwrap();
+        doc["components"]["schemas"][name].clone()
+    }
+
+    /// Every `$ref` in `value`, depth first.
+    fn references(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    found.push(target.clone());
+                }
+                map.values().for_each(|v| references(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| references(v, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_in_the_document_names_a_component_it_holds() {
+        let doc = serde_json::to_value(crate::openapi_document()).unwrap();
+        let mut found = Vec::new();
+        references(&doc, &mut found);
+        assert!(!found.is_empty());
+        for target in found {
+            let name = target
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{target} points into the components"));
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{target} is not in the document"
+            );
+        }
+    }
+
+    #[test]
+    fn the_deleted_filter_and_if_match_are_described_as_the_routes_read_them() {
+        let doc = serde_json::to_value(crate::openapi_document()).unwrap();
+        let parameter = |path: &str, method: &str, name: &str| {
+            doc["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{method} {path} takes {name}"))
+                .clone()
+        };
+        for path in ["/api/crm/leads", "/api/crm/activities", "/api/crm/quotes"] {
+            assert_eq!(
+                parameter(path, "get", "deleted")["schema"]["enum"],
+                json!(["exclude", "include", "only"]),
+                "{path}"
+            );
+        }
+        let if_match = parameter("/api/crm/leads/{id}", "patch", "If-Match");
+        assert_eq!(if_match["in"], "header");
+        assert!(if_match["schema"]["pattern"].as_str().is_some());
+    }
+
+    #[test]
+    fn list_parameters_state_the_limit_range_and_the_sort_orders() {
+        let doc = serde_json::to_value(crate::openapi_document()).unwrap();
+        let parameter = |path: &str, name: &str| {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("GET {path} takes {name}"))["schema"]
+                .clone()
+        };
+        for path in [
+            "/api/crm/leads",
+            "/api/crm/activities",
+            "/api/crm/quotes",
+            "/api/audit-logs",
+            "/api/crm/leads/{id}/timeline",
+        ] {
+            assert_eq!(parameter(path, "limit")["minimum"], 1, "{path}");
+            assert_eq!(parameter(path, "limit")["maximum"], 200, "{path}");
+        }
+        assert_eq!(
+            parameter("/api/crm/leads", "sort")["enum"],
+            json!([
+                "createdAt",
+                "-createdAt",
+                "updatedAt",
+                "-updatedAt",
+                "name",
+                "-name"
+            ])
+        );
+        assert_eq!(
+            parameter("/api/crm/activities", "type")["enum"],
+            json!(TYPES)
+        );
+    }
+
+    #[test]
+    fn status_changes_and_quotes_state_what_validation_enforces() {
+        let change = schema("StatusChange");
+        assert_eq!(
+            change["properties"]["status"]["enum"],
+            json!(crate::leads::pipeline::STATUSES)
+        );
+        let mut reasons = json!(crate::leads::pipeline::LOST_REASONS);
+        reasons.as_array_mut().unwrap().push(Value::Null);
+        assert_eq!(change["properties"]["lostReason"]["enum"], reasons);
+        for name in ["QuoteInput", "QuotePatch"] {
+            let quote = schema(name);
+            assert_eq!(quote["additionalProperties"], false, "{name}");
+            assert_eq!(quote["properties"]["title"]["maxLength"], 200, "{name}");
+            assert_eq!(
+                quote["properties"]["currency"]["enum"],
+                json!(crate::api::money::codes()),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            schema("QuoteInput")["properties"]["lineItems"]["maxItems"],
+            crate::quotes::input::MAX_LINES
+        );
+        assert_eq!(schema("Rejection")["properties"]["reason"]["minLength"], 1);
+    }
+
+    #[test]
+    fn the_activity_input_states_the_types_directions_and_limits_that_validation_enforces() {
+        let input = schema("ActivityInput");
+        let fields = &input["properties"];
+        assert_eq!(input["additionalProperties"], false);
+        assert_eq!(fields["type"]["enum"], json!(TYPES));
+        let mut directions = json!(DIRECTIONS);
+        directions.as_array_mut().unwrap().push(Value::Null);
+        assert_eq!(fields["direction"]["enum"], directions);
+        assert_eq!(fields["subject"]["minLength"], 1);
+        assert_eq!(fields["subject"]["maxLength"], 200);
+        assert_eq!(fields["body"]["maxLength"], 10_000);
+        assert_eq!(fields["outcome"]["maxLength"], 1000);
+        assert_eq!(fields["durationMinutes"]["minimum"], 0);
+        assert_eq!(fields["durationMinutes"]["maximum"], 1440);
+        let required = input["required"].as_array().unwrap();
+        for field in ["leadId", "type", "subject"] {
+            assert!(required.contains(&json!(field)), "{field} is required");
+        }
+    }
+
+    #[test]
+    fn the_activity_patch_cannot_clear_the_subject_or_send_unknown_fields() {
+        let patch = schema("ActivityPatch");
+        assert_eq!(patch["additionalProperties"], false);
+        assert_eq!(patch["properties"]["subject"]["type"], "string");
+        assert_eq!(patch["properties"]["completed"]["type"], "boolean");
+        assert!(patch["properties"].get("type").is_none());
+        assert!(patch["properties"].get("leadId").is_none());
+    }
+
+    #[test]
+    fn user_inputs_state_the_password_and_name_limits() {
+        for name in ["RegisterInput", "NewUser"] {
+            let fields = &schema(name)["properties"];
+            assert_eq!(
+                fields["password"]["minLength"],
+                crate::auth::input::MIN_PASSWORD_CHARS,
+                "{name}"
+            );
+            assert_eq!(
+                fields["password"]["maxLength"],
+                crate::auth::input::MAX_PASSWORD_CHARS,
+                "{name}"
+            );
+            assert_eq!(fields["name"]["maxLength"], 200, "{name}");
+            assert_eq!(fields["email"]["format"], "email", "{name}");
+        }
     }
 }

@@ -23,9 +23,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    )]
     name: String,
+    /// 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
+    /// `admin` or `member`.
+    #[schema(pattern = "^(?:admin|member)$")]
     role: String,
 }
 

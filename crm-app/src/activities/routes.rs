@@ -1,5 +1,7 @@
 //! `/api/crm/activities`.
 
+use crate::api::etag::IfMatchHeader;
+use crate::api::idempotency::IdempotencyKeyHeader;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -60,7 +62,7 @@ async fn check_user(
 /// Records an activity on a lead.
 #[utoipa::path(
     post, path = "/api/crm/activities", tag = "activities",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
+    params(IdempotencyKeyHeader),
     request_body = schemas::ActivityInput,
     responses(
         (status = 201, description = "Created; a completed call, email, meeting or site visit moves a new lead to contacted", body = schemas::Activity),
@@ -166,21 +168,32 @@ const SORTS: &[SortField] = &[
     ("updatedAt", "updated_at", KeyKind::Time),
 ];
 
+fn types() -> utoipa::openapi::Object {
+    crate::openapi::schemas::one_of(TYPES, false, "A type.")
+}
+
+fn sorts() -> utoipa::openapi::Object {
+    crate::openapi::sort_parameter(SORTS)
+}
+
 /// The query string of `GET /activities`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ActivityListQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `nextCursor` of the previous page.
     cursor: Option<String>,
     /// `createdAt` or `updatedAt`, `-` first for descending (default `-createdAt`).
+    #[param(schema_with = sorts)]
     sort: Option<String>,
     /// The lead.
     lead_id: Option<Uuid>,
     /// A type.
     #[serde(rename = "type")]
+    #[param(schema_with = types)]
     kind: Option<String>,
     /// The assigned user.
     assigned_user_id: Option<Uuid>,
@@ -189,13 +202,16 @@ pub struct ActivityListQuery {
     /// `true`: open and past due.
     overdue: Option<bool>,
     /// Due before this time.
+    #[param(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
     due_before: Option<String>,
     /// Due after this time.
+    #[param(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
     due_after: Option<String>,
     /// Only activities changed after this time.
+    #[param(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
     updated_after: Option<String>,
     /// `include` or `only` to see soft-deleted activities.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     deleted: Option<Deleted>,
 }
 
@@ -330,7 +346,7 @@ async fn live(tx: &mut Tx, principal: &Principal, id: Uuid) -> Result<ActivityRo
 /// completes it.
 #[utoipa::path(
     patch, path = "/api/crm/activities/{id}", tag = "activities",
-    params(("id" = Uuid, Path, description = "The activity"), ("If-Match" = Option<String>, Header, description = "The version read")),
+    params(("id" = Uuid, Path, description = "The activity"), IfMatchHeader),
     request_body(content = schemas::ActivityPatch, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "The activity after the change", body = schemas::Activity), (status = 404, body = schemas::Error), (status = 412, body = schemas::Error), (status = 422, body = schemas::Error))
 )]
@@ -384,7 +400,7 @@ async fn activity_update(
 /// Soft-deletes an activity.
 #[utoipa::path(
     delete, path = "/api/crm/activities/{id}", tag = "activities",
-    params(("id" = Uuid, Path, description = "The activity"), ("If-Match" = Option<String>, Header, description = "The version read")),
+    params(("id" = Uuid, Path, description = "The activity"), IfMatchHeader),
     responses((status = 200, description = "The deleted activity", body = schemas::Activity), (status = 404, body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "activity.delete", resource = "activity", resource_id = path("id"))]
@@ -412,8 +428,8 @@ async fn activity_delete(
 /// Restores a soft-deleted activity.
 #[utoipa::path(
     post, path = "/api/crm/activities/{id}/restore", tag = "activities",
-    params(("id" = Uuid, Path, description = "The activity"), ("If-Match" = Option<String>, Header, description = "The version read"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
+    params(("id" = Uuid, Path, description = "The activity"), IfMatchHeader,
+           IdempotencyKeyHeader),
     responses((status = 200, description = "The restored activity", body = schemas::Activity), (status = 404, body = schemas::Error), (status = 412, body = schemas::Error), (status = 422, body = schemas::Error))
 )]
 #[audited(action = "activity.restore", resource = "activity", resource_id = path("id"))]

@@ -91,6 +91,22 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// The `If-Match` request header of the conditional routes, as the OpenAPI
+/// document describes it (what [`IfMatch::parse`] accepts).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The version read, as the `ETag` of the read gave it (`"3"`), or `*`;
+    /// several tags are separated by commas, weak ones (`W/"3"`) never match.
+    #[param(
+        rename = "If-Match",
+        nullable = false,
+        pattern = r#"^[ \t]*(?:\*|(?:W/[^,]*|"[+-]?[0-9]{1,18}")(?:[ \t]*,[ \t]*(?:W/[^,]*|"[+-]?[0-9]{1,18}"))*)[ \t]*$"#
+    )]
+    #[allow(dead_code)]
+    if_match: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,22 @@ pub const REPLAYED: &str = "idempotent-replayed";
 /// How long an answer is kept.
 pub const RETENTION: Duration = Duration::hours(24);
 
+/// The `Idempotency-Key` request header, as the OpenAPI document describes
+/// it (what [`IdempotencyKey`] accepts).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKeyHeader {
+    /// Replays the first answer for 24 hours: 1 to 255 visible ASCII
+    /// characters.
+    #[param(
+        rename = "Idempotency-Key",
+        nullable = false,
+        pattern = "^[!-~]{1,255}$"
+    )]
+    #[allow(dead_code)]
+    idempotency_key: Option<String>,
+}
+
 /// The request's `Idempotency-Key`, if it sent one (1 to 255 visible
 /// ASCII characters; anything else is a 400).
 #[derive(Debug, Clone, Default)]

@@ -52,7 +52,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ListQuery<T> {
 }
 
 /// Which rows a list shows with respect to soft deletion.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Deleted {
     /// Live rows only (the default).
@@ -93,7 +93,7 @@ impl Deleted {
 #[into_params(parameter_in = Query)]
 pub struct ShowQuery {
     /// `include` or `only` to read a soft-deleted record.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     pub deleted: Option<Deleted>,
 }
 

@@ -1,5 +1,7 @@
 //! `/api/crm/leads` and `/api/crm/lead-statuses`.
 
+use crate::api::etag::IfMatchHeader;
+use crate::api::idempotency::IdempotencyKeyHeader;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -263,6 +265,10 @@ const SORTS: &[SortField] = &[
     ("name", "name", KeyKind::Text),
 ];
 
+fn sorts() -> utoipa::openapi::Object {
+    crate::openapi::sort_parameter(SORTS)
+}
+
 fn sort_key(lead: &LeadRow, sort: &Sort) -> Cursor {
     let key = match sort.column {
         "updated_at" => Arg::Time(lead.updated_at),
@@ -278,10 +284,12 @@ fn sort_key(lead: &LeadRow, sort: &Sort) -> Cursor {
 #[into_params(parameter_in = Query)]
 pub struct LeadListQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `nextCursor` of the previous page.
     cursor: Option<String>,
     /// `createdAt`, `updatedAt` or `name`; `-` first for descending (default `-createdAt`).
+    #[param(schema_with = sorts)]
     sort: Option<String>,
     /// Statuses, comma-separated.
     status: Option<String>,
@@ -290,11 +298,17 @@ pub struct LeadListQuery {
     /// The owning user.
     owner_user_id: Option<Uuid>,
     /// Text searched in name, company, email and phone.
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     q: Option<String>,
     /// Only leads changed after this time (RFC 3339).
+    #[param(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
     updated_after: Option<String>,
     /// `include` or `only` to see soft-deleted leads.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     deleted: Option<Deleted>,
 }
 
@@ -408,7 +422,7 @@ async fn lead_get(
 /// Changes a lead's profile with a JSON Merge Patch.
 #[utoipa::path(
     patch, path = "/api/crm/leads/{id}", tag = "leads",
-    params(("id" = Uuid, Path, description = "The lead"), ("If-Match" = Option<String>, Header, description = "The version read, as \"3\"")),
+    params(("id" = Uuid, Path, description = "The lead"), IfMatchHeader),
     request_body(content = schemas::LeadInput, content_type = "application/merge-patch+json", description = "Absent fields stay, null clears"),
     responses(
         (status = 200, description = "The lead after the change", body = schemas::Lead),
@@ -451,7 +465,7 @@ async fn lead_update(
 /// Soft-deletes a lead.
 #[utoipa::path(
     delete, path = "/api/crm/leads/{id}", tag = "leads",
-    params(("id" = Uuid, Path, description = "The lead"), ("If-Match" = Option<String>, Header, description = "The version read")),
+    params(("id" = Uuid, Path, description = "The lead"), IfMatchHeader),
     responses((status = 200, description = "The deleted lead", body = schemas::Lead), (status = 404, body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "lead.delete", resource = "lead", resource_id = path("id"))]
@@ -475,8 +489,8 @@ async fn lead_delete(
 /// Restores a soft-deleted lead.
 #[utoipa::path(
     post, path = "/api/crm/leads/{id}/restore", tag = "leads",
-    params(("id" = Uuid, Path, description = "The lead"), ("If-Match" = Option<String>, Header, description = "The version read"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
+    params(("id" = Uuid, Path, description = "The lead"), IfMatchHeader,
+           IdempotencyKeyHeader),
     responses((status = 200, description = "The restored lead (a live lead is returned unchanged)", body = schemas::Lead), (status = 404, body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "lead.restore", resource = "lead", resource_id = path("id"))]
@@ -523,17 +537,35 @@ async fn lead_restore(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StatusChange {
     /// The new status.
+    #[schema(schema_with = statuses)]
     pub status: String,
     /// Why the lead was lost (required for `lost`, refused otherwise).
+    #[schema(schema_with = lost_reasons, required = false)]
     pub lost_reason: Option<String>,
     /// A note kept with the status event.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub note: Option<String>,
+}
+
+fn statuses() -> utoipa::openapi::Object {
+    schemas::one_of(STATUSES, false, "The new status.")
+}
+
+fn lost_reasons() -> utoipa::openapi::Object {
+    schemas::one_of(
+        LOST_REASONS,
+        true,
+        "Why the lead was lost: required for `lost`, refused otherwise.",
+    )
 }
 
 /// Moves a lead through the pipeline.
 #[utoipa::path(
     patch, path = "/api/crm/leads/{id}/status", tag = "leads",
-    params(("id" = Uuid, Path, description = "The lead"), ("If-Match" = Option<String>, Header, description = "The version read")),
+    params(("id" = Uuid, Path, description = "The lead"), IfMatchHeader),
     request_body = StatusChange,
     responses(
         (status = 200, description = "The lead after the move (unchanged when the status is the same)", body = schemas::Lead),
@@ -668,6 +700,7 @@ pub async fn mark_contacted(
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `nextCursor` of the previous page.
     cursor: Option<String>,

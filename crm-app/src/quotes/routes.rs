@@ -1,5 +1,7 @@
 //! `/api/crm/quotes`.
 
+use crate::api::etag::IfMatchHeader;
+use crate::api::idempotency::IdempotencyKeyHeader;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{StatusCode, header, request::Parts};
@@ -412,25 +414,32 @@ const SORTS: &[SortField] = &[
     ("updatedAt", "updated_at", KeyKind::Time),
 ];
 
+fn sorts() -> utoipa::openapi::Object {
+    crate::openapi::sort_parameter(SORTS)
+}
+
 /// The query string of `GET /quotes`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct QuoteListQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `nextCursor` of the previous page.
     cursor: Option<String>,
     /// `createdAt` or `updatedAt`, `-` first for descending (default `-createdAt`).
+    #[param(schema_with = sorts)]
     sort: Option<String>,
     /// The lead.
     lead_id: Option<Uuid>,
     /// Statuses, comma-separated.
     status: Option<String>,
     /// Only quotes valid until before this date (YYYY-MM-DD).
+    #[param(format = Date, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$")]
     valid_before: Option<String>,
     /// `include` or `only` to see deleted drafts.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     deleted: Option<Deleted>,
 }
 
@@ -538,7 +547,7 @@ async fn quote_get(
 /// replaced through `POST /quotes`).
 #[utoipa::path(
     patch, path = "/api/crm/quotes/{id}", tag = "quotes",
-    params(("id" = Uuid, Path, description = "The quote"), ("If-Match" = Option<String>, Header, description = "The version read")),
+    params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader),
     request_body(content = schemas::QuotePatch, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "The quote after the change", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error), (status = 422, body = schemas::Error))
 )]
@@ -594,7 +603,7 @@ async fn quote_update(
 /// Soft-deletes a draft.
 #[utoipa::path(
     delete, path = "/api/crm/quotes/{id}", tag = "quotes",
-    params(("id" = Uuid, Path, description = "The quote"), ("If-Match" = Option<String>, Header, description = "The version read")),
+    params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader),
     responses((status = 200, description = "The deleted quote", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, description = "Only drafts can be deleted", body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "quote.delete", resource = "quote", resource_id = path("id"))]
@@ -683,8 +692,8 @@ async fn action(
 /// new, contacted or qualified.
 #[utoipa::path(
     post, path = "/api/crm/quotes/{id}/send", tag = "quotes",
-    params(("id" = Uuid, Path, description = "The quote"), ("If-Match" = Option<String>, Header, description = "The version read"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
+    params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
+           IdempotencyKeyHeader),
     responses((status = 200, description = "The sent quote", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "quote.send", resource = "quote", resource_id = path("id"))]
@@ -737,8 +746,8 @@ async fn quote_send(
 /// quotes are locked.
 #[utoipa::path(
     post, path = "/api/crm/quotes/{id}/accept", tag = "quotes",
-    params(("id" = Uuid, Path, description = "The quote"), ("If-Match" = Option<String>, Header, description = "The version read"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
+    params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
+           IdempotencyKeyHeader),
     responses((status = 200, description = "The accepted quote", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, description = "Not sent, or expired", body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "quote.accept", resource = "quote", resource_id = path("id"))]
@@ -788,14 +797,19 @@ async fn quote_accept(
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
     /// Why the customer said no.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub reason: String,
 }
 
 /// The customer rejected a sent quote.
 #[utoipa::path(
     post, path = "/api/crm/quotes/{id}/reject", tag = "quotes",
-    params(("id" = Uuid, Path, description = "The quote"), ("If-Match" = Option<String>, Header, description = "The version read"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
+    params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
+           IdempotencyKeyHeader),
     request_body = Rejection,
     responses((status = 200, description = "The rejected quote", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error), (status = 422, body = schemas::Error))
 )]
@@ -835,8 +849,8 @@ async fn quote_reject(
 /// number, `revision + 1` and the same lines; the old one is superseded.
 #[utoipa::path(
     post, path = "/api/crm/quotes/{id}/revise", tag = "quotes",
-    params(("id" = Uuid, Path, description = "The quote"), ("If-Match" = Option<String>, Header, description = "The version read"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 hours")),
+    params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
+           IdempotencyKeyHeader),
     responses((status = 201, description = "The new draft revision", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "quote.revise", resource = "quote", resource_id = path("id"))]
