@@ -20,11 +20,14 @@ use crate::request_id::REQUEST_ID_HEADER;
 
 /// What the future needs once the response is known.
 pub(crate) struct Meta {
+    // First, so that it is dropped first: the registry's copy of the scope
+    // is then not the last one, and the scope is freed outside the
+    // registry's lock.
+    pub(crate) _registration: Registration,
     pub(crate) scope: Arc<RequestScope>,
     pub(crate) span: tracing::Span,
     pub(crate) body_limit: usize,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) _registration: Registration,
 }
 
 pin_project! {
