@@ -1,7 +1,5 @@
 //! `/api/crm/activities`.
 
-use crate::api::etag::IfMatchHeader;
-use crate::api::idempotency::IdempotencyKeyHeader;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -19,9 +17,9 @@ use super::model::{
     ActivityRow, COLUMNS, CONTACT_TYPES, CREATE_FIELDS, PATCH_FIELDS, READ_ONLY, TYPES,
 };
 use super::store;
-use crate::api::etag::{self, IfMatch};
+use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::fields::{self, Errors};
-use crate::api::idempotency::{self, Claim, IdempotencyKey};
+use crate::api::idempotency::{self, Claim, IdempotencyKey, IdempotencyKeyHeader};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
 use crate::api::{db, now, read_tx};

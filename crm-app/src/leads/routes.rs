@@ -1,7 +1,5 @@
 //! `/api/crm/leads` and `/api/crm/lead-statuses`.
 
-use crate::api::etag::IfMatchHeader;
-use crate::api::idempotency::IdempotencyKeyHeader;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,9 +16,9 @@ use super::input::{self, READ_ONLY, WRITABLE};
 use super::model::{COLUMNS, LeadRow, PROJECT_TYPES, SOURCES};
 use super::pipeline::{self, LOST_REASONS, STATUSES};
 use super::store::{self, StatusEvent};
-use crate::api::etag::{self, IfMatch};
+use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::fields::{self, Errors};
-use crate::api::idempotency::{self, Claim, IdempotencyKey};
+use crate::api::idempotency::{self, Claim, IdempotencyKey, IdempotencyKeyHeader};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
 use crate::api::{db, money, now, read_tx};

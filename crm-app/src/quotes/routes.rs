@@ -1,7 +1,5 @@
 //! `/api/crm/quotes`.
 
-use crate::api::etag::IfMatchHeader;
-use crate::api::idempotency::IdempotencyKeyHeader;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{StatusCode, header, request::Parts};
@@ -20,9 +18,9 @@ use uuid::Uuid;
 use super::input::{self, COMPUTED, HEADER_FIELDS, READ_ONLY};
 use super::model::{COLUMNS, LineRow, QuoteRow, STATUSES};
 use super::store;
-use crate::api::etag::{self, IfMatch};
+use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::fields::{self, Errors};
-use crate::api::idempotency::{self, Claim, Claimed, IdempotencyKey};
+use crate::api::idempotency::{self, Claim, Claimed, IdempotencyKey, IdempotencyKeyHeader};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
 use crate::api::{db, now, read_tx};

@@ -105,7 +105,7 @@ impl MetricsLine<'_> {
     fn event(&self) {
         match self.route {
             Some(route) => tracing::info!(
-                target: "ops_kit::metrics",
+                target: TARGET,
                 requestId = self.request_id,
                 request_duration_ms = millis(self.duration),
                 method = self.method,
@@ -116,7 +116,7 @@ impl MetricsLine<'_> {
                 "[METRICS]"
             ),
             None => tracing::info!(
-                target: "ops_kit::metrics",
+                target: TARGET,
                 requestId = self.request_id,
                 request_duration_ms = millis(self.duration),
                 method = self.method,
