@@ -760,7 +760,7 @@ impl App {
                         target: "ops_kit::shutdown",
                         requestId = entry.request_id.as_str(),
                         method = entry.method.as_str(),
-                        path = entry.uri.path(),
+                        path = entry.path(),
                         elapsed_ms = entry.started.elapsed().as_millis() as u64,
                         "[SHUTDOWN ERROR] Abandoned in-flight request"
                     );

@@ -7,7 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::ConnectInfo;
-use http::{Extensions, Method, Uri};
+use http::{Extensions, Method};
+use smallvec::SmallVec;
 
 use crate::audit::{AuditSink, TracingSink};
 use crate::metrics::{Metrics, RouteSeries};
@@ -64,7 +65,10 @@ impl std::fmt::Debug for Services {
 pub(crate) struct RequestScope {
     pub(crate) request_id: RequestId,
     pub(crate) method: Method,
-    pub(crate) uri: Uri,
+    /// The path, copied: most paths fit inline, and the scope then holds
+    /// no reference into the connection's read buffer, which the request
+    /// frees as soon as the handler is done with it.
+    path: SmallVec<[u8; 64]>,
     pub(crate) started: tokio::time::Instant,
     pub(crate) trace_id: Option<TraceId>,
     /// The address of the connection's peer, when the server knows it.
@@ -79,7 +83,7 @@ impl RequestScope {
     pub(crate) fn new(
         request_id: RequestId,
         method: Method,
-        uri: Uri,
+        path: &str,
         trace_id: Option<TraceId>,
         peer: Option<SocketAddr>,
         services: Arc<Services>,
@@ -87,7 +91,7 @@ impl RequestScope {
         Self {
             request_id,
             method,
-            uri,
+            path: SmallVec::from_slice(path.as_bytes()),
             started: tokio::time::Instant::now(),
             trace_id,
             peer,
@@ -99,6 +103,12 @@ impl RequestScope {
     /// The scope of the request these extensions belong to.
     pub(crate) fn of(extensions: &Extensions) -> Option<&Arc<Self>> {
         extensions.get::<Arc<Self>>()
+    }
+
+    /// The request's path, without the query string.
+    pub(crate) fn path(&self) -> &str {
+        // Copied from a `&str`, so always UTF-8.
+        std::str::from_utf8(&self.path).unwrap_or_default()
     }
 
     /// The address of the client that connected: the scope's peer, or
@@ -127,7 +137,31 @@ impl std::fmt::Debug for RequestScope {
         f.debug_struct("RequestScope")
             .field("request_id", &self.request_id)
             .field("method", &self.method)
-            .field("path", &self.uri.path())
+            .field("path", &self.path())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(path: &str) -> RequestScope {
+        RequestScope::new(
+            RequestId::generate(),
+            Method::GET,
+            path,
+            None,
+            None,
+            Arc::default(),
+        )
+    }
+
+    #[test]
+    fn the_scope_keeps_short_and_long_paths_whole() {
+        assert_eq!(scope("/api/crm/leads").path(), "/api/crm/leads");
+        let long = format!("/api/{}", "segment/".repeat(40));
+        assert_eq!(scope(&long).path(), long);
+        assert_eq!(scope("/caf%C3%A9/ü").path(), "/caf%C3%A9/ü");
     }
 }

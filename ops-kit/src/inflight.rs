@@ -95,13 +95,13 @@ impl Drop for Registration {
 mod tests {
     use super::*;
     use crate::RequestId;
-    use http::{Method, Uri};
+    use http::Method;
 
     fn entry(method: Method, path: &'static str) -> Entry {
         Arc::new(RequestScope::new(
             RequestId::generate(),
             method,
-            Uri::from_static(path),
+            path,
             None,
             None,
             Arc::default(),
@@ -113,7 +113,7 @@ mod tests {
         let registry = InFlight::default();
         let registration = registry.register(entry(Method::GET, "/slow"));
         assert_eq!(registry.snapshot().len(), 1);
-        assert_eq!(registry.snapshot()[0].uri.path(), "/slow");
+        assert_eq!(registry.snapshot()[0].path(), "/slow");
         drop(registration);
         assert!(registry.snapshot().is_empty());
         // The slot is reused.

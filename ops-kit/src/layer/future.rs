@@ -205,7 +205,7 @@ fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response 
         request_id: scope.request_id.as_str(),
         duration: elapsed,
         method: scope.method.as_str(),
-        path: scope.uri.path(),
+        path: scope.path(),
         status: status.as_u16(),
         route,
         trace_id: scope.trace_id.as_ref().map(crate::TraceId::as_str),
@@ -241,16 +241,12 @@ fn wrap_in_envelope(meta: &Meta, mut response: Response, cx: &mut Context<'_>) -
             meta.body_limit
         )
     } else if status == StatusCode::NOT_FOUND && body_is_empty(&response) {
-        format!(
-            "no route for {} {}",
-            meta.scope.method,
-            meta.scope.uri.path()
-        )
+        format!("no route for {} {}", meta.scope.method, meta.scope.path())
     } else if status == StatusCode::METHOD_NOT_ALLOWED {
         format!(
             "method {} is not allowed on {}",
             meta.scope.method,
-            meta.scope.uri.path()
+            meta.scope.path()
         )
     } else if status.is_server_error() {
         // Never pass a server-side text on: it may describe internals.

@@ -114,7 +114,7 @@ where
         let scope = Arc::new(RequestScope::new(
             request_id,
             parts.method.clone(),
-            parts.uri.clone(),
+            parts.uri.path(),
             trace_id,
             self.peer,
             self.shared.services.clone(),
