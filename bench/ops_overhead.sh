@@ -164,5 +164,11 @@ echo "| ops-kit stack, GET /json, line filtered out | $(col quiet 6) | $(cpu_rat
 echo "| ops-kit liveness probe, GET /api/health/live, line on | $(col live 6) | $(cpu_ratio 3) | $(col live 7) % | $(col live 8) % |"
 if [ -n "${BASELINE_BIN:-}" ]; then
   echo "| baseline build of the stack, GET /json, line on | $(col baseline 6) | $(cpu_ratio 4) | $(col baseline 7) % | $(col baseline 8) % |"
+  # Each round's stack against that round's baseline build: the pairing
+  # cancels what the host's speed did to the round as a whole.
+  paired=$(paste -d' ' <(cut -d' ' -f1 "$out/ops.txt") <(cut -d' ' -f1 "$out/baseline.txt") |
+    awk '{printf "%.1f\n", 100 * $1 / $2}')
+  echo
+  echo "this build against the baseline build, requests/s, round by round: $(tr '\n' ' ' <<<"$paired")(median $(median <<<"$paired") %)"
 fi
 [ -n "${LOG_DIR:-}" ] || rm -rf "$logs"
