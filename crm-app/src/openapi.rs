@@ -770,6 +770,16 @@ mod tests {
         doc["components"]["schemas"][name].clone()
     }
 
+    /// The parameter `name` of `method path` in the document.
+    fn parameter<'d>(doc: &'d Value, path: &str, method: &str, name: &str) -> &'d Value {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} takes {name}"))
+    }
+
     /// Every `$ref` in `value`, depth first.
     fn references(value: &Value, found: &mut Vec<String>) {
         match value {
@@ -804,15 +814,7 @@ mod tests {
     #[test]
     fn the_deleted_filter_and_if_match_are_described_as_the_routes_read_them() {
         let doc = serde_json::to_value(crate::openapi_document()).unwrap();
-        let parameter = |path: &str, method: &str, name: &str| {
-            doc["paths"][path][method]["parameters"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|p| p["name"] == name)
-                .unwrap_or_else(|| panic!("{method} {path} takes {name}"))
-                .clone()
-        };
+        let parameter = |path, method, name| parameter(&doc, path, method, name);
         for path in ["/api/crm/leads", "/api/crm/activities", "/api/crm/quotes"] {
             assert_eq!(
                 parameter(path, "get", "deleted")["schema"]["enum"],
@@ -828,15 +830,7 @@ mod tests {
     #[test]
     fn list_parameters_state_the_limit_range_and_the_sort_orders() {
         let doc = serde_json::to_value(crate::openapi_document()).unwrap();
-        let parameter = |path: &str, name: &str| {
-            doc["paths"][path]["get"]["parameters"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|p| p["name"] == name)
-                .unwrap_or_else(|| panic!("GET {path} takes {name}"))["schema"]
-                .clone()
-        };
+        let parameter = |path, name| &parameter(&doc, path, "get", name)["schema"];
         for path in [
             "/api/crm/leads",
             "/api/crm/activities",
