@@ -3,6 +3,8 @@
 //! trace id and matched route). [`OpsService`](crate::OpsService) builds one
 //! scope per request and puts it, once, in the request's extensions.
 
+use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
@@ -130,6 +132,66 @@ impl RequestScope {
     pub(crate) fn set_route(&self, route: Arc<RouteSeries>) {
         let _ = self.route.set(route);
     }
+
+    /// Makes this scope the thread's current one until the guard is
+    /// dropped (see [`RequestScope::with_current`]).
+    ///
+    /// [`OpsService`](crate::OpsService) enters the scope around each call
+    /// and each poll of the inner service, as tokio's task-locals do, but
+    /// through a guard instead of a closure: a closure's result (here the
+    /// router's future, some 300 bytes) would be copied on its way out.
+    pub(crate) fn enter(self: &Arc<Self>) -> Entered {
+        Entered {
+            previous: CURRENT.with(|current| current.replace(Some(self.clone()))),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Runs `fut` with `scope` entered on every poll.
+    #[cfg(test)]
+    pub(crate) async fn scoped<F: Future>(scope: Arc<Self>, fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| {
+            let _entered = scope.enter();
+            fut.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    /// Calls `f` with the scope of the request being served, if any.
+    ///
+    /// [`OpsService`](crate::OpsService) enters a request's scope while it
+    /// calls and polls the inner service, so code that runs there (the
+    /// route layer, [`ApiError`](crate::ApiError), log lines) finds it
+    /// without a lookup in the request's extensions. `f` must not enter a
+    /// scope itself.
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Self) -> R) -> Option<R> {
+        CURRENT.with(|current| {
+            let current = current.try_borrow().ok()?;
+            current.as_deref().map(f)
+        })
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<RequestScope>>> = const { RefCell::new(None) };
+}
+
+/// The guard of [`RequestScope::enter`]: puts the previous scope back.
+#[must_use = "the scope is current only while the guard lives"]
+pub(crate) struct Entered {
+    previous: Option<Arc<RequestScope>>,
+    // Bound to the thread whose current scope it changed.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // Dropped outside the `RefCell`'s borrow: freeing a scope may run
+        // arbitrary drops (a pool, a metrics handle).
+        let _ours = CURRENT.with(|current| current.replace(previous));
+    }
 }
 
 impl std::fmt::Debug for RequestScope {
@@ -155,6 +217,29 @@ mod tests {
             None,
             Arc::default(),
         )
+    }
+
+    #[test]
+    fn entering_a_scope_makes_it_current_until_the_guard_drops() {
+        let outer = Arc::new(scope("/outer"));
+        let inner = Arc::new(scope("/inner"));
+        assert!(RequestScope::with_current(|_| ()).is_none());
+        let entered = outer.enter();
+        {
+            let _nested = inner.enter();
+            assert_eq!(
+                RequestScope::with_current(|s| s.path().to_owned()).unwrap(),
+                "/inner"
+            );
+        }
+        assert_eq!(
+            RequestScope::with_current(|s| s.path().to_owned()).unwrap(),
+            "/outer"
+        );
+        drop(entered);
+        assert!(RequestScope::with_current(|_| ()).is_none());
+        // The guard holds its own reference, and gives it back.
+        assert_eq!(Arc::strong_count(&outer), 1);
     }
 
     #[test]

@@ -103,19 +103,17 @@ where
             bare(status)
         } else {
             let entered = meta.span.enter();
-            let mut inner = this.inner.as_mut();
-            // The request id is the task's current one while the handler runs
+            // The request's scope is the current one while the handler runs
             // (for `ApiError` and for log lines inside the request).
-            let polled =
-                crate::request_id::CURRENT.sync_scope(meta.scope.request_id.clone(), || {
-                    catch_unwind(AssertUnwindSafe(|| {
-                        inner
-                            .as_mut()
-                            .as_pin_mut()
-                            .expect("inner future present until completion")
-                            .poll(cx)
-                    }))
-                });
+            let current = meta.scope.enter();
+            let mut inner = this.inner.as_mut();
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                inner
+                    .as_mut()
+                    .as_pin_mut()
+                    .expect("inner future present until completion")
+                    .poll(cx)
+            }));
             let response = match polled {
                 Ok(Poll::Ready(Ok(response))) => response,
                 Ok(Poll::Ready(Err(err))) => return Poll::Ready(Err(err)),
@@ -133,12 +131,7 @@ where
                         Some(Poll::Ready(())) => {
                             // Drop the handler now: its work is abandoned.
                             this.inner.set(None);
-                            crate::request_id::CURRENT.sync_scope(
-                                meta.scope.request_id.clone(),
-                                || {
-                                    tracing::warn!(target: "ops_kit::request", "request timed out");
-                                },
-                            );
+                            tracing::warn!(target: "ops_kit::request", "request timed out");
                             bare(StatusCode::SERVICE_UNAVAILABLE).with_marker(Marker::TimedOut)
                         }
                         _ => return Poll::Pending,
@@ -150,6 +143,7 @@ where
                     bare(StatusCode::INTERNAL_SERVER_ERROR)
                 }
             };
+            drop(current);
             drop(entered);
             response
         };
@@ -208,6 +202,7 @@ fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response 
         path: scope.path(),
         status: status.as_u16(),
         route,
+        route_is_plain: series.is_some_and(RouteSeries::is_plain),
         trace_id: scope.trace_id.as_ref().map(crate::TraceId::as_str),
     }
     .emit();

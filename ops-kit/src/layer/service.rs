@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
 use bytes::Bytes;
-use http::Request;
+use http::{HeaderMap, HeaderValue, Request};
 use tower::Service;
 
 use super::Shared;
@@ -14,7 +14,7 @@ use super::future::{Meta, ResponseFuture};
 use crate::RequestId;
 use crate::context::RequestScope;
 use crate::request_id::REQUEST_ID_HEADER;
-use crate::trace_context::TraceId;
+use crate::trace_context::{TRACEPARENT, TraceId};
 
 /// The service made by [`OpsLayer`](super::OpsLayer).
 ///
@@ -82,23 +82,23 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
-        let mut sent = parts.headers.get_all(REQUEST_ID_HEADER).iter();
-        let first = sent.next();
-        let request_id = RequestId::for_request(first);
+        let sent = SentHeaders::of(&parts.headers);
+        let request_id = RequestId::for_request(sent.request_id);
         // A client's unsafe id (or a second one) must not reach code that
         // reads the header; a single safe one is already there. Handlers
         // use the `RequestId` extractor either way.
-        let replaced =
-            first.is_some_and(|v| v != request_id.header_value()) || sent.next().is_some();
+        let replaced = sent
+            .request_id
+            .is_some_and(|v| v != request_id.header_value())
+            || sent.more_request_ids;
+        let trace_id = sent
+            .traceparent
+            .and_then(|v| TraceId::from_traceparent(v.as_bytes()));
         if replaced {
             parts
                 .headers
                 .insert(REQUEST_ID_HEADER, request_id.header_value().clone());
         }
-        let trace_id = parts
-            .headers
-            .get(crate::trace_context::TRACEPARENT)
-            .and_then(|v| TraceId::from_traceparent(v.as_bytes()));
         let span = tracing::info_span!(
             target: crate::telemetry::REQUEST_SPAN_TARGET,
             "request",
@@ -148,9 +148,45 @@ where
         let req = Request::from_parts(parts, body);
         let future = {
             let _entered = meta.span.enter();
-            crate::request_id::CURRENT
-                .sync_scope(meta.scope.request_id.clone(), || self.inner.call(req))
+            let _current = meta.scope.enter();
+            self.inner.call(req)
         };
         ResponseFuture::new(meta, future)
+    }
+}
+
+/// The request headers the layer reads, found in one pass.
+///
+/// A request carries a handful of headers, and both names are custom ones
+/// (hashed byte by byte by `HeaderMap::get`): comparing each name once is
+/// cheaper than two hash lookups.
+struct SentHeaders<'a> {
+    /// The first `x-request-id`.
+    request_id: Option<&'a HeaderValue>,
+    /// Whether the client sent more than one `x-request-id`.
+    more_request_ids: bool,
+    /// The first `traceparent`.
+    traceparent: Option<&'a HeaderValue>,
+}
+
+impl<'a> SentHeaders<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        let mut sent = Self {
+            request_id: None,
+            more_request_ids: false,
+            traceparent: None,
+        };
+        for (name, value) in headers {
+            if *name == REQUEST_ID_HEADER {
+                if sent.request_id.is_none() {
+                    sent.request_id = Some(value);
+                } else {
+                    sent.more_request_ids = true;
+                }
+            } else if *name == TRACEPARENT && sent.traceparent.is_none() {
+                sent.traceparent = Some(value);
+            }
+        }
+        sent
     }
 }

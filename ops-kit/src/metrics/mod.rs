@@ -189,6 +189,9 @@ fn class_index(status: u16) -> usize {
 /// to the [`Metrics`] of the first request recorded, which is the app's.
 pub(crate) struct RouteSeries {
     path: Option<MatchedPath>,
+    /// Whether the template prints as it is in the text `[METRICS]` line
+    /// (decided once, not per request).
+    plain: bool,
     cells: [OnceLock<(Counter, Histogram)>; METHODS.len() * CLASSES.len()],
 }
 
@@ -196,6 +199,9 @@ impl RouteSeries {
     /// The series of a route template (`None`: requests no route matched).
     pub(crate) fn new(path: Option<MatchedPath>) -> Self {
         Self {
+            plain: path
+                .as_ref()
+                .is_some_and(|p| crate::telemetry::format::is_plain(p.as_str())),
             path,
             cells: std::array::from_fn(|_| OnceLock::new()),
         }
@@ -204,6 +210,11 @@ impl RouteSeries {
     /// The route template.
     pub(crate) fn path(&self) -> Option<&str> {
         self.path.as_ref().map(MatchedPath::as_str)
+    }
+
+    /// Whether [`RouteSeries::path`] needs no quoting in the text format.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.plain
     }
 
     fn record(&self, metrics: &Metrics, method: &Method, status: u16, seconds: f64) {

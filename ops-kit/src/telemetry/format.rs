@@ -59,7 +59,7 @@ where
 {
     // The request span of `OpsLayer` is on every request, and these lines
     // have no use for it: every event of a request prints the request id
-    // from the task-local (see `format_event`). Declining it here is how a
+    // of the current request scope (see `format_event`). Declining it here is how a
     // `tracing` subscriber says so: under this subscriber `info_span!`
     // returns a disabled span, and entering, recording and closing it cost
     // nothing. Under any other subscriber the span is there, with its fields.
@@ -160,10 +160,11 @@ impl LineLayer {
         }
         // Inside a request the request id is the task's: every line gets
         // it, whatever spans the level filter keeps.
-        if meta.fields().field("requestId").is_none()
-            && let Some(id) = crate::request_id::current()
-        {
-            FieldWriter::new(buf, self.format, false).pair("requestId", id.as_str());
+        if meta.fields().field("requestId").is_none() {
+            crate::context::RequestScope::with_current(|scope| {
+                FieldWriter::new(buf, self.format, false)
+                    .pair("requestId", scope.request_id.as_str());
+            });
         }
         if self.format == LogFormat::Json {
             buf.push('}');
@@ -299,15 +300,20 @@ impl Visit for FieldWriter<'_> {
 /// A text value: bare when it is a plain token, quoted and escaped otherwise,
 /// so that a value can never split the line or fake another field.
 pub(crate) fn push_text_value(buf: &mut String, value: &str) {
-    let plain = !value.is_empty()
-        && !value
-            .bytes()
-            .any(|b| !(0x21..=0x7e).contains(&b) || matches!(b, b'"' | b'=' | b'\\'));
-    if plain {
+    if is_plain(value) {
         buf.push_str(value);
     } else {
         push_json_string(buf, value);
     }
+}
+
+/// Whether a value prints without quotes in the text format: printable
+/// ASCII without spaces, quotes, `=` or backslashes.
+pub(crate) fn is_plain(value: &str) -> bool {
+    !value.is_empty()
+        && !value
+            .bytes()
+            .any(|b| !(0x21..=0x7e).contains(&b) || matches!(b, b'"' | b'=' | b'\\'))
 }
 
 /// A message in the text format: printed as it is, with control characters

@@ -22,6 +22,9 @@ pub(crate) struct MetricsLine<'a> {
     pub(crate) path: &'a str,
     pub(crate) status: u16,
     pub(crate) route: Option<&'a str>,
+    /// Whether `route` is known to print without quotes (the route layer
+    /// checks each template once); when `false` it is checked here.
+    pub(crate) route_is_plain: bool,
     /// The W3C trace id, when the request carried a `traceparent`.
     pub(crate) trace_id: Option<&'a str>,
 }
@@ -65,7 +68,11 @@ impl MetricsLine<'_> {
                 buf.push_str(status.format(self.status));
                 if let Some(route) = self.route {
                     buf.push_str(" route=");
-                    push_text_value(buf, route);
+                    if self.route_is_plain {
+                        buf.push_str(route);
+                    } else {
+                        push_text_value(buf, route);
+                    }
                 }
                 // Trace ids are 32 hex digits by construction.
                 if let Some(trace_id) = self.trace_id {
@@ -165,6 +172,7 @@ mod tests {
             path: "/leads/7",
             status: 200,
             route,
+            route_is_plain: false,
             trace_id: None,
         }
     }
@@ -215,6 +223,20 @@ mod tests {
                 millis(Duration::from_micros(micros))
             );
         }
+    }
+
+    #[test]
+    fn quotes_a_route_not_known_to_be_plain() {
+        let mut buf = String::new();
+        line(Some("/a b")).format(&mut buf, LogFormat::Text);
+        assert!(buf.ends_with(" route=\"/a b\"\n"), "{buf}");
+        let mut buf = String::new();
+        MetricsLine {
+            route_is_plain: true,
+            ..line(Some("/leads/{id}"))
+        }
+        .format(&mut buf, LogFormat::Text);
+        assert!(buf.ends_with(" route=/leads/{id}\n"), "{buf}");
     }
 
     #[test]
