@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod list;
 pub mod money;
 pub mod sql;
+pub mod time;
 
 use ops_kit::ApiError;
 

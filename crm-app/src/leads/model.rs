@@ -36,7 +36,7 @@ pub const COLUMNS: &str = "tenant_id, id, external_id, name, company, email, pho
      status, lost_reason, status_changed_at, created_at, updated_at, deleted_at, version";
 
 /// A lead row.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LeadRow {
     /// Its tenant.
     pub tenant_id: Uuid,
@@ -85,6 +85,60 @@ pub struct LeadRow {
     /// Bumped by every change.
     pub version: i64,
 }
+
+/// Implements `FromRow` for [`LeadRow`] by column position, on both
+/// backends. Every lead query selects [`COLUMNS`], in that order (a test
+/// checks the two lists agree); looking each column up by name hashed the
+/// name for every column of every row, a third of the time a page of 50
+/// leads took to decode.
+macro_rules! lead_from_row {
+    ($($field:ident),* $(,)?) => {
+        /// The fields in the order `from_row` reads them.
+        #[cfg(test)]
+        const FIELDS: &[&str] = &[$(stringify!($field)),*];
+
+        lead_from_row!(@impl sqlx::postgres::PgRow; $($field),*);
+        lead_from_row!(@impl sqlx::sqlite::SqliteRow; $($field),*);
+    };
+    (@impl $row:ty; $($field:ident),*) => {
+        impl<'r> sqlx::FromRow<'r, $row> for LeadRow {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                let mut column = 0usize..;
+                // Struct fields are evaluated in the order written.
+                Ok(Self {
+                    $($field: row.try_get(column.next().unwrap_or_default())?,)*
+                })
+            }
+        }
+    };
+}
+
+lead_from_row!(
+    tenant_id,
+    id,
+    external_id,
+    name,
+    company,
+    email,
+    phone,
+    source,
+    project_type,
+    estimated_value_e4,
+    currency,
+    site_address,
+    desired_install_date,
+    owner_user_id,
+    tags,
+    notes,
+    status,
+    lost_reason,
+    status_changed_at,
+    created_at,
+    updated_at,
+    deleted_at,
+    version,
+);
 
 impl LeadRow {
     /// A new lead (status `new`) with only its name set.
@@ -182,9 +236,24 @@ pub struct LeadView<'a> {
     notes: Option<&'a str>,
     status: &'a str,
     lost_reason: Option<&'a str>,
+    #[serde(serialize_with = "crate::api::time::rfc3339")]
     status_changed_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::time::rfc3339")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::time::rfc3339")]
     updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::time::rfc3339_opt")]
     deleted_at: Option<DateTime<Utc>>,
     version: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_the_columns_in_the_order_the_queries_select_them() {
+        let columns: Vec<&str> = COLUMNS.split(',').map(str::trim).collect();
+        assert_eq!(columns, FIELDS);
+    }
 }
