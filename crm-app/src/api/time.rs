@@ -115,7 +115,16 @@ mod tests {
 
     #[test]
     fn writes_exactly_what_chrono_writes() {
-        let nanos = [0, 1, 120, 5_000, 123_456, 7_000_000, 999_999_999, 100_000_000];
+        let nanos = [
+            0,
+            1,
+            120,
+            5_000,
+            123_456,
+            7_000_000,
+            999_999_999,
+            100_000_000,
+        ];
         for year in [0, 1, 999, 1970, 2026, 9999, 10_000, -1, 262_000] {
             for n in nanos {
                 for leap in [false, true] {
