@@ -13,6 +13,7 @@
 # pgbench take their share of it too, so the figures are conservative).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/crm.sh
 
 rounds=${1:-3}
 seconds=${2:-10}
@@ -41,14 +42,7 @@ MALLOC_MMAP_THRESHOLD_=131072 APP_ENV=development JWT_SECRET='k9#Vq2!mZr7&Lp4@Xw
   "$bin" >"$log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true' EXIT
-port=""
-for _ in $(seq 1 200); do
-  port=$(grep -oE 'Listening on http://[0-9.]+:[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
-  [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/api/health/ready" >/dev/null && break
-  sleep 0.05
-done
-[ -n "$port" ] || { cat "$log" >&2; exit 1; }
-base="http://127.0.0.1:$port"
+base=$(crm_base "$log")
 
 # 100,000 leads for the demo shop, spread over a year, every status.
 psql "$owner_url" -q >/dev/null <<'SQL'
@@ -63,8 +57,7 @@ FROM generate_series(1, 100000) AS g, LATERAL (SELECT now() - make_interval(secs
 ANALYZE;
 SQL
 
-TOKEN=$(curl -sf "$base/api/auth/login" -H 'content-type: application/json' \
-  -d '{"email":"admin@cutlist.pro","password":"admin123"}' | sed -E 's/.*"accessToken":"([^"]+)".*/\1/')
+TOKEN=$(crm_token "$base")
 export TOKEN
 count=$(curl -sf "$base/api/crm/leads?limit=50" -H "authorization: Bearer $TOKEN" | grep -o '"id"' | wc -l)
 [ "$count" = 50 ] || { echo "the list answered $count leads" >&2; exit 1; }

@@ -13,6 +13,7 @@
 # processes, from /proc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/crm.sh
 
 old=$1
 new=$2
@@ -40,16 +41,9 @@ one() { # binary -> "rps p50 p99 app_user_us app_us postgres_us"
   MALLOC_MMAP_THRESHOLD_=131072 APP_ENV=development JWT_SECRET='k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)' \
     DATABASE_URL="$app_url" MIGRATION_DATABASE_URL="$owner_url" HOST=127.0.0.1 PORT=0 \
     LOG_LEVEL=info,ops_kit::metrics=off "$1" >"$log" 2>&1 &
-  local pid=$! port=""
-  for _ in $(seq 1 200); do
-    port=$(grep -oE 'Listening on http://[0-9.]+:[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
-    [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/api/health/ready" >/dev/null && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { cat "$log" >&2; exit 1; }
-  local base="http://127.0.0.1:$port"
-  TOKEN=$(curl -sf "$base/api/auth/login" -H 'content-type: application/json' \
-    -d '{"email":"admin@cutlist.pro","password":"admin123"}' | sed -E 's/.*"accessToken":"([^"]+)".*/\1/')
+  local pid=$! base
+  base=$(crm_base "$log") || exit 1
+  TOKEN=$(crm_token "$base")
   export TOKEN
   wrk -t1 -c"$conns" -d2s -s bench/crm_list.lua "$base/api/crm/leads?limit=50" >/dev/null
   local a0 p0 a1 p1 report

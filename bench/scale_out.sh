@@ -7,6 +7,7 @@
 #   bench/scale_out.sh [rounds] [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/crm.sh
 
 rounds=${1:-3}
 seconds=${2:-10}
@@ -36,14 +37,7 @@ start() { # n -> base url
     MIGRATION_DATABASE_URL="$owner_url" HOST=127.0.0.1 PORT=0 LOG_LEVEL=info,ops_kit::metrics=off \
     "$bin" >"$log" 2>&1 &
   echo $! >"$out/scale-$1.pid"
-  local port=""
-  for _ in $(seq 1 200); do
-    port=$(grep -oE 'Listening on http://[0-9.]+:[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
-    [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/api/health/ready" >/dev/null && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { cat "$log" >&2; exit 1; }
-  echo "http://127.0.0.1:$port"
+  crm_base "$log"
 }
 trap stop_all EXIT
 a=$(start a)
@@ -57,8 +51,7 @@ FROM generate_series(1, 100000) AS g, LATERAL (SELECT now() - make_interval(secs
 ANALYZE;
 SQL
 redis-cli -u "$redis" --scan --pattern 'crm:login-attempts:*' 2>/dev/null | xargs -r redis-cli -u "$redis" DEL >/dev/null 2>&1 || true
-TOKEN=$(curl -sf "$a/api/auth/login" -H 'content-type: application/json' \
-  -d '{"email":"admin@cutlist.pro","password":"admin123"}' | sed -E 's/.*"accessToken":"([^"]+)".*/\1/')
+TOKEN=$(crm_token "$a")
 export TOKEN
 
 report() { # wrk output -> "rps p50 p99"
