@@ -1,6 +1,7 @@
 //! Transactions survive callers that give up: a request cancelled while
 //! its transaction is beginning never leaves the pooled connection inside
-//! that transaction for the next request to join.
+//! that transaction for the next request to join, and neither does a read
+//! transaction ended without waiting for its rollback.
 
 use std::time::Duration;
 
@@ -41,5 +42,51 @@ async fn a_begin_cancelled_half_way_leaves_no_transaction_behind() {
         tx.rollback().await.unwrap();
     }
     assert!(cancelled > 0, "some begins were cancelled");
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_ended_without_waiting_hands_over_a_clean_connection() {
+    let db = TestDb::postgres().await;
+    let pool = ops_kit::sql::Pool::connect_lazy_sized(&db.url, Some(1)).unwrap();
+    let tenant = Uuid::new_v4();
+    let mut setup = pool.begin().await.unwrap();
+    on_backend!(&mut setup, conn => {
+        sqlx::query("CREATE TABLE seen (n int)").execute(&mut **conn).await.unwrap();
+    });
+    setup.commit().await.unwrap();
+    for i in 0..50 {
+        let mut read = pool.begin_read_for_tenant(tenant).await.unwrap();
+        let (setting,): (String,) = on_backend!(&mut read, conn => {
+            sqlx::query_as("SELECT current_setting('app.tenant_id', true)")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap()
+        });
+        assert_eq!(setting, tenant.to_string());
+        read.end_read();
+        // The pool's only connection, straight after: out of the read
+        // transaction, with no tenant, and writable.
+        let mut tx = pool.begin().await.unwrap();
+        let (read_only, tenant_setting): (String, String) = on_backend!(&mut tx, conn => {
+            sqlx::query("INSERT INTO seen VALUES ($1)").bind(i).execute(&mut **conn).await.unwrap();
+            sqlx::query_as(
+                "SELECT current_setting('transaction_read_only'), current_setting('app.tenant_id', true)",
+            )
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap()
+        });
+        assert_eq!(read_only, "off", "round {i}");
+        assert_eq!(tenant_setting, "", "round {i}");
+        tx.commit().await.unwrap();
+    }
+    let mut tx = pool.begin().await.unwrap();
+    let (rows,): (i64,) = on_backend!(&mut tx, conn => {
+        sqlx::query_as("SELECT count(*) FROM seen").fetch_one(&mut **conn).await.unwrap()
+    });
+    assert_eq!(rows, 50, "every write after a read committed");
+    tx.rollback().await.unwrap();
+    pool.close().await;
     db.drop_db().await;
 }

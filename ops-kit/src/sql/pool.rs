@@ -488,6 +488,39 @@ impl Transaction {
         }
     }
 
+    /// Ends a transaction that only read, without waiting for the server:
+    /// the `ROLLBACK` is queued on the connection and goes out with the
+    /// check the pool makes when the connection comes back, in one round
+    /// trip instead of two. A request that read a page answers as soon as
+    /// it has the rows. (`rollback` waits for the `ROLLBACK`, then the
+    /// pool's check costs a round trip of its own.)
+    ///
+    /// A connection whose `ROLLBACK` fails is closed by the pool, not
+    /// reused, so nothing is lost by not waiting: a read has nothing to
+    /// undo. Use [`rollback`](Self::rollback) where the outcome matters.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// use ops_kit::on_backend;
+    ///
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:").unwrap();
+    /// let mut tx = pool.begin_read_for_tenant(uuid::Uuid::new_v4()).await?;
+    /// let (one,): (i64,) = on_backend!(&mut tx, conn => {
+    ///     sqlx::query_as("SELECT 1").fetch_one(&mut **conn).await?
+    /// });
+    /// tx.end_read();
+    /// assert_eq!(one, 1);
+    /// // The connection is back in the pool for the next transaction.
+    /// pool.begin().await?.rollback().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn end_read(self) {
+        // sqlx queues the ROLLBACK when a transaction is dropped open.
+        drop(self);
+    }
+
     /// Scopes Row-Level Security to `tenant` for the rest of this
     /// transaction (PostgreSQL: `set_config('app.tenant_id', …, true)`; a
     /// no-op on SQLite, which has no RLS).
