@@ -8,6 +8,7 @@
 pub mod etag;
 pub mod fields;
 pub mod idempotency;
+pub mod json;
 pub mod list;
 pub mod money;
 pub mod sql;
@@ -32,7 +33,9 @@ pub fn db(err: sqlx::Error) -> ApiError {
 }
 
 /// Opens the read-only snapshot a reading request works in, scoped to
-/// the caller's tenant.
+/// the caller's tenant. The request ends it with
+/// [`end_read`](ops_kit::sql::Transaction::end_read) once it has its rows,
+/// so that it answers without waiting for the `ROLLBACK`.
 pub async fn read_tx(
     state: &crate::state::AppState,
     principal: &ops_kit::auth::Principal,

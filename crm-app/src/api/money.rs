@@ -145,15 +145,39 @@ pub fn parse(text: &str, max_decimals: u32) -> Result<i64, String> {
 /// assert_eq!(format(12_345, 4), "1.2345");
 /// ```
 pub fn format(e4: i64, decimals: u32) -> String {
-    let whole = e4 / 10_000;
-    let fraction = e4 % 10_000;
-    match decimals {
-        0 => whole.to_string(),
-        n => {
-            let fraction = format!("{fraction:04}");
-            format!("{whole}.{}", &fraction[..n.min(4) as usize])
-        }
+    format_to(e4, decimals, &mut [0; 32]).to_owned()
+}
+
+/// [`format`] into a buffer on the stack, without allocating: a page of
+/// leads formats one amount per lead.
+///
+/// ```
+/// use crm_app::api::money::format_to;
+/// assert_eq!(format_to(184_505_000, 2, &mut [0; 32]), "18450.50");
+/// assert_eq!(format_to(-12_345, 3, &mut [0; 32]), "-1.234");
+/// assert_eq!(format_to(i64::MIN, 4, &mut [0; 32]), "-922337203685477.5808");
+/// ```
+pub fn format_to(e4: i64, decimals: u32, buf: &mut [u8; 32]) -> &str {
+    let magnitude = e4.unsigned_abs();
+    let mut len = 0;
+    if e4 < 0 {
+        buf[0] = b'-';
+        len = 1;
     }
+    let mut whole = itoa::Buffer::new();
+    let whole = whole.format(magnitude / 10_000).as_bytes();
+    buf[len..len + whole.len()].copy_from_slice(whole);
+    len += whole.len();
+    let decimals = decimals.min(4) as usize;
+    if decimals > 0 {
+        let mut fraction = [0u8; 4];
+        crate::api::time::digits(&mut fraction, (magnitude % 10_000) as u32);
+        buf[len] = b'.';
+        buf[len + 1..len + 1 + decimals].copy_from_slice(&fraction[..decimals]);
+        len += 1 + decimals;
+    }
+    // Only ASCII digits, a sign and a point were written.
+    std::str::from_utf8(&buf[..len]).unwrap_or_default()
 }
 
 /// Formats ten-thousandths given as decimal digits (a sum that may pass

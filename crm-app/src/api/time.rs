@@ -45,9 +45,12 @@ pub fn rfc3339_opt<S: Serializer>(
 
 /// Writes `at` into `buf` and returns the length, or `None` for a year
 /// that does not fit in four digits.
-fn write(at: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
-    let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
-    let (mut second, mut nanos) = (at.second(), at.nanosecond());
+pub(crate) fn write(at: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
+    // The UTC parts directly: each accessor of a `DateTime` would first
+    // add its (zero) offset to a copy.
+    let (date, time) = (at.naive_utc().date(), at.naive_utc().time());
+    let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
+    let (mut second, mut nanos) = (time.second(), time.nanosecond());
     if nanos >= 1_000_000_000 {
         // A leap second: chrono keeps it in the nanoseconds and prints :60.
         second += 1;
@@ -55,13 +58,13 @@ fn write(at: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
     }
     digits(&mut buf[0..4], year);
     buf[4] = b'-';
-    digits(&mut buf[5..7], at.month());
+    digits(&mut buf[5..7], date.month());
     buf[7] = b'-';
-    digits(&mut buf[8..10], at.day());
+    digits(&mut buf[8..10], date.day());
     buf[10] = b'T';
-    digits(&mut buf[11..13], at.hour());
+    digits(&mut buf[11..13], time.hour());
     buf[13] = b':';
-    digits(&mut buf[14..16], at.minute());
+    digits(&mut buf[14..16], time.minute());
     buf[16] = b':';
     digits(&mut buf[17..19], second);
     let (fraction, width) = if nanos == 0 {
@@ -84,7 +87,7 @@ fn write(at: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
 }
 
 /// `value` as decimal digits filling `out`, zero-padded.
-fn digits(out: &mut [u8], mut value: u32) {
+pub(crate) fn digits(out: &mut [u8], mut value: u32) {
     for digit in out.iter_mut().rev() {
         *digit = b'0' + (value % 10) as u8;
         value /= 10;

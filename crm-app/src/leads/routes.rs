@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::input::{self, READ_ONLY, WRITABLE};
-use super::model::{COLUMNS, LeadRow, PROJECT_TYPES, SOURCES};
+use super::model::{COLUMNS, LeadRef, LeadRow, PROJECT_TYPES, SOURCES};
 use super::pipeline::{self, LOST_REASONS, STATUSES};
 use super::store::{self, StatusEvent};
 use crate::api::etag::{self, IfMatch, IfMatchHeader};
@@ -267,10 +267,10 @@ fn sorts() -> utoipa::openapi::Object {
     crate::openapi::sort_parameter(SORTS)
 }
 
-fn sort_key(lead: &LeadRow, sort: &Sort) -> Cursor {
+fn sort_key(lead: &LeadRef<'_>, sort: &Sort) -> Cursor {
     let key = match sort.column {
         "updated_at" => Arg::Time(lead.updated_at),
-        "name" => Arg::Text(lead.name.clone()),
+        "name" => Arg::Text(lead.name.to_owned()),
         _ => Arg::Time(lead.created_at),
     };
     Cursor { key, id: lead.id }
@@ -381,14 +381,9 @@ async fn leads_list(
 
     let mut tx = read_tx(&state, &principal).await?;
     let rows = store::list(&mut tx, &sql).await.map_err(db)?;
-    tx.rollback().await.map_err(db)?;
-    Ok(axum::response::IntoResponse::into_response(list::page(
-        &rows,
-        limit,
-        &sort,
-        |l| sort_key(l, &sort),
-        LeadRow::view_ref,
-    )))
+    tx.end_read();
+    let leads = rows.leads().map_err(db)?;
+    Ok(list::page(&leads, limit, &sort, |l| sort_key(l, &sort), |l| l).into_written_response())
 }
 
 /// One lead.
@@ -406,7 +401,7 @@ async fn lead_get(
     let lead = store::get(&mut tx, principal.tenant_id, id, false)
         .await
         .map_err(db)?;
-    tx.rollback().await.map_err(db)?;
+    tx.end_read();
     let lead = lead
         .filter(|l| {
             show.deleted
@@ -752,7 +747,7 @@ async fn lead_timeline(
     let quote_events = crate::quotes::store::events(&mut tx, tenant, &ids("quote_event"))
         .await
         .map_err(db)?;
-    tx.rollback().await.map_err(db)?;
+    tx.end_read();
     let now = now();
     Ok(axum::response::IntoResponse::into_response(list::page(
         &keys,
@@ -790,7 +785,7 @@ async fn leads_summary(
     let rows = store::summary(&mut tx, principal.tenant_id)
         .await
         .map_err(db)?;
-    tx.rollback().await.map_err(db)?;
+    tx.end_read();
     let data: Vec<Value> = STATUSES
         .iter()
         .map(|status| {

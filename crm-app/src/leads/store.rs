@@ -7,7 +7,7 @@ use ops_kit::sql::{Backend, Transaction};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::model::{COLUMNS, LeadRow};
+use super::model::{COLUMNS, LeadRef, LeadRow};
 use crate::api::sql::{Arg, Sql};
 use crate::bind_args;
 
@@ -195,11 +195,50 @@ pub async fn insert_event(tx: &mut Transaction, event: &StatusEvent) -> Result<(
     Ok(())
 }
 
-/// Runs a list query built with [`Sql`].
-pub async fn list(tx: &mut Transaction, sql: &Sql) -> Result<Vec<LeadRow>, sqlx::Error> {
-    on_backend!(tx, conn => {
-        bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut **conn).await
+/// Runs a list query built with [`Sql`] (selecting [`COLUMNS`]).
+pub async fn list(tx: &mut Transaction, sql: &Sql) -> Result<Rows, sqlx::Error> {
+    Ok(match tx {
+        Transaction::Postgres(conn) => Rows::Postgres(
+            bind_args!(sqlx::query(&sql.text), &sql.args)
+                .fetch_all(&mut **conn)
+                .await?,
+        ),
+        Transaction::Sqlite(conn) => Rows::Sqlite(
+            bind_args!(sqlx::query(&sql.text), &sql.args)
+                .fetch_all(&mut **conn)
+                .await?,
+        ),
     })
+}
+
+/// The rows of a list query as the database sent them, to be read as
+/// [`LeadRef`]s that borrow their text from the rows.
+pub enum Rows {
+    /// From PostgreSQL.
+    Postgres(Vec<sqlx::postgres::PgRow>),
+    /// From SQLite.
+    Sqlite(Vec<sqlx::sqlite::SqliteRow>),
+}
+
+impl std::fmt::Debug for Rows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (backend, len) = match self {
+            Rows::Postgres(rows) => ("Postgres", rows.len()),
+            Rows::Sqlite(rows) => ("Sqlite", rows.len()),
+        };
+        write!(f, "Rows::{backend}({len} rows)")
+    }
+}
+
+impl Rows {
+    /// The leads, in the rows' order.
+    pub fn leads(&self) -> Result<Vec<LeadRef<'_>>, sqlx::Error> {
+        use sqlx::FromRow as _;
+        match self {
+            Rows::Postgres(rows) => rows.iter().map(LeadRef::from_row).collect(),
+            Rows::Sqlite(rows) => rows.iter().map(LeadRef::from_row).collect(),
+        }
+    }
 }
 
 /// Per status and currency: the number of live leads and the sum of their
