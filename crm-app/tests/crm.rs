@@ -239,6 +239,7 @@ on_both_databases!(
     completing_a_call_moves_a_new_lead_to_contacted,
     activity_lists_filter_by_lead_type_open_overdue_and_due_window,
     lead_lists_filter_by_status_source_owner_text_and_update_time,
+    a_listed_lead_is_shown_exactly_as_the_lead_read_alone,
     the_summary_counts_and_sums_live_leads_per_status_and_currency,
     the_summary_follows_every_change_to_a_lead_exactly_as_a_scan_of_the_leads,
     the_summary_adds_values_past_the_range_of_a_64_bit_integer,
@@ -1629,6 +1630,51 @@ async fn activity_lists_filter_by_lead_type_open_overdue_and_due_window(h: &Harn
         (r.status, r.body["direction"].as_str()),
         (StatusCode::OK, Some("inbound"))
     );
+}
+
+async fn a_listed_lead_is_shown_exactly_as_the_lead_read_alone(h: &Harness) {
+    // The list writes its page from the rows it borrows; a lead read alone
+    // goes through serde. Both must show the same JSON.
+    let ada = h.tenant("ada@maple.test").await;
+    let bo = h.member(&ada, "bo@maple.test").await;
+    let full = h
+        .lead(
+            &ada,
+            json!({
+                "externalId": "web-\"77\"",
+                "name": "Maïa \"Oak\" O'Brien \\ 🌳",
+                "company": "Birch & Co <Ltd>",
+                "email": "Maia@Example.com",
+                "phone": "+1 555 0100",
+                "source": "referral",
+                "projectType": "kitchen",
+                "estimatedValue": "18450.5",
+                "currency": "BHD",
+                "siteAddress": "12 Mill Rd\nUnit 4",
+                "desiredInstallDate": "2027-03-15",
+                "ownerUserId": bo.id,
+                "tags": ["oak", "walnut \"dark\"", "ünïcode"],
+                "notes": "Line one\nLine two\twith a tab\r\n\\ and a backslash",
+            }),
+        )
+        .await;
+    let bare = h.lead(&ada, json!({"name": "Bo"})).await;
+    let page = h.get("/api/crm/leads?sort=name", &ada).await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    let listed = page.body["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    for (lead, listed) in [(&bare, &listed[0]), (&full, &listed[1])] {
+        let id = lead["id"].as_str().unwrap();
+        let alone = h.get(&format!("/api/crm/leads/{id}"), &ada).await;
+        assert_eq!(alone.status, StatusCode::OK, "{alone:?}");
+        assert_eq!(listed, &alone.body);
+    }
+    assert_eq!(listed[1]["estimatedValue"], "18450.500");
+    assert_eq!(
+        listed[1]["tags"],
+        json!(["oak", "walnut \"dark\"", "ünïcode"])
+    );
+    assert_eq!(listed[0]["company"], Value::Null);
 }
 
 async fn lead_lists_filter_by_status_source_owner_text_and_update_time(h: &Harness) {
