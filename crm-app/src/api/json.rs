@@ -163,22 +163,18 @@ impl Out {
 
     /// Appends a date as chrono serializes it (`2027-03-15`), or `null`.
     pub fn opt_date(&mut self, date: Option<&NaiveDate>) {
-        use chrono::Datelike;
-        match date {
-            Some(date) if (0..=9999).contains(&date.year()) => {
-                let mut text = [0u8; 10];
-                crate::api::time::digits(&mut text[0..4], date.year() as u32);
-                text[4] = b'-';
-                crate::api::time::digits(&mut text[5..7], date.month());
-                text[7] = b'-';
-                crate::api::time::digits(&mut text[8..10], date.day());
+        let Some(date) = date else {
+            return self.null();
+        };
+        let mut text = [0u8; 10];
+        match crate::api::time::write_date(date, &mut text) {
+            Some(()) => {
                 self.buf.push(b'"');
                 self.buf.extend_from_slice(&text);
                 self.buf.push(b'"');
             }
             // Signed years of more digits: chrono's own text.
-            Some(date) => self.serde(date),
-            None => self.null(),
+            None => self.serde(date),
         }
     }
 

@@ -19,7 +19,7 @@
 //! assert_eq!(serde_json::to_string(&Seen { at }).unwrap(), r#"{"at":"2026-11-26T09:05:00Z"}"#);
 //! ```
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::{Serialize, Serializer};
 
 /// Serializes a timestamp as chrono does, faster.
@@ -49,18 +49,13 @@ pub(crate) fn write(at: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
     // The UTC parts directly: each accessor of a `DateTime` would first
     // add its (zero) offset to a copy.
     let (date, time) = (at.naive_utc().date(), at.naive_utc().time());
-    let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
+    write_date(&date, buf.first_chunk_mut()?)?;
     let (mut second, mut nanos) = (time.second(), time.nanosecond());
     if nanos >= 1_000_000_000 {
         // A leap second: chrono keeps it in the nanoseconds and prints :60.
         second += 1;
         nanos -= 1_000_000_000;
     }
-    digits(&mut buf[0..4], year);
-    buf[4] = b'-';
-    digits(&mut buf[5..7], date.month());
-    buf[7] = b'-';
-    digits(&mut buf[8..10], date.day());
     buf[10] = b'T';
     digits(&mut buf[11..13], time.hour());
     buf[13] = b':';
@@ -86,6 +81,18 @@ pub(crate) fn write(at: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
     Some(len + 1)
 }
 
+/// Writes `date` as chrono does (`2027-03-15`), or returns `None` for a
+/// year that does not fit in four digits.
+pub(crate) fn write_date(date: &NaiveDate, buf: &mut [u8; 10]) -> Option<()> {
+    let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
+    digits(&mut buf[0..4], year);
+    buf[4] = b'-';
+    digits(&mut buf[5..7], date.month());
+    buf[7] = b'-';
+    digits(&mut buf[8..10], date.day());
+    Some(())
+}
+
 /// `value` as decimal digits filling `out`, zero-padded.
 pub(crate) fn digits(out: &mut [u8], mut value: u32) {
     for digit in out.iter_mut().rev() {
@@ -96,7 +103,7 @@ pub(crate) fn digits(out: &mut [u8], mut value: u32) {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{NaiveDate, TimeZone};
+    use chrono::TimeZone;
 
     use super::*;
 

@@ -265,7 +265,7 @@ mod tests {
             )
             .is_empty()
         );
-        assert_eq!(l.estimated_value().as_deref(), Some("18450.50"));
+        assert_eq!(l.view()["estimatedValue"], "18450.50");
         // Switching to a currency without decimals re-checks the amount.
         assert_eq!(
             patch(&mut l, json!({"currency": "JPY"})),

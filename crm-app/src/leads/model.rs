@@ -275,12 +275,6 @@ impl LeadRow {
         self.email.as_deref().map(str::to_lowercase)
     }
 
-    /// The estimated value as a decimal string in its currency.
-    pub fn estimated_value(&self) -> Option<String> {
-        let (value, currency) = (self.estimated_value_e4?, self.currency.as_deref()?);
-        Some(money::format(value, money::decimals(currency).unwrap_or(2)))
-    }
-
     /// The JSON shown to clients (see [`LeadRef`]'s `WriteJson`).
     pub fn view(&self) -> Value {
         let mut out = Out::with_capacity(768);
