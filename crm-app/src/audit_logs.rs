@@ -144,7 +144,7 @@ async fn audit_logs_list(
     let rows: Vec<Row> = on_backend!(&mut tx, conn => {
         bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut **conn).await.map_err(db)?
     });
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     Ok(axum::response::IntoResponse::into_response(list::page(
         &rows,
         limit,

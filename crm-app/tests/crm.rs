@@ -1633,8 +1633,9 @@ async fn activity_lists_filter_by_lead_type_open_overdue_and_due_window(h: &Harn
 }
 
 async fn a_listed_lead_is_shown_exactly_as_the_lead_read_alone(h: &Harness) {
-    // The list writes its page from the rows it borrows; a lead read alone
-    // goes through serde. Both must show the same JSON.
+    // The list writes its page from `LeadRef`s borrowed from the result
+    // rows; a lead read alone is decoded into an owned `LeadRow` first. The
+    // two decodings, on each database, must show the same lead.
     let ada = h.tenant("ada@maple.test").await;
     let bo = h.member(&ada, "bo@maple.test").await;
     let full = h

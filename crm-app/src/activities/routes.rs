@@ -283,7 +283,7 @@ async fn activities_list(
 
     let mut tx = read_tx(&state, &principal).await?;
     let rows = store::list(&mut tx, &sql).await.map_err(db)?;
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     Ok(axum::response::IntoResponse::into_response(list::page(
         &rows,
         limit,
@@ -315,7 +315,7 @@ async fn activity_get(
     let activity = store::get(&mut tx, principal.tenant_id, id, false)
         .await
         .map_err(db)?;
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     let activity = activity
         .filter(|a| {
             show.deleted

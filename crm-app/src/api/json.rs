@@ -3,13 +3,13 @@
 //!
 //! serde_json writes each struct field's name through the same
 //! character-by-character escaping as a value, so a page of 50 leads
-//! escaped 1,150 constant names on every request, and the page's JSON was
+//! escaped 1,100 constant names on every request, and the page's JSON was
 //! a third of its cost. Here a field's name is written with its quotes,
 //! colon and leading comma as one constant, and a string value is scanned
 //! sixteen bytes at a time and copied whole when nothing in it needs
-//! escaping. The output is byte for byte what serde_json writes for the
-//! same value (the tests of each writer compare the two), so a client
-//! cannot tell which one made a response.
+//! escaping. Each writer's output is byte for byte what serde_json writes
+//! for the same value (its tests compare the two), so a client cannot
+//! tell which one made a response.
 //!
 //! ```
 //! use crm_app::api::json::Out;

@@ -156,14 +156,13 @@ pub fn format(e4: i64, decimals: u32) -> String {
 /// assert_eq!(format_to(184_505_000, 2, &mut [0; 32]), "18450.50");
 /// assert_eq!(format_to(-12_345, 3, &mut [0; 32]), "-1.234");
 /// assert_eq!(format_to(i64::MIN, 4, &mut [0; 32]), "-922337203685477.5808");
+/// assert_eq!(format_to(-50, 2, &mut [0; 32]), "0.00");
 /// ```
 pub fn format_to(e4: i64, decimals: u32, buf: &mut [u8; 32]) -> &str {
     let magnitude = e4.unsigned_abs();
-    let mut len = 0;
-    if e4 < 0 {
-        buf[0] = b'-';
-        len = 1;
-    }
+    // The digits go after room for a sign, which is kept only when a
+    // digit shown is not zero (no "-0.00" for a cut-off fraction).
+    let mut len = 1;
     let mut whole = itoa::Buffer::new();
     let whole = whole.format(magnitude / 10_000).as_bytes();
     buf[len..len + whole.len()].copy_from_slice(whole);
@@ -176,8 +175,15 @@ pub fn format_to(e4: i64, decimals: u32, buf: &mut [u8; 32]) -> &str {
         buf[len + 1..len + 1 + decimals].copy_from_slice(&fraction[..decimals]);
         len += 1 + decimals;
     }
+    let shows_a_digit = buf[1..len].iter().any(|b| matches!(b, b'1'..=b'9'));
+    let start = if e4 < 0 && shows_a_digit {
+        buf[0] = b'-';
+        0
+    } else {
+        1
+    };
     // Only ASCII digits, a sign and a point were written.
-    std::str::from_utf8(&buf[..len]).unwrap_or_default()
+    std::str::from_utf8(&buf[start..len]).unwrap_or_default()
 }
 
 /// Formats ten-thousandths given as decimal digits (a sum that may pass

@@ -381,7 +381,7 @@ async fn leads_list(
 
     let mut tx = read_tx(&state, &principal).await?;
     let rows = store::list(&mut tx, &sql).await.map_err(db)?;
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     let leads = rows.leads().map_err(db)?;
     Ok(list::page(&leads, limit, &sort, |l| sort_key(l, &sort), |l| l).into_written_response())
 }
@@ -401,7 +401,7 @@ async fn lead_get(
     let lead = store::get(&mut tx, principal.tenant_id, id, false)
         .await
         .map_err(db)?;
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     let lead = lead
         .filter(|l| {
             show.deleted
@@ -747,7 +747,7 @@ async fn lead_timeline(
     let quote_events = crate::quotes::store::events(&mut tx, tenant, &ids("quote_event"))
         .await
         .map_err(db)?;
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     let now = now();
     Ok(axum::response::IntoResponse::into_response(list::page(
         &keys,
@@ -785,7 +785,7 @@ async fn leads_summary(
     let rows = store::summary(&mut tx, principal.tenant_id)
         .await
         .map_err(db)?;
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     let data: Vec<Value> = STATUSES
         .iter()
         .map(|status| {

@@ -489,7 +489,7 @@ async fn quotes_list(
     let lines = store::lines(&mut tx, principal.tenant_id, &ids)
         .await
         .map_err(db)?;
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     let today = today();
     Ok(list::page(
         &rows,
@@ -537,7 +537,7 @@ async fn quote_get(
         })
         .ok_or_else(not_found)?;
     let lines = load_lines(&mut tx, &quote).await?;
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     Ok(answer(StatusCode::OK, &quote, &lines, None))
 }
 
@@ -920,7 +920,7 @@ async fn quote_revisions(
     let lines = store::lines(&mut tx, principal.tenant_id, &ids)
         .await
         .map_err(db)?;
-    tx.end_read();
+    tx.end_read().await.map_err(db)?;
     let today = today();
     let data: Vec<Value> = rows
         .iter()

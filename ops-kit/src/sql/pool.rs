@@ -488,16 +488,21 @@ impl Transaction {
         }
     }
 
-    /// Ends a transaction that only read, without waiting for the server:
-    /// the `ROLLBACK` is queued on the connection and goes out with the
-    /// check the pool makes when the connection comes back, in one round
-    /// trip instead of two. A request that read a page answers as soon as
-    /// it has the rows. (`rollback` waits for the `ROLLBACK`, then the
-    /// pool's check costs a round trip of its own.)
+    /// Ends a transaction that only read, without waiting for the server.
     ///
-    /// A connection whose `ROLLBACK` fails is closed by the pool, not
-    /// reused, so nothing is lost by not waiting: a read has nothing to
-    /// undo. Use [`rollback`](Self::rollback) where the outcome matters.
+    /// On PostgreSQL the `ROLLBACK` is queued on the connection and goes
+    /// out with the check the pool makes when the connection comes back:
+    /// one round trip instead of two, and a request that read a page
+    /// answers as soon as it has the rows (`rollback` waits for the
+    /// `ROLLBACK`, then the pool's check costs a round trip of its own). If
+    /// that `ROLLBACK` fails, the check fails with it and the pool closes
+    /// the connection rather than reuse it, so this returns `Ok` at once: a
+    /// read has nothing to undo.
+    ///
+    /// On SQLite, where a rollback is no round trip, it rolls back and
+    /// waits, as [`rollback`](Self::rollback) does: sqlx would drop the
+    /// error of a rollback queued there and could hand the connection on
+    /// still inside the transaction.
     ///
     /// # Example
     ///
@@ -510,15 +515,23 @@ impl Transaction {
     /// let (one,): (i64,) = on_backend!(&mut tx, conn => {
     ///     sqlx::query_as("SELECT 1").fetch_one(&mut **conn).await?
     /// });
-    /// tx.end_read();
+    /// tx.end_read().await?;
     /// assert_eq!(one, 1);
     /// // The connection is back in the pool for the next transaction.
     /// pool.begin().await?.rollback().await?;
     /// # Ok(()) }
     /// ```
-    pub fn end_read(self) {
-        // sqlx queues the ROLLBACK when a transaction is dropped open.
-        drop(self);
+    pub async fn end_read(self) -> Result<(), sqlx::Error> {
+        match self {
+            // sqlx queues the ROLLBACK when a transaction is dropped open.
+            #[cfg(feature = "postgres")]
+            Transaction::Postgres(tx) => {
+                drop(tx);
+                Ok(())
+            }
+            #[cfg(feature = "sqlite")]
+            Transaction::Sqlite(tx) => tx.rollback().await,
+        }
     }
 
     /// Scopes Row-Level Security to `tenant` for the rest of this
