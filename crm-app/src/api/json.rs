@@ -126,9 +126,11 @@ impl Out {
 
     /// Appends a UUID as a hyphenated lower-case string.
     pub fn uuid(&mut self, id: &Uuid) {
-        self.buf.push(b'"');
-        self.raw(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
-        self.buf.push(b'"');
+        self.quoted(
+            id.hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer())
+                .as_bytes(),
+        );
     }
 
     /// Appends a UUID, or `null`.
@@ -144,11 +146,7 @@ impl Out {
     pub fn time(&mut self, at: &DateTime<Utc>) {
         let mut text = [0u8; 30];
         match crate::api::time::write(at, &mut text) {
-            Some(len) => {
-                self.buf.push(b'"');
-                self.buf.extend_from_slice(&text[..len]);
-                self.buf.push(b'"');
-            }
+            Some(len) => self.quoted(&text[..len]),
             None => self.serde(at),
         }
     }
@@ -168,11 +166,7 @@ impl Out {
         };
         let mut text = [0u8; 10];
         match crate::api::time::write_date(date, &mut text) {
-            Some(()) => {
-                self.buf.push(b'"');
-                self.buf.extend_from_slice(&text);
-                self.buf.push(b'"');
-            }
+            Some(()) => self.quoted(&text),
             // Signed years of more digits: chrono's own text.
             None => self.serde(date),
         }
@@ -188,6 +182,19 @@ impl Out {
             self.str(text);
         }
         self.buf.push(b']');
+    }
+
+    /// Appends ASCII text that needs no escaping (digits, hex, `-`, `:`),
+    /// in quotes.
+    fn quoted(&mut self, ascii: &[u8]) {
+        debug_assert!(
+            ascii
+                .iter()
+                .all(|b| ESCAPE[*b as usize] == 0 && b.is_ascii())
+        );
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(ascii);
+        self.buf.push(b'"');
     }
 
     /// Appends any `Serialize` value through serde_json: for the rare
