@@ -166,7 +166,7 @@ pub mod schemas {
         pub id: Option<Uuid>,
         #[schema(
             max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub external_id: Option<String>,
         /// Required when creating.
@@ -174,12 +174,12 @@ pub mod schemas {
             nullable = false,
             min_length = 1,
             max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub name: Option<String>,
         #[schema(
             max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub company: Option<String>,
         #[schema(format = Email, max_length = 254)]
@@ -199,7 +199,7 @@ pub mod schemas {
         pub currency: Option<String>,
         #[schema(
             max_length = 500,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub site_address: Option<String>,
         /// Years 1900 to 2200.
@@ -210,7 +210,7 @@ pub mod schemas {
         pub tags: Option<Vec<String>>,
         #[schema(
             max_length = 10_000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub notes: Option<String>,
     }
@@ -279,7 +279,9 @@ pub mod schemas {
                     .schema_type(Type::String)
                     .min_length(Some(1))
                     .max_length(Some(50))
-                    .pattern(Some(r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")),
+                    .pattern(Some(
+                        r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$",
+                    )),
             )
             .build()
     }
@@ -400,12 +402,12 @@ pub mod schemas {
         #[schema(
             min_length = 1,
             max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub subject: String,
         #[schema(
             max_length = 10_000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub body: Option<String>,
         /// Calls and emails only.
@@ -427,7 +429,7 @@ pub mod schemas {
         pub completed_at: Option<String>,
         #[schema(
             max_length = 1000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub outcome: Option<String>,
         pub assigned_user_id: Option<Uuid>,
@@ -441,12 +443,12 @@ pub mod schemas {
             nullable = false,
             min_length = 1,
             max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub subject: Option<String>,
         #[schema(
             max_length = 10_000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub body: Option<String>,
         /// Calls and emails only.
@@ -469,7 +471,7 @@ pub mod schemas {
         pub completed_at: Option<String>,
         #[schema(
             max_length = 1000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub outcome: Option<String>,
         pub assigned_user_id: Option<Uuid>,
@@ -640,7 +642,7 @@ pub mod schemas {
         pub lead_id: Option<Uuid>,
         #[schema(
             max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub external_id: Option<String>,
         /// Required when creating.
@@ -648,7 +650,7 @@ pub mod schemas {
             nullable = false,
             min_length = 1,
             max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub title: Option<String>,
         /// Required when creating.
@@ -659,12 +661,12 @@ pub mod schemas {
         pub valid_until: Option<String>,
         #[schema(
             max_length = 10_000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub terms: Option<String>,
         #[schema(
             max_length = 10_000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub notes: Option<String>,
         pub discount: Option<QuoteDiscount>,
@@ -679,7 +681,7 @@ pub mod schemas {
     pub struct QuotePatch {
         #[schema(
             max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub external_id: Option<String>,
         /// Required when creating.
@@ -687,7 +689,7 @@ pub mod schemas {
             nullable = false,
             min_length = 1,
             max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub title: Option<String>,
         /// Required when creating.
@@ -698,12 +700,12 @@ pub mod schemas {
         pub valid_until: Option<String>,
         #[schema(
             max_length = 10_000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub terms: Option<String>,
         #[schema(
             max_length = 10_000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
         )]
         pub notes: Option<String>,
         pub discount: Option<QuoteDiscount>,

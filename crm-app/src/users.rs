@@ -28,7 +28,7 @@ struct NewUser {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
     )]
     name: String,
     /// 8 to 256 characters.
@@ -42,7 +42,7 @@ struct NewUser {
 /// Adds a user to the tenant (admins only).
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = NewUser,
     responses((status = 201, description = "The user", body = UserView), (status = 403, description = "Not an admin", body = crate::openapi::schemas::Error),
-              (status = 409, description = "The email is taken", body = crate::openapi::schemas::Error), (status = 422, description = "Invalid fields", body = crate::openapi::schemas::Error)))]
+              (status = 409, description = "A user of this tenant has the email", body = crate::openapi::schemas::Error), (status = 422, description = "Invalid fields", body = crate::openapi::schemas::Error)))]
 async fn users_create(
     State(state): State<AppState>,
     principal: Principal,
@@ -75,10 +75,12 @@ async fn users_create(
         .begin_for_tenant(principal.tenant_id)
         .await
         .map_err(db)?;
+    // Only this tenant's users count: an address other tenants hold gets
+    // an account of its own here, so this answer says nothing about them.
     if !store::create_user(&mut tx, &user).await.map_err(db)? {
         return Err(ApiError::conflict(
             "email_taken",
-            "this email is already registered",
+            "a user of this tenant already has this email",
         ));
     }
     tx.commit().await.map_err(db)?;

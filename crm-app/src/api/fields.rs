@@ -58,8 +58,43 @@ pub fn known_keys(
     }
 }
 
+/// Whether `c` overrides or isolates the direction of the text around it
+/// (U+202A to U+202E, U+2066 to U+2069). Shown in a console, such a
+/// character can make `gpj.exe` read as `exe.jpg` or reorder an amount, so
+/// text that people read refuses them. The marks U+200E and U+200F, which
+/// right-to-left writing needs and which reorder nothing beyond
+/// themselves, are accepted.
+pub fn is_bidi_override(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `c` is invisible or changes how the text around it is shown
+/// without being seen itself: every format character (general category
+/// Cf: U+200B to U+200F, U+202A to U+202E, U+2060 to U+2064, U+2066 to
+/// U+2069, U+FEFF, the soft hyphen…), the variation selectors, the
+/// combining grapheme joiner and the Hangul fillers. An email holding one
+/// looks like another address, so emails refuse them.
+pub fn is_invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.general_category() == GeneralCategory::Format
+        || matches!(
+            c,
+            '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FFA0}'
+                | '\u{E0100}'..='\u{E01EF}'
+        )
+}
+
+/// The message for text holding a [bidirectional override](is_bidi_override).
+pub const BIDI_OVERRIDE: &str = "must not contain bidirectional override or isolate characters (U+202A to U+202E, U+2066 to U+2069)";
+
 /// Checks text: trimmed, free of control characters other than line
-/// breaks and tabs, `min..=max` characters.
+/// breaks and tabs and of bidirectional overrides, `min..=max` characters.
 pub fn clean(
     field: &str,
     text: &str,
@@ -74,6 +109,9 @@ pub fn clean(
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
         errors.add(field, "must not contain control characters");
+        None
+    } else if text.chars().any(is_bidi_override) {
+        errors.add(field, BIDI_OVERRIDE);
         None
     } else if len < min {
         errors.add(
@@ -289,7 +327,9 @@ pub fn is_email(text: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && !text.chars().any(char::is_whitespace)
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
 }
 
 /// Tags: at most 20 distinct strings of 1 to 50 characters (`null` clears).
@@ -374,6 +414,39 @@ mod tests {
         ] {
             assert!(!is_email(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn emails_with_invisible_characters_are_refused() {
+        for bad in [
+            "ana\u{200B}@example.com",
+            "ana@exam\u{00AD}ple.com",
+            "\u{FEFF}ana@example.com",
+            "ana\u{2060}@example.com",
+            "moc.elpmaxe@\u{202E}ana",
+        ] {
+            assert!(!is_email(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn text_shown_to_people_refuses_bidirectional_overrides_but_not_marks() {
+        for bad in [
+            "Invoice \u{202E}fdp.exe",
+            "\u{2066}Acme\u{2069}",
+            "a\u{202A}b",
+        ] {
+            let mut errors = Errors::default();
+            assert_eq!(text("name", &json!(bad), 100, &mut errors), None, "{bad:?}");
+            assert_eq!(errors.0[0].message, BIDI_OVERRIDE);
+        }
+        let mut errors = Errors::default();
+        let hebrew = "\u{05E9}\u{05DC}\u{05D5}\u{05DD}\u{200F} Ltd";
+        assert_eq!(
+            text("name", &json!(hebrew), 100, &mut errors),
+            Some(hebrew.to_owned())
+        );
+        assert!(errors.0.is_empty());
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! rejection per field.
 
 use ops_kit::FieldError;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::api::fields::{BIDI_OVERRIDE, is_bidi_override, is_invisible};
 
 /// The shortest accepted password.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -9,9 +12,27 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// keeps hashing time predictable).
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
-/// A lowercased, plausibly deliverable email address.
+/// An email address in its one stored form: NFKC-normalized and
+/// lowercased (then normalized again, as lowercasing can undo it), so that
+/// `Ａｄａ@example.com`, `ADA@example.com` and `ada@example.com` are one
+/// account. Invisible and format characters (U+200B, U+202E, U+FEFF…) are
+/// refused rather than removed: an address holding one was made to look
+/// like another.
+pub fn normalize_email(value: &str) -> String {
+    let folded: String = value.trim().nfkc().collect::<String>().to_lowercase();
+    folded.nfkc().collect()
+}
+
+/// A normalized ([`normalize_email`]), plausibly deliverable email address.
 pub fn email(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
-    let email = value.trim().to_lowercase();
+    let email = normalize_email(value);
+    if email.chars().any(is_invisible) {
+        errors.push(FieldError::new(
+            field,
+            "must not contain invisible or formatting characters",
+        ));
+        return email;
+    }
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && match email.split_once('@') {
@@ -48,7 +69,8 @@ pub fn password(field: &str, value: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// A display name of 1 to 200 characters, trimmed.
+/// A display name of 1 to 200 characters, trimmed, without control
+/// characters or bidirectional overrides (a console shows it).
 pub fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
     let name = value.trim().to_owned();
     let chars = name.chars().count();
@@ -57,6 +79,8 @@ pub fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
             field,
             "must be 1 to 200 characters, without control characters",
         ));
+    } else if name.chars().any(is_bidi_override) {
+        errors.push(FieldError::new(field, BIDI_OVERRIDE));
     }
     name
 }
@@ -95,6 +119,60 @@ mod tests {
         ] {
             assert_eq!(email_errors(bad), 1, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn lookalike_forms_of_one_address_normalize_to_it() {
+        for form in [
+            "ADA@EXAMPLE.COM",
+            "\u{FF21}da@example.com", // fullwidth A
+            "ada@\u{FF45}xample.com", // fullwidth e
+            "Ada@Example.com",
+        ] {
+            let mut errors = Vec::new();
+            assert_eq!(
+                email("email", form, &mut errors),
+                "ada@example.com",
+                "{form:?}"
+            );
+            assert!(errors.is_empty());
+        }
+        // A ligature folds to its letters.
+        assert_eq!(normalize_email("\u{FB01}n@example.com"), "fin@example.com");
+    }
+
+    #[test]
+    fn invisible_and_bidirectional_characters_in_an_email_are_refused() {
+        for bad in [
+            "ada\u{200B}@example.com",
+            "ada\u{200D}@example.com",
+            "\u{202E}moc.elpmaxe@ada",
+            "ada@example.com\u{2066}",
+            "ada\u{2060}@example.com",
+            "\u{FEFF}ada@example.com",
+            "ad\u{00AD}a@example.com",
+        ] {
+            let mut errors = Vec::new();
+            email("email", bad, &mut errors);
+            assert_eq!(errors.len(), 1, "{bad:?}");
+            assert_eq!(
+                errors[0].message,
+                "must not contain invisible or formatting characters"
+            );
+        }
+    }
+
+    #[test]
+    fn names_refuse_bidirectional_overrides_and_keep_right_to_left_text() {
+        let mut errors = Vec::new();
+        name("name", "Ada \u{202E}nimda", &mut errors);
+        name("name", "\u{2067}Ada", &mut errors);
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].message, BIDI_OVERRIDE);
+        let mut errors = Vec::new();
+        let persian = "\u{0645}\u{06CC}\u{200C}\u{0634}\u{0648}\u{062F}";
+        assert_eq!(name("name", persian, &mut errors), persian);
+        assert!(errors.is_empty());
     }
 
     #[test]

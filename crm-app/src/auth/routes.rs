@@ -5,9 +5,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use ops_kit::ApiError;
 use ops_kit::auth::{Principal, Role, TokenKind};
+use ops_kit::sql::Pool;
 use ops_kit::sql::Transaction;
-use ops_kit::{ApiError, ClientIp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -15,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::events::{self, Origin};
 use super::{input, password, store};
 use crate::state::AppState;
 
@@ -43,13 +45,13 @@ struct RegisterInput {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
     )]
     tenant_name: String,
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
     )]
     name: String,
     #[schema(format = Email, max_length = 254)]
@@ -64,6 +66,10 @@ struct RegisterInput {
 struct LoginInput {
     email: String,
     password: String,
+    /// The tenant to sign in to. Needed only when the email has accounts
+    /// in several tenants with the same password.
+    #[serde(rename = "tenantId", default)]
+    tenant_id: Option<Uuid>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -181,11 +187,20 @@ async fn issue_session(
 
 /// Creates a tenant and its first user, an admin, and logs in.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", security(()), request_body = RegisterInput,
-    responses((status = 201, description = "The tenant's first session", body = Session), (status = 409, description = "The email is taken", body = crate::openapi::schemas::Error), (status = 422, description = "Invalid fields", body = crate::openapi::schemas::Error)))]
+    responses((status = 201, description = "The tenant's first session", body = Session), (status = 422, description = "Invalid fields", body = crate::openapi::schemas::Error), (status = 429, description = "Too many registrations from this address", body = crate::openapi::schemas::Error)))]
 async fn auth_register(
     State(state): State<AppState>,
+    origin: Origin,
     Json(body): Json<RegisterInput>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
+    // Counted before anything else, invalid attempts included.
+    if let Some(wait) = state.throttle.register(origin.ip()).await {
+        return Err(too_many(
+            "too_many_registrations",
+            "too many registrations from this address; try again later",
+            wait,
+        ));
+    }
     let mut errors = Vec::new();
     let tenant_name = input::name("tenantName", &body.tenant_name, &mut errors);
     let name = input::name("name", &body.name, &mut errors);
@@ -207,13 +222,14 @@ async fn auth_register(
         role: Role::ADMIN.into(),
     };
     let mut tx = state.pool.begin_for_tenant(tenant_id).await.map_err(db)?;
+    // A new tenant has no users yet, so its admin's email cannot be taken
+    // there; other tenants' accounts of the same email do not count.
     if !store::create_tenant_with_admin(&mut tx, tenant_id, &tenant_name, &user)
         .await
         .map_err(db)?
     {
-        return Err(ApiError::conflict(
-            "email_taken",
-            "this email is already registered",
+        return Err(ApiError::internal_message(
+            "the new tenant's admin could not be stored",
         ));
     }
     let session = issue_session(&state, &mut tx, &user, Uuid::new_v4()).await?;
@@ -223,77 +239,144 @@ async fn auth_register(
 
 /// Exchanges an email and password for a session.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()), request_body = LoginInput,
-    responses((status = 200, description = "A session", body = Session), (status = 401, description = "Wrong email or password", body = crate::openapi::schemas::Error), (status = 429, description = "Too many failed attempts", body = crate::openapi::schemas::Error)))]
+    responses((status = 200, description = "A session", body = Session), (status = 401, description = "Wrong email or password", body = crate::openapi::schemas::Error), (status = 409, description = "The email and password open accounts in several tenants: name one with tenantId", body = crate::openapi::schemas::Error), (status = 429, description = "Too many failed attempts", body = crate::openapi::schemas::Error)))]
 async fn auth_login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    origin: Origin,
     Json(body): Json<LoginInput>,
 ) -> Result<Json<Session>, ApiError> {
     let mut invalid = Vec::new();
     let email = input::email("email", &body.email, &mut invalid);
-    // Every attempt counts, before any password is checked, so that
-    // parallel attempts cannot slip past the limit.
-    if let Some(wait) = state.throttle.attempt(&email, ip).await {
-        let secs = wait.as_secs().max(1);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many login attempts; try again later",
-        )
-        .with_field("retryAfterSeconds", secs.into())
-        .with_header(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(secs),
-        ));
-    }
+    // Failures are counted; one email's password checks take turns, so
+    // that parallel guesses cannot slip past the limit. Refusals are not
+    // audited: they cost nothing and would let anyone fill the trail.
+    let turn = state
+        .throttle
+        .attempt(&email, origin.ip())
+        .await
+        .map_err(|wait| {
+            too_many(
+                "too_many_attempts",
+                "too many login attempts; try again later",
+                wait,
+            )
+        })?;
     let session = if invalid.is_empty() {
-        login(&state, &email, body.password).await
+        let legacy = body.email.trim().to_lowercase();
+        login(
+            &state,
+            &origin,
+            &email,
+            &legacy,
+            body.tenant_id,
+            body.password,
+        )
+        .await
     } else {
         // Not an address anyone can have registered: the same answer, in
         // the same time, as a wrong password.
         password::verify(body.password, state.dummy_hash.to_string()).await;
+        events::login_failed(&state.pool, &origin, None).await;
         Err(ApiError::unauthorized(BAD_CREDENTIALS))
     };
     match &session {
-        Ok(_) => state.throttle.succeeded(&email).await,
-        Err(err) if err.status() == StatusCode::UNAUTHORIZED => state.throttle.failed(ip).await,
-        Err(_) => {}
+        Ok(_) => state.throttle.succeeded(turn).await,
+        Err(err) if err.status() == StatusCode::UNAUTHORIZED => state.throttle.failed(turn).await,
+        Err(_) => drop(turn),
     }
     session.map(Json)
 }
 
-/// Checks the credentials and opens a session. The password is verified
-/// outside any transaction: a connection is never held while argon2 runs.
-async fn login(state: &AppState, email: &str, password_text: String) -> Result<Session, ApiError> {
-    let mut lookup = state.pool.begin().await.map_err(db)?;
-    let login = store::find_login(&mut lookup, email).await.map_err(db)?;
-    lookup.rollback().await.map_err(db)?;
-    let user = match login {
-        Some((tenant, user_id)) => {
-            let mut tx = state.pool.begin_for_tenant(tenant).await.map_err(db)?;
-            let user = store::user(&mut tx, tenant, user_id).await.map_err(db)?;
-            tx.rollback().await.map_err(db)?;
-            user
+/// 429 with `Retry-After` (and the same number of seconds in the body).
+fn too_many(code: &'static str, message: &'static str, wait: std::time::Duration) -> ApiError {
+    let secs = wait.as_secs().max(1);
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        .with_field("retryAfterSeconds", secs.into())
+        .with_header(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs),
+        )
+}
+
+/// Checks the credentials and opens a session. The password is checked
+/// against each account of the email (one per tenant, at most
+/// `store::MAX_ACCOUNTS_PER_LOGIN`; only `tenant`'s when given) and the
+/// one it matches signs in. It is verified outside any transaction: a
+/// connection is never held while argon2 runs.
+async fn login(
+    state: &AppState,
+    origin: &Origin,
+    email: &str,
+    legacy: &str,
+    tenant: Option<Uuid>,
+    password_text: String,
+) -> Result<Session, ApiError> {
+    let accounts = accounts(&state.pool, email, legacy, tenant).await?;
+    let mut matched = Vec::new();
+    if accounts.is_empty() {
+        // Unknown emails are checked against a real hash too, so that both
+        // answers take as long.
+        password::verify(password_text, state.dummy_hash.to_string()).await;
+    } else {
+        for user in &accounts {
+            if password::verify(password_text.clone(), user.password_hash.clone()).await {
+                matched.push(user);
+            }
         }
-        None => None,
-    };
-    // Unknown emails are checked against a real hash too, so that both
-    // answers take as long.
-    let hash = user
-        .as_ref()
-        .map_or_else(|| state.dummy_hash.to_string(), |u| u.password_hash.clone());
-    let matches = password::verify(password_text, hash).await;
-    let Some(user) = user.filter(|_| matches) else {
-        return Err(ApiError::unauthorized(BAD_CREDENTIALS));
+    }
+    let user = match matched.as_slice() {
+        [user] => *user,
+        [] => {
+            if accounts.is_empty() {
+                events::login_failed(&state.pool, origin, None).await;
+            }
+            for user in &accounts {
+                let account = (user.tenant_id, user.id, user.email.as_str());
+                events::login_failed(&state.pool, origin, Some(account)).await;
+            }
+            return Err(ApiError::unauthorized(BAD_CREDENTIALS));
+        }
+        // Whoever knows the password may learn that it opens several
+        // accounts; nobody else gets this far.
+        _ => {
+            return Err(ApiError::conflict(
+                "tenant_required",
+                "this email and password sign in to several tenants; name one with tenantId",
+            ));
+        }
     };
     let mut tx = state
         .pool
         .begin_for_tenant(user.tenant_id)
         .await
         .map_err(db)?;
-    let session = issue_session(state, &mut tx, &user, Uuid::new_v4()).await?;
+    let family = Uuid::new_v4();
+    let session = issue_session(state, &mut tx, user, family).await?;
+    events::login(&mut tx, origin, user.tenant_id, user.id, family).await?;
     tx.commit().await.map_err(db)?;
     Ok(session)
+}
+
+/// The accounts an email signs in to, with their hashes.
+async fn accounts(
+    pool: &Pool,
+    email: &str,
+    legacy: &str,
+    tenant: Option<Uuid>,
+) -> Result<Vec<store::UserRow>, ApiError> {
+    let mut lookup = pool.begin().await.map_err(db)?;
+    let logins = store::find_logins(&mut lookup, email, legacy, tenant)
+        .await
+        .map_err(db)?;
+    lookup.rollback().await.map_err(db)?;
+    let mut users = Vec::with_capacity(logins.len());
+    for (tenant, user_id) in logins {
+        let mut tx = pool.begin_for_tenant(tenant).await.map_err(db)?;
+        let user = store::user(&mut tx, tenant, user_id).await.map_err(db)?;
+        tx.rollback().await.map_err(db)?;
+        users.extend(user);
+    }
+    Ok(users)
 }
 
 /// Exchanges a refresh token (once) for a new session.
@@ -301,6 +384,7 @@ async fn login(state: &AppState, email: &str, password_text: String) -> Result<S
     responses((status = 200, description = "A new session", body = Session), (status = 401, description = "Invalid, expired, used or revoked", body = crate::openapi::schemas::Error)))]
 async fn auth_refresh(
     State(state): State<AppState>,
+    origin: Origin,
     Json(body): Json<RefreshInput>,
 ) -> Result<Json<Session>, ApiError> {
     let claims = state
@@ -324,6 +408,14 @@ async fn auth_refresh(
         store::revoke_family(&mut tx, claims.tid, stored.family_id)
             .await
             .map_err(db)?;
+        events::refresh_reuse(
+            &mut tx,
+            &origin,
+            claims.tid,
+            stored.user_id,
+            stored.family_id,
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         tracing::warn!(
             tenantId = %claims.tid,
@@ -352,6 +444,7 @@ async fn auth_refresh(
     responses((status = 204, description = "Logged out"), (status = 401, description = "Invalid refresh token", body = crate::openapi::schemas::Error)))]
 async fn auth_logout(
     State(state): State<AppState>,
+    origin: Origin,
     Json(body): Json<RefreshInput>,
 ) -> Result<StatusCode, ApiError> {
     let claims = state
@@ -368,6 +461,14 @@ async fn auth_logout(
         store::revoke_family(&mut tx, claims.tid, stored.family_id)
             .await
             .map_err(db)?;
+        events::logout(
+            &mut tx,
+            &origin,
+            claims.tid,
+            stored.user_id,
+            stored.family_id,
+        )
+        .await?;
     }
     tx.commit().await.map_err(db)?;
     Ok(StatusCode::NO_CONTENT)

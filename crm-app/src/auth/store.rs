@@ -51,16 +51,41 @@ pub struct RefreshRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// Where an email belongs, looked up before any tenant is known.
-pub async fn find_login(
+/// The most accounts of one email that a login checks the password of.
+pub const MAX_ACCOUNTS_PER_LOGIN: i64 = 10;
+
+/// The accounts (tenant, user) an email signs in to, looked up before any
+/// tenant is known: in `tenant` only when given, at most
+/// [`MAX_ACCOUNTS_PER_LOGIN`], oldest tenant id first. `legacy` is the
+/// email as it was stored before emails were NFKC-normalized (trimmed and
+/// lowercased only), so that accounts created then still sign in.
+pub async fn find_logins(
     tx: &mut Transaction,
     email: &str,
-) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
+    legacy: &str,
+    tenant: Option<Uuid>,
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let sql = match tenant {
+        Some(_) => {
+            "SELECT tenant_id, user_id FROM user_logins \
+             WHERE email IN ($1, $2) AND tenant_id = $4 ORDER BY tenant_id, user_id LIMIT $3"
+        }
+        None => {
+            "SELECT tenant_id, user_id FROM user_logins \
+             WHERE email IN ($1, $2) ORDER BY tenant_id, user_id LIMIT $3"
+        }
+    };
     on_backend!(tx, conn => {
-        sqlx::query_as("SELECT tenant_id, user_id FROM user_logins WHERE email = $1")
+        let query = sqlx::query_as(sql)
             .bind(email)
-            .fetch_optional(&mut **conn)
-            .await
+            .bind(legacy)
+            .bind(MAX_ACCOUNTS_PER_LOGIN);
+        match tenant {
+            Some(tenant) => query.bind(tenant),
+            None => query,
+        }
+        .fetch_all(&mut **conn)
+        .await
     })
 }
 
@@ -84,12 +109,13 @@ pub async fn create_tenant_with_admin(
 }
 
 /// Adds a user to its tenant, with the login row. `false` when the email
-/// is taken (emails are unique across the service).
+/// is taken in this tenant (other tenants may hold it too: an email may
+/// have one account per tenant).
 pub async fn create_user(tx: &mut Transaction, user: &UserRow) -> Result<bool, sqlx::Error> {
     let taken = on_backend!(tx, conn => {
         sqlx::query(
             "INSERT INTO user_logins (email, tenant_id, user_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (email) DO NOTHING",
+             ON CONFLICT (email, tenant_id) DO NOTHING",
         )
         .bind(&user.email)
         .bind(user.tenant_id)
