@@ -731,3 +731,68 @@ async fn verification_while_writers_append_reports_no_false_break(h: Harness) {
     assert_eq!(audit::verify(&h.db.pool, None).await.unwrap().entries, 30);
     Arc::into_inner(h).unwrap().db.drop_db().await;
 }
+
+/// Policies like those a service puts on the audit tables: a chain is
+/// visible to its tenant's transaction, the chain without a tenant while
+/// `audit::insert` marks the transaction.
+const TENANT_POLICIES: &str = "
+CREATE FUNCTION chain_visible(key text) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT key = NULLIF(current_setting('app.tenant_id', true), '')
+        OR (key = '' AND current_setting('app.audit_anonymous', true) = 'on')
+$$;
+ALTER TABLE audit_logs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_logs FORCE ROW LEVEL SECURITY;
+CREATE POLICY chains ON audit_logs USING (chain_visible(tenant_key)) WITH CHECK (chain_visible(tenant_key));
+ALTER TABLE audit_chain_heads ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_chain_heads FORCE ROW LEVEL SECURITY;
+CREATE POLICY chains ON audit_chain_heads USING (chain_visible(tenant_key)) WITH CHECK (chain_visible(tenant_key));
+";
+
+#[tokio::test]
+async fn entries_are_written_and_verified_under_row_level_security_keyed_on_the_tenant() {
+    let mut db = TestDb::postgres().await;
+    audit::migrate(&db.pool).await.unwrap();
+    let Pool::Postgres(owner) = &db.pool else {
+        unreachable!()
+    };
+    sqlx::raw_sql(TENANT_POLICIES).execute(owner).await.unwrap();
+    let app_pool = db
+        .pool_as_new_role(
+            "GRANT SELECT, INSERT ON audit_logs TO {role};
+             GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO {role};",
+        )
+        .await;
+    let tenant = Uuid::new_v4();
+    let sink = SqlSink::new(app_pool.clone());
+    // Without the request's transaction the sink scopes its own to the
+    // entry's tenant…
+    let mut entry = AuditEntry::new("lead.upsert", "lead", "r-1");
+    entry.tenant_id = Some(tenant);
+    sink.record(&entry, None).await.unwrap();
+    // …and an entry without a tenant gets through in any transaction,
+    // twice (the second links to the first).
+    for request in ["r-2", "r-3"] {
+        let mut tx = app_pool.begin().await.unwrap();
+        audit::insert(
+            &mut tx,
+            &AuditEntry::new("auth.login_failed", "user", request),
+        )
+        .await
+        .unwrap();
+        // Only for the write: the chain is hidden again right after it.
+        let seen: i64 = on_backend!(&mut tx, conn => {
+            sqlx::query_scalar("SELECT count(*) FROM audit_logs").fetch_one(&mut **conn).await.unwrap()
+        });
+        assert_eq!(seen, 0);
+        tx.commit().await.unwrap();
+    }
+    let report = audit::verify(&app_pool, Some(tenant)).await.unwrap();
+    assert!(report.is_intact());
+    assert_eq!((report.chains, report.entries), (1, 1));
+    // The superuser sees both chains, intact.
+    let report = audit::verify(&db.pool, None).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.broken);
+    assert_eq!((report.chains, report.entries), (2, 3));
+    app_pool.close().await;
+    db.drop_db().await;
+}

@@ -74,7 +74,12 @@ impl AuditSink for SqlSink {
             match tx {
                 Some(tx) => insert(tx, entry).await,
                 None => {
-                    let mut own = self.pool.begin().await?;
+                    // Scoped to the entry's tenant, as Row-Level Security on
+                    // the audit tables requires.
+                    let mut own = match entry.tenant_id {
+                        Some(tenant) => self.pool.begin_for_tenant(tenant).await?,
+                        None => self.pool.begin().await?,
+                    };
                     insert(&mut own, entry).await?;
                     own.commit().await?;
                     Ok(())
@@ -99,6 +104,13 @@ SELECT $1, head.seq, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, head.prev_
 FROM head
 "#;
 
+/// Lets the transaction write (and, until [`ANONYMOUS_OFF`], read) the
+/// chain of entries without a tenant where Row-Level Security guards it.
+#[cfg(feature = "postgres")]
+const ANONYMOUS_ON: &str = "SELECT set_config('app.audit_anonymous', 'on', true)";
+#[cfg(feature = "postgres")]
+const ANONYMOUS_OFF: &str = "SELECT set_config('app.audit_anonymous', '', true)";
+
 #[cfg(feature = "sqlite")]
 const INSERT_ROW: &str = r#"
 INSERT INTO audit_logs (tenant_key, seq, id, tenant_id, user_id, occurred_at, action,
@@ -107,6 +119,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 "#;
 
 /// Writes `entry` and links it into its tenant's chain, inside `tx`.
+///
+/// On PostgreSQL an entry without a tenant is written with the
+/// transaction-local setting `app.audit_anonymous` at `on`, cleared right
+/// after: Row-Level Security policies on the audit tables can let the
+/// chain of such entries through for that write alone (`docs/audit.md`).
 ///
 /// # Example
 ///
@@ -129,6 +146,13 @@ pub async fn insert(tx: &mut Transaction, entry: &AuditEntry) -> Result<(), Audi
     match tx {
         #[cfg(feature = "postgres")]
         Transaction::Postgres(tx) => {
+            // Row-Level Security on the audit tables (as crm-app sets it up)
+            // keys them on the transaction's tenant; an entry without one
+            // is let through by this setting, for this statement only.
+            let anonymous = entry.tenant_id.is_none();
+            if anonymous {
+                sqlx::query(ANONYMOUS_ON).execute(&mut **tx).await?;
+            }
             sqlx::query(PG_INSERT)
                 .bind(&key)
                 .bind(&GENESIS_HASH[..])
@@ -146,6 +170,9 @@ pub async fn insert(tx: &mut Transaction, entry: &AuditEntry) -> Result<(), Audi
                 .bind(&entry.request_id)
                 .execute(&mut **tx)
                 .await?;
+            if anonymous {
+                sqlx::query(ANONYMOUS_OFF).execute(&mut **tx).await?;
+            }
         }
         #[cfg(feature = "sqlite")]
         Transaction::Sqlite(tx) => {
@@ -366,8 +393,12 @@ where
 /// the chain head must point at the last entry (so removing the newest
 /// entries is caught too). The first broken link is reported.
 ///
-/// Run it as a role that sees every row (Row-Level Security may hide other
-/// tenants' entries from the application's role).
+/// With a tenant, the reading transaction is scoped to it
+/// (`app.tenant_id`), so that the application's role can verify its
+/// tenants' chains where Row-Level Security guards the audit tables. For
+/// every tenant, run it as a role that sees every row (the tables' owner
+/// where policies let it, as crm-app's do): a role that sees none finds no
+/// chain to check.
 ///
 /// # Example
 ///
@@ -418,6 +449,12 @@ pub async fn verify(pool: &Pool, tenant: Option<Uuid>) -> Result<VerifyReport, s
             let mut tx = pool
                 .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await?;
+            if let Some(key) = &key {
+                sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             load!(tx)
         }
         #[cfg(feature = "sqlite")]
