@@ -75,6 +75,18 @@ pub async fn find_logins(
              WHERE email IN ($1, $2) ORDER BY tenant_id, user_id LIMIT $3"
         }
     };
+    if tx.backend() == Backend::Postgres {
+        // Row-Level Security shows a transaction without a tenant only the
+        // logins of the addresses it names (emails never hold a line break:
+        // control characters are refused before this).
+        let forms = format!("{email}\n{legacy}");
+        on_backend!(tx, conn => {
+            sqlx::query("SELECT set_config('app.login_email', $1, true)")
+                .bind(forms)
+                .execute(&mut **conn)
+                .await?;
+        });
+    }
     on_backend!(tx, conn => {
         let query = sqlx::query_as(sql)
             .bind(email)
