@@ -223,6 +223,7 @@ macro_rules! on_both_databases {
 }
 
 on_both_databases!(
+    text_shown_to_people_refuses_bidirectional_overrides_and_writes_nothing,
     an_upsert_creates_then_updates_the_lead_matched_by_id_external_id_or_email,
     an_upsert_whose_keys_match_different_leads_is_a_conflict_and_writes_nothing,
     an_upsert_never_changes_the_status_of_a_won_lead,
@@ -414,6 +415,37 @@ async fn an_upsert_whose_keys_match_different_leads_is_a_conflict_and_writes_not
         (StatusCode::CONFLICT, Some("email_taken"))
     );
     assert_eq!(h.audit(&ada, "action=lead.upsert").await.len(), 2);
+}
+
+async fn text_shown_to_people_refuses_bidirectional_overrides_and_writes_nothing(h: &Harness) {
+    let ada = h.tenant("ada@maple.test").await;
+    let r = h
+        .post(
+            "/api/crm/leads",
+            &ada,
+            json!({"name": "Ana \u{202E}zuiR", "company": "\u{2066}Oak\u{2069}", "siteAddress": "1 Elm St"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    let fields: Vec<&str> = r.body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "company"]);
+    let lead = h.lead(&ada, json!({"name": "Ana Ruiz"})).await;
+    let r = h
+        .patch(
+            &format!("/api/crm/leads/{}", lead["id"].as_str().unwrap()),
+            &ada,
+            json!({"siteAddress": "1 \u{202D}Elm St"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    let r = h.get("/api/crm/leads", &ada).await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    assert!(r.body["data"][0]["siteAddress"].is_null());
 }
 
 async fn an_upsert_never_changes_the_status_of_a_won_lead(h: &Harness) {
