@@ -133,6 +133,7 @@ on_both_databases!(
     an_email_with_accounts_in_two_tenants_signs_in_to_the_one_its_password_opens,
     lookalike_forms_of_an_email_sign_in_to_its_account_and_invisible_ones_are_refused,
     names_with_bidirectional_overrides_are_refused,
+    an_account_stored_before_emails_were_nfkc_normalized_still_signs_in,
     sign_ins_their_failures_refresh_reuse_and_sign_outs_are_audited_without_secrets,
     a_failed_sign_in_for_an_unknown_email_is_audited_without_a_tenant_or_what_was_typed,
     login_answers_one_message_for_a_wrong_email_or_password,
@@ -397,6 +398,31 @@ async fn lookalike_forms_of_an_email_sign_in_to_its_account_and_invisible_ones_a
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{lookalike:?}");
     }
+}
+
+async fn an_account_stored_before_emails_were_nfkc_normalized_still_signs_in(h: &Harness) {
+    let session = h.register("ada@example.com").await;
+    // As it was stored when emails were only trimmed and lowercased.
+    let old_form = "\u{FF41}da@example.com";
+    let mut tx = h.db.pool.begin().await.unwrap();
+    ops_kit::on_backend!(&mut tx, conn => {
+        for table in ["users", "user_logins"] {
+            sqlx::query(&format!("UPDATE {table} SET email = $1 WHERE email = 'ada@example.com'"))
+                .bind(old_form)
+                .execute(&mut **conn)
+                .await
+                .unwrap();
+        }
+    });
+    tx.commit().await.unwrap();
+    let (status, body) = h
+        .post(
+            "/api/auth/login",
+            json!({"email": old_form, "password": "dovetail-joint"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["id"], session["user"]["id"]);
 }
 
 async fn names_with_bidirectional_overrides_are_refused(h: &Harness) {
