@@ -20,8 +20,18 @@ async fn harness(db: TestDb) -> Harness {
     harness_with(db, &[]).await
 }
 
-async fn harness_with(db: TestDb, env: &[(&str, &str)]) -> Harness {
+async fn harness_with(mut db: TestDb, env: &[(&str, &str)]) -> Harness {
     crm_app::migrate::run(&db.pool).await.unwrap();
+    // On PostgreSQL the service connects as an ordinary role, so that
+    // Row-Level Security applies as in production; `db.pool` stays the
+    // owner's, for the tests' own reads.
+    let pool = match db.pool.backend() {
+        ops_kit::sql::Backend::Postgres => {
+            db.pool_as_new_role(&crm_app::grants::statements("{role}"))
+                .await
+        }
+        _ => db.pool.clone(),
+    };
     // One trusted proxy: a test names its client's address in
     // X-Forwarded-For.
     let mut pairs = vec![
@@ -30,7 +40,7 @@ async fn harness_with(db: TestDb, env: &[(&str, &str)]) -> Harness {
     ];
     pairs.extend_from_slice(env);
     let config = Config::load(&Env::from_pairs(pairs)).unwrap();
-    let router = crm_app::build(&config, db.pool.clone()).into_router();
+    let router = crm_app::build(&config, pool).into_router();
     Harness { db, router }
 }
 
