@@ -56,7 +56,7 @@ pub const MAX_ACCOUNTS_PER_LOGIN: i64 = 10;
 
 /// The accounts (tenant, user) an email signs in to, looked up before any
 /// tenant is known: in `tenant` only when given, at most
-/// [`MAX_ACCOUNTS_PER_LOGIN`], oldest tenant id first. `legacy` is the
+/// [`MAX_ACCOUNTS_PER_LOGIN`], in tenant id order. `legacy` is the
 /// email as it was stored before emails were NFKC-normalized (trimmed and
 /// lowercased only), so that accounts created then still sign in.
 pub async fn find_logins(
