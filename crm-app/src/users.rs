@@ -81,7 +81,7 @@ async fn users_create(
             "this email is already registered",
         ));
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(ApiError::database_commit)?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 

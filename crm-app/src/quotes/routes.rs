@@ -23,7 +23,7 @@ use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, Claim, Claimed, IdempotencyKey, IdempotencyKeyHeader};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
-use crate::api::{db, now, read_tx};
+use crate::api::{db, db_commit, now, read_tx};
 use crate::leads;
 use crate::leads::store::StatusEvent;
 use crate::openapi::schemas;
@@ -196,9 +196,7 @@ async fn lead_follows(
     entry.changes = Some(json!({ "status": to, "cause": cause, "quoteId": q.id }));
     entry.ip_address = caller.ip.clone();
     entry.user_agent = caller.user_agent.clone();
-    audit::insert(tx, &entry).await.map_err(|e| {
-        ApiError::internal_message("the audit entry could not be recorded").with_source(e)
-    })?;
+    audit::insert(tx, &entry).await.map_err(ApiError::from)?;
     Ok(())
 }
 
@@ -360,7 +358,7 @@ async fn quote_upsert(
             .await
             .map_err(db)?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(answer(status, &quote, &lines, Some(new)))
 }
 
@@ -594,7 +592,7 @@ async fn quote_update(
             .await
             .map_err(db)?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(answer(StatusCode::OK, &quote, &lines, None))
 }
 
@@ -622,7 +620,7 @@ async fn quote_delete(
     quote.version += 1;
     store::save(&mut tx, &quote, false).await.map_err(db)?;
     let lines = load_lines(&mut tx, &quote).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(answer(StatusCode::OK, &quote, &lines, None))
 }
 
@@ -736,7 +734,7 @@ async fn quote_send(
         },
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 
@@ -786,7 +784,7 @@ async fn quote_accept(
         },
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 
@@ -839,7 +837,7 @@ async fn quote_reject(
         },
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 
@@ -891,7 +889,7 @@ async fn quote_revise(
         },
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 

@@ -17,7 +17,7 @@ use super::entry::AuditEntry;
 use super::redact::{cap_size, redact};
 use crate::auth::Principal;
 use crate::context::{RequestScope, Services};
-use crate::sql::{Slot, TxSlot};
+use crate::sql::{DbFault, Slot, TxSlot};
 use crate::{ApiError, RequestId};
 
 /// Where the resource id of an entry comes from.
@@ -155,7 +155,9 @@ impl AuditPathParams {
 impl AuditRequest {
     /// Records the entry for a 2xx response inside the handler's
     /// transaction and commits it; rolls back and records nothing
-    /// otherwise. A failure to record turns the response into a 500.
+    /// otherwise. A failure to record turns the response into a 500, or a
+    /// 503 when the database is unavailable or busy (see
+    /// [`ApiError::database`]).
     pub async fn finish<R: IntoResponse>(
         self,
         result: R,
@@ -246,17 +248,18 @@ impl AuditRequest {
                 let _ = tx.rollback().await;
             }
             tracing::error!(target: "ops_kit::audit", action = spec.action, error = %err, "[AUDIT ERROR] the entry could not be recorded; the change was rolled back");
-            return ApiError::internal_message("the audit entry could not be recorded")
-                .with_source(err)
-                .into_response();
+            return ApiError::from(err).into_response();
         }
         if let Some(tx) = tx
             && let Err(err) = tx.commit().await
         {
             services.metrics.record_audit(false);
-            return ApiError::internal_message("the change could not be committed")
-                .with_source(err)
-                .into_response();
+            return match DbFault::of(&err) {
+                DbFault::Other => ApiError::internal_message("the change could not be committed")
+                    .with_source(err),
+                _ => ApiError::database_commit(err),
+            }
+            .into_response();
         }
         services.metrics.record_audit(true);
         Response::from_parts(parts, response_body)
