@@ -269,14 +269,19 @@ impl ApiError {
     pub fn database(err: sqlx::Error) -> Self {
         use crate::sql::DbFault;
         match DbFault::of(&err) {
-            DbFault::Unavailable => Self::unavailable(
-                "the database is unavailable; nothing was saved; try again later",
-            )
-            .with_header(header::RETRY_AFTER, HeaderValue::from_static(RETRY_UNAVAILABLE))
-            .with_source(err),
-            DbFault::Busy => Self::unavailable("the database is busy; nothing was saved; try again")
-                .with_header(header::RETRY_AFTER, HeaderValue::from_static(RETRY_BUSY))
-                .with_source(err),
+            DbFault::Unavailable => {
+                Self::unavailable("the database is unavailable; nothing was saved; try again later")
+                    .with_header(
+                        header::RETRY_AFTER,
+                        HeaderValue::from_static(RETRY_UNAVAILABLE),
+                    )
+                    .with_source(err)
+            }
+            DbFault::Busy => {
+                Self::unavailable("the database is busy; nothing was saved; try again")
+                    .with_header(header::RETRY_AFTER, HeaderValue::from_static(RETRY_BUSY))
+                    .with_source(err)
+            }
             _ => Self::internal(err),
         }
     }
@@ -308,7 +313,10 @@ impl ApiError {
                  been saved: read it back before trying again",
             )
             .with_field("saved", Value::from("unknown"))
-            .with_header(header::RETRY_AFTER, HeaderValue::from_static(RETRY_UNAVAILABLE))
+            .with_header(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_UNAVAILABLE),
+            )
             .with_source(err);
         }
         Self::database(err)

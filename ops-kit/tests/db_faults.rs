@@ -61,7 +61,10 @@ async fn a_session_terminated_under_a_transaction_is_a_503_with_retry_after() {
     assert_eq!(retry.as_deref(), Some("5"));
     assert_eq!(body["code"], "service_unavailable");
     assert!(
-        body["error"].as_str().unwrap().contains("nothing was saved"),
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was saved"),
         "{body}"
     );
     drop(tx);

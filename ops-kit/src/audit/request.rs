@@ -255,8 +255,9 @@ impl AuditRequest {
         {
             services.metrics.record_audit(false);
             return match DbFault::of(&err) {
-                DbFault::Other => ApiError::internal_message("the change could not be committed")
-                    .with_source(err),
+                DbFault::Other => {
+                    ApiError::internal_message("the change could not be committed").with_source(err)
+                }
                 _ => ApiError::database_commit(err),
             }
             .into_response();

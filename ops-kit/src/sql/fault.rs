@@ -106,7 +106,10 @@ impl DbFault {
 
 fn of_database(err: &dyn sqlx::error::DatabaseError) -> DbFault {
     #[cfg(feature = "sqlite")]
-    if err.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+    if err
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
         return err
             .code()
             .and_then(|code| code.parse::<i32>().ok())
@@ -164,7 +167,9 @@ mod tests {
 
     #[test]
     fn postgres_connection_and_shutdown_codes_mean_unavailable() {
-        for code in ["08006", "08003", "57P01", "57P02", "57P03", "53300", "25006"] {
+        for code in [
+            "08006", "08003", "57P01", "57P02", "57P03", "53300", "25006",
+        ] {
             assert_eq!(of_sqlstate(code), DbFault::Unavailable, "{code}");
         }
     }

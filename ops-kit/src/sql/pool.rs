@@ -102,6 +102,10 @@ pub enum PoolError {
     /// The directory for a SQLite file could not be created.
     #[error("cannot create the directory for the SQLite database: {0}")]
     Directory(#[source] std::io::Error),
+    /// [`connect_lazy_existing`](Pool::connect_lazy_existing) was given a
+    /// SQLite file that does not exist.
+    #[error("the SQLite database {} does not exist", .0.display())]
+    Missing(std::path::PathBuf),
 }
 
 impl Pool {
@@ -144,6 +148,36 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub fn connect_lazy_sized(url: &str, max_connections: Option<u32>) -> Result<Self, PoolError> {
+        Self::build(url, max_connections, Create::IfMissing)
+    }
+
+    /// [`connect_lazy_sized`](Self::connect_lazy_sized) for a database that
+    /// must already exist: a SQLite file that is not there is an error
+    /// naming its path, and neither the file nor its directory is created.
+    /// For operator jobs, where a mistyped path must not leave an empty
+    /// database behind. (A PostgreSQL database is never created by either.)
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::sql::{Pool, PoolError};
+    ///
+    /// let path = std::env::temp_dir().join("no-such-dir-4711/crm.db");
+    /// let err = Pool::connect_lazy_existing(&format!("sqlite://{}", path.display()), Some(1)).unwrap_err();
+    /// assert!(matches!(&err, PoolError::Missing(p) if *p == path));
+    /// assert!(err.to_string().contains("no-such-dir-4711/crm.db"));
+    /// assert!(!path.parent().unwrap().exists());
+    /// ```
+    pub fn connect_lazy_existing(
+        url: &str,
+        max_connections: Option<u32>,
+    ) -> Result<Self, PoolError> {
+        Self::build(url, max_connections, Create::Never)
+    }
+
+    fn build(url: &str, max_connections: Option<u32>, create: Create) -> Result<Self, PoolError> {
+        // Only SQLite creates anything.
+        let _ = create;
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
             #[cfg(feature = "postgres")]
@@ -163,16 +197,26 @@ impl Pool {
                 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|_| PoolError::InvalidUrl)?
-                    .create_if_missing(true)
+                    .create_if_missing(create == Create::IfMissing)
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
                 let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-                if !in_memory
-                    && let Some(dir) = options.get_filename().parent()
-                    && !dir.as_os_str().is_empty()
-                {
-                    std::fs::create_dir_all(dir).map_err(PoolError::Directory)?;
+                if !in_memory {
+                    let file = options.get_filename();
+                    match create {
+                        Create::Never if !file.is_file() => {
+                            return Err(PoolError::Missing(file.to_path_buf()));
+                        }
+                        Create::Never => {}
+                        Create::IfMissing => {
+                            if let Some(dir) = file.parent()
+                                && !dir.as_os_str().is_empty()
+                            {
+                                std::fs::create_dir_all(dir).map_err(PoolError::Directory)?;
+                            }
+                        }
+                    }
                 }
                 let pool = SqlitePoolOptions::new()
                     // An in-memory database lives and dies with its one
@@ -397,6 +441,13 @@ impl Pool {
             Pool::Sqlite(pool) => (pool.size(), pool.num_idle()),
         }
     }
+}
+
+/// Whether opening a SQLite database may create it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Create {
+    IfMissing,
+    Never,
 }
 
 impl HealthCheck for Pool {
