@@ -5,7 +5,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
-use ops_kit::audit::{self, AuditEntry};
+use ops_kit::audit::{self, AuditChanges, AuditEntry};
 use ops_kit::auth::Principal;
 use ops_kit::sql::Tx;
 use ops_kit::{ApiError, ClientIp, FieldError, RequestId, audited};
@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::accept;
 use super::input::{self, COMPUTED, HEADER_FIELDS, READ_ONLY};
 use super::model::{COLUMNS, LineRow, QuoteRow, STATUSES};
 use super::store;
@@ -739,12 +740,13 @@ async fn quote_send(
 }
 
 /// The customer accepted a sent quote; its lead moves to `won`. Accepted
-/// quotes are locked.
+/// quotes are locked. A quote whose lead is lost or soft-deleted is
+/// refused (see [`accept`]).
 #[utoipa::path(
     post, path = "/api/crm/quotes/{id}/accept", tag = "quotes",
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
            IdempotencyKeyHeader),
-    responses((status = 200, description = "The accepted quote", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, description = "Not sent, or expired", body = schemas::Error), (status = 412, body = schemas::Error))
+    responses((status = 200, description = "The accepted quote", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, description = "Not sent, expired, or its lead is lost (`lead_lost`) or deleted (`lead_deleted`); `allowedActions` lists what the quote allows instead", body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "quote.accept", resource = "quote", resource_id = path("id"))]
 async fn quote_accept(
@@ -769,6 +771,13 @@ async fn quote_accept(
                 )
                 .with_field("validUntil", json!(q.valid_until)));
             }
+            let tenant = caller.principal.tenant_id;
+            if let Some(lead) = leads::store::get(tx, tenant, q.lead_id, true)
+                .await
+                .map_err(db)?
+            {
+                accept::check_lead(lead.id, &lead.status, lead.deleted_at)?;
+            }
             q.status = "accepted".into();
             q.accepted_at = Some(now());
             lead_follows(
@@ -776,7 +785,7 @@ async fn quote_accept(
                 &caller,
                 q,
                 "won",
-                &["new", "contacted", "qualified", "quoted", "lost"],
+                &["new", "contacted", "qualified", "quoted"],
                 "quote.accept",
             )
             .await?;
@@ -843,13 +852,15 @@ async fn quote_reject(
 
 /// Starts a new revision of a sent or rejected quote: a draft with the same
 /// number, `revision + 1` and the same lines; the old one is superseded.
+/// Its `quote.revise` entry names the new revision, with the superseded
+/// one as `changes.supersedesQuoteId`.
 #[utoipa::path(
     post, path = "/api/crm/quotes/{id}/revise", tag = "quotes",
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
            IdempotencyKeyHeader),
     responses((status = 201, description = "The new draft revision", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error))
 )]
-#[audited(action = "quote.revise", resource = "quote", resource_id = path("id"))]
+#[audited(action = "quote.revise", resource = "quote", resource_id = body("id"))]
 async fn quote_revise(
     request: ActionRequest,
     caller: Caller,
@@ -890,7 +901,10 @@ async fn quote_revise(
     )
     .await?;
     tx.commit().await.map_err(db_commit)?;
-    Ok(response)
+    // The entry names the new revision; the one it replaces is in its
+    // changes, so that each revision's audit log tells where it came from.
+    let changes = AuditChanges(json!({ "supersedesQuoteId": request.id }));
+    Ok((changes, response).into_response())
 }
 
 /// Every revision of the quote's number, oldest first.

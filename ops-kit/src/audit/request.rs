@@ -13,6 +13,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::changes::AuditChanges;
 use super::entry::AuditEntry;
 use super::redact::{cap_size, redact};
 use crate::auth::Principal;
@@ -165,7 +166,8 @@ impl AuditRequest {
         path: Option<AuditPathParams>,
         spec: &'static AuditSpec,
     ) -> Response {
-        let response = result.into_response();
+        let mut response = result.into_response();
+        let handler_changes = response.extensions_mut().remove::<AuditChanges>();
         // The handler's body has ended, and with it its `Tx` (the macro
         // moves every argument into the body). A guard still held means the
         // transaction escaped the handler (a spawned task, a streaming
@@ -230,8 +232,13 @@ impl AuditRequest {
         entry.tenant_id = self.principal.as_ref().map(|p| p.tenant_id);
         entry.user_id = self.principal.as_ref().map(|p| p.user_id);
         entry.resource_id = resource_id;
-        entry.changes =
-            body.and_then(|raw| changes_of(&raw, spec.redact, services.max_changes_bytes));
+        entry.changes = match handler_changes {
+            Some(AuditChanges(mut value)) => {
+                redact(&mut value, spec.redact);
+                Some(cap_size(value, services.max_changes_bytes))
+            }
+            None => body.and_then(|raw| changes_of(&raw, spec.redact, services.max_changes_bytes)),
+        };
         entry.ip_address = client_ip(self.peer, self.forwarded_for.as_ref(), services.proxy_hops)
             .map(|ip| ip.to_string());
         entry.user_agent = self.user_agent.as_ref().map(|ua| {
