@@ -175,3 +175,24 @@ async fn an_audited_write_whose_connection_is_lost_before_its_entry_answers_503_
     assert_eq!(audit::verify(&db.pool, None).await.unwrap().entries, 0);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_pooled_connection_ended_while_idle_is_replaced_without_failing_the_next_begin() {
+    let db = TestDb::postgres().await;
+    let pool = Pool::connect_lazy_sized(&db.url, Some(1)).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let pid: i32 = on_backend!(&mut tx, conn => {
+        sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut **conn).await.unwrap()
+    });
+    tx.rollback().await.unwrap();
+    // The pool's only connection, idle, is ended by the server.
+    terminate(&db.url, pid).await;
+    let mut tx = pool.begin().await.expect("a fresh connection");
+    let now: i32 = on_backend!(&mut tx, conn => {
+        sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut **conn).await.unwrap()
+    });
+    assert_ne!(now, pid);
+    tx.rollback().await.unwrap();
+    pool.close().await;
+    db.drop_db().await;
+}

@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+mod availability;
 mod fault;
 mod pool;
 mod tx;

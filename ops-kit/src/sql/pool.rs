@@ -1,6 +1,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::{DbFault, availability};
 use crate::health::{CheckError, HealthCheck};
 
 /// Which database a [`Pool`] talks to.
@@ -111,7 +112,8 @@ pub enum PoolError {
 impl Pool {
     /// A pool for `url` (`postgres://…` or `sqlite://…`) that connects on
     /// first use, tuned for request handling: at most 3 s to get a
-    /// connection (a request fails fast when the database is down), no ping
+    /// connection, 300 ms once the database is known to be down (see
+    /// [`begin`](Self::begin)), no ping
     /// before each checkout. SQLite files (and their directory) are created
     /// when missing and run in WAL mode with foreign keys on.
     ///
@@ -283,6 +285,14 @@ impl Pool {
     /// writes later cannot fail half-way because another writer got there
     /// in between.
     ///
+    /// # Fails fast while the database is down
+    ///
+    /// Once the pool's readiness check has failed (or a begin lost its
+    /// connection), every `begin*` waits at most 300 ms, not the pool's
+    /// 3 s, and fails with `PoolTimedOut` (a 503 through
+    /// [`ApiError::database`](crate::ApiError::database)). The next check
+    /// or begin that reaches the database ends this by itself.
+    ///
     /// # Example
     ///
     /// ```
@@ -425,6 +435,15 @@ impl Pool {
         }
     }
 
+    fn availability_key(&self) -> usize {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => availability::key(pool),
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => availability::key(pool),
+        }
+    }
+
     /// Connections open now, and how many of them are idle.
     ///
     /// # Example
@@ -451,13 +470,24 @@ enum Create {
 }
 
 impl HealthCheck for Pool {
+    /// Pings the database; the result also marks the pool up or down for
+    /// the fail-fast rule of [`begin`](Pool::begin) (a check abandoned at
+    /// its timeout marks it down).
     async fn check(&self) -> Result<(), CheckError> {
-        match self {
+        let key = self.availability_key();
+        let abandoned = availability::DownUnlessDisarmed(Some(key));
+        let result = match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => crate::health::PoolCheck::new(pool.clone()).check().await,
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => crate::health::PoolCheck::new(pool.clone()).check().await,
+        };
+        abandoned.disarm();
+        match result {
+            Ok(()) => availability::mark_up(key),
+            Err(_) => availability::mark_down(key),
         }
+        result
     }
 
     fn healthy_label(&self) -> &'static str {
@@ -627,13 +657,39 @@ impl Transaction {
 /// next request's `BEGIN` silently joins it (read-only, or holding locks).
 /// In its own task the `BEGIN` always completes; if nobody is waiting any
 /// more, the finished transaction is dropped, which rolls it back as usual.
+///
+/// A `BEGIN` that fails because its pooled connection was lost is tried
+/// once more. While the database is marked down (see `availability`), the caller
+/// waits at most `FAIL_FAST` and gets `PoolTimedOut`; the task goes on, and
+/// its success marks the database up again.
 async fn begin_detached<DB: sqlx::Database>(
     pool: &sqlx::Pool<DB>,
     statement: impl Into<std::borrow::Cow<'static, str>>,
 ) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    let key = availability::key(pool);
     let pool = pool.clone();
     let statement = statement.into();
-    tokio::spawn(async move { pool.begin_with(statement).await })
-        .await
-        .map_err(|_| sqlx::Error::WorkerCrashed)?
+    let task = tokio::spawn(async move {
+        let mut result = pool.begin_with(statement.clone()).await;
+        // A pooled connection the server ended while it was idle (a
+        // restart, a failover, an operator's pg_terminate_backend) fails
+        // its first statement. Nothing was begun: one more try, on a
+        // connection the pool opens afresh, hides it from the request.
+        if let Err(err) = &result
+            && DbFault::of(err) == DbFault::Unavailable
+            && !matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+        {
+            result = pool.begin_with(statement).await;
+        }
+        availability::record(key, &result);
+        result
+    });
+    let joined = if availability::is_down(key) {
+        tokio::time::timeout(availability::FAIL_FAST, task)
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+    } else {
+        task.await
+    };
+    joined.map_err(|_| sqlx::Error::WorkerCrashed)?
 }
