@@ -2,8 +2,9 @@
 //! one-off jobs `migrate`, `check-config` and `verify-audit`.
 //!
 //! Exit statuses: 0 success; 1 the job could not run (invalid
-//! configuration, database out of reach, a migration failed); 2 (only
-//! `verify-audit`) a hash chain is broken.
+//! configuration, database out of reach or missing, a migration failed);
+//! 2 (only `verify-audit`) a hash chain is broken. No command creates a
+//! database.
 
 use std::process::ExitCode;
 
@@ -76,9 +77,11 @@ fn check_config(env: &Env) -> ExitCode {
     }
 }
 
-/// A one-connection pool for a job.
+/// A one-connection pool for a job, on a database that must exist: a
+/// mistyped SQLite path is an error naming it, and leaves no empty
+/// database behind (only the service creates its database).
 fn open(url: &SecretString) -> Result<Pool, ExitCode> {
-    Pool::connect_lazy_sized(url.expose_secret(), Some(1)).map_err(|err| {
+    Pool::connect_lazy_existing(url.expose_secret(), Some(1)).map_err(|err| {
         eprintln!("cannot open the database: {err}");
         ExitCode::FAILURE
     })

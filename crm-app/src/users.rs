@@ -83,7 +83,7 @@ async fn users_create(
             "a user of this tenant already has this email",
         ));
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(ApiError::database_commit)?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 

@@ -42,6 +42,14 @@ use serde_json::{Map, Value};
 
 use crate::request_id;
 
+/// `Retry-After` on a 503 for a database out of reach: a restart or a
+/// failover takes seconds; a client that comes back at once only adds load.
+const RETRY_UNAVAILABLE: &str = "5";
+
+/// `Retry-After` on a 503 for a busy database: a lock is usually free again
+/// within the second.
+const RETRY_BUSY: &str = "1";
+
 /// One rejected field of a request, listed under `details`.
 ///
 /// # Example
@@ -235,6 +243,83 @@ impl ApiError {
             "service_unavailable",
             message,
         )
+    }
+
+    /// A database error as the client hears it, for a request whose
+    /// transaction did not commit: 503 `service_unavailable` with
+    /// `Retry-After` when the database is out of reach, the connection was
+    /// lost or the database is busy (see [`DbFault`](crate::sql::DbFault)),
+    /// saying that nothing was saved; 500 `internal_error` otherwise. The
+    /// error is kept as the source, logged, never shown.
+    ///
+    /// A service that maps some errors its own way (a unique violation to
+    /// 409) does so first and hands the rest here.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::ApiError;
+    ///
+    /// let err = ApiError::database(sqlx::Error::PoolTimedOut);
+    /// assert_eq!(err.status(), 503);
+    /// assert_eq!(err.code(), "service_unavailable");
+    /// assert!(err.message().contains("nothing was saved"));
+    /// assert_eq!(ApiError::database(sqlx::Error::RowNotFound).status(), 500);
+    /// ```
+    pub fn database(err: sqlx::Error) -> Self {
+        use crate::sql::DbFault;
+        match DbFault::of(&err) {
+            DbFault::Unavailable => {
+                Self::unavailable("the database is unavailable; nothing was saved; try again later")
+                    .with_header(
+                        header::RETRY_AFTER,
+                        HeaderValue::from_static(RETRY_UNAVAILABLE),
+                    )
+                    .with_source(err)
+            }
+            DbFault::Busy => {
+                Self::unavailable("the database is busy; nothing was saved; try again")
+                    .with_header(header::RETRY_AFTER, HeaderValue::from_static(RETRY_BUSY))
+                    .with_source(err)
+            }
+            _ => Self::internal(err),
+        }
+    }
+
+    /// [`database`](Self::database) for an error of `COMMIT` itself. When
+    /// the connection broke while the `COMMIT` or its answer was on the
+    /// wire, nobody can tell whether it took effect: the 503 says so, and
+    /// that the client should read the record back before retrying (the
+    /// envelope carries `"saved": "unknown"`). An error the server
+    /// answered with means nothing was committed, as `database` says.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::ApiError;
+    ///
+    /// let lost = sqlx::Error::Io(std::io::ErrorKind::UnexpectedEof.into());
+    /// let err = ApiError::database_commit(lost);
+    /// assert_eq!(err.status(), 503);
+    /// assert!(err.message().contains("may have been saved"));
+    ///
+    /// let closed = ApiError::database_commit(sqlx::Error::PoolClosed);
+    /// assert!(closed.message().contains("nothing was saved"));
+    /// ```
+    pub fn database_commit(err: sqlx::Error) -> Self {
+        if crate::sql::DbFault::commit_outcome_unknown(&err) {
+            return Self::unavailable(
+                "the connection to the database was lost while committing; the change may have \
+                 been saved: read it back before trying again",
+            )
+            .with_field("saved", Value::from("unknown"))
+            .with_header(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_UNAVAILABLE),
+            )
+            .with_source(err);
+        }
+        Self::database(err)
     }
 
     /// 500 `internal_error` caused by `source`; the client sees a generic message.

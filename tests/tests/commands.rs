@@ -53,6 +53,8 @@ fn check_config_prints_the_verdict_without_starting() {
 async fn migrate_prepares_the_schema_and_verify_audit_finds_a_tampered_entry() {
     let url = e2e::temp_sqlite_url();
     let env = [("DATABASE_URL", url.as_str())];
+    // No command creates a database; an empty file is an empty one.
+    std::fs::File::create(url.trim_start_matches("sqlite://")).unwrap();
     for _ in 0..2 {
         let out = run_to_end(Binary::CrmApp, &["migrate"], &env);
         assert_eq!(out.status.code(), Some(0), "{}", out.text);
@@ -123,4 +125,50 @@ fn migrate_reports_an_unreachable_database_with_status_1() {
     assert_eq!(out.status.code(), Some(1), "{}", out.text);
     assert!(out.text.contains("migration failed"), "{}", out.text);
     assert!(!out.text.contains("nobody@"), "the URL is not shown");
+}
+
+#[test]
+fn operator_commands_refuse_a_missing_sqlite_file_and_create_nothing() {
+    let url = e2e::temp_sqlite_url();
+    let dir = std::path::PathBuf::from(url.trim_start_matches("sqlite://"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    // A mistyped directory and file name.
+    let missing = dir.join("typo").join("crm.dbb");
+    let missing_url = format!("sqlite://{}", missing.display());
+    for args in [
+        &["verify-audit"][..],
+        &[
+            "verify-audit",
+            "--tenant",
+            &uuid::Uuid::new_v4().to_string(),
+        ],
+        &["migrate"],
+    ] {
+        let out = run_to_end(
+            Binary::CrmApp,
+            args,
+            &[("DATABASE_URL", missing_url.as_str())],
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", out.text);
+        assert!(
+            out.text.contains(&format!(
+                "the SQLite database {} does not exist",
+                missing.display()
+            )),
+            "{args:?} names the path: {}",
+            out.text
+        );
+        assert!(!missing.exists(), "{args:?} left no file behind");
+        assert!(
+            !dir.join("typo").exists(),
+            "{args:?} left no directory behind"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing at all was created"
+    );
 }

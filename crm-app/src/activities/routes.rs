@@ -22,7 +22,7 @@ use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, Claim, IdempotencyKey, IdempotencyKeyHeader};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
-use crate::api::{db, now, read_tx};
+use crate::api::{db, db_commit, now, read_tx};
 use crate::leads;
 use crate::openapi::schemas;
 use crate::state::AppState;
@@ -152,7 +152,7 @@ async fn activity_create(
     if let Some(claimed) = claimed {
         claimed.store(&mut tx, StatusCode::CREATED, &view).await?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok((
         StatusCode::CREATED,
         etag::headers(activity.version),
@@ -387,7 +387,7 @@ async fn activity_update(
     {
         leads::routes::mark_contacted(&mut tx, &principal, activity.lead_id, activity.id).await?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok((
         StatusCode::OK,
         etag::headers(activity.version),
@@ -415,7 +415,7 @@ async fn activity_delete(
     activity.updated_at = now;
     activity.version += 1;
     store::save(&mut tx, &activity, false).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok((
         StatusCode::OK,
         etag::headers(activity.version),
@@ -476,6 +476,6 @@ async fn activity_restore(
     if let Some(claimed) = claimed {
         claimed.store(&mut tx, StatusCode::OK, &view).await?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok((StatusCode::OK, etag::headers(activity.version), Json(view)).into_response())
 }

@@ -16,9 +16,11 @@ pub mod time;
 
 use ops_kit::ApiError;
 
-/// Maps a database error to the envelope: a busy or unreachable database
-/// is a 503 (retry later), a broken uniqueness rule a 409 (another request
-/// got there first), anything else a 500 whose cause is logged.
+/// Maps a database error to the envelope: a broken uniqueness rule is a
+/// 409 (another request got there first); the rest as ops-kit classifies
+/// them: a database out of reach, a lost connection or a busy database is
+/// a 503 with `Retry-After` (see [`ApiError::database`]), anything else a
+/// 500 whose cause is logged.
 pub fn db(err: sqlx::Error) -> ApiError {
     if let sqlx::Error::Database(e) = &err
         && e.is_unique_violation()
@@ -29,7 +31,17 @@ pub fn db(err: sqlx::Error) -> ApiError {
         )
         .with_source(err);
     }
-    crate::auth::routes::db(err)
+    ApiError::database(err)
+}
+
+/// [`db`] for the error of a `COMMIT`: when the connection broke with the
+/// `COMMIT` under way, the 503 says the change may have been saved (see
+/// [`ApiError::database_commit`]).
+pub fn db_commit(err: sqlx::Error) -> ApiError {
+    if ops_kit::sql::DbFault::commit_outcome_unknown(&err) {
+        return ApiError::database_commit(err);
+    }
+    db(err)
 }
 
 /// Opens the read-only snapshot a reading request works in, scoped to

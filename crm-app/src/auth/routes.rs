@@ -121,21 +121,11 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// A database error as the client sees it: 503 when the database is out
-/// of reach or busy (a lock or serialization conflict), 500 otherwise.
+/// A database error as the client sees it: 503 with `Retry-After` when
+/// the database is out of reach, the connection was lost or it is busy,
+/// 500 otherwise (see [`ApiError::database`]).
 pub fn db(err: sqlx::Error) -> ApiError {
-    let busy = matches!(&err, sqlx::Error::Database(e)
-        if e.message().contains("database is locked")
-            || e.code().is_some_and(|c| c == "40001" || c == "40P01"));
-    if busy {
-        return ApiError::unavailable("the database is busy; try again").with_source(err);
-    }
-    match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-            ApiError::unavailable("the database is unavailable; try again later").with_source(err)
-        }
-        other => ApiError::internal(other),
-    }
+    ApiError::database(err)
 }
 
 fn token_hash(token: &str) -> Vec<u8> {
@@ -233,7 +223,7 @@ async fn auth_register(
         ));
     }
     let session = issue_session(&state, &mut tx, &user, Uuid::new_v4()).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(ApiError::database_commit)?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
@@ -353,7 +343,7 @@ async fn login(
     let family = Uuid::new_v4();
     let session = issue_session(state, &mut tx, user, family).await?;
     events::login(&mut tx, origin, user.tenant_id, user.id, family).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(ApiError::database_commit)?;
     Ok(session)
 }
 
@@ -416,7 +406,7 @@ async fn auth_refresh(
             stored.family_id,
         )
         .await?;
-        tx.commit().await.map_err(db)?;
+        tx.commit().await.map_err(ApiError::database_commit)?;
         tracing::warn!(
             tenantId = %claims.tid,
             userId = %claims.sub,
@@ -435,7 +425,7 @@ async fn auth_refresh(
         .await
         .map_err(db)?;
     let session = issue_session(&state, &mut tx, &user, stored.family_id).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(ApiError::database_commit)?;
     Ok(Json(session))
 }
 
@@ -470,7 +460,7 @@ async fn auth_logout(
         )
         .await?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(ApiError::database_commit)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -21,7 +21,7 @@ use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, Claim, IdempotencyKey, IdempotencyKeyHeader};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
-use crate::api::{db, money, now, read_tx};
+use crate::api::{db, db_commit, money, now, read_tx};
 use crate::openapi::schemas;
 use crate::state::AppState;
 
@@ -251,7 +251,7 @@ async fn leads_upsert(
             (StatusCode::CREATED, lead)
         }
     };
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     let mut view = lead.view();
     view["created"] = json!(status == StatusCode::CREATED);
     Ok((status, etag::headers(lead.version), Json(view)))
@@ -451,7 +451,7 @@ async fn lead_update(
     lead.version += 1;
     lead.updated_at = now();
     store::update(&mut tx, &lead).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(written(StatusCode::OK, &lead))
 }
 
@@ -475,7 +475,7 @@ async fn lead_delete(
     lead.updated_at = now;
     lead.version += 1;
     store::update(&mut tx, &lead).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(written(StatusCode::OK, &lead))
 }
 
@@ -521,7 +521,7 @@ async fn lead_restore(
     if let Some(claimed) = claimed {
         claimed.store(&mut tx, StatusCode::OK, &view).await?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok((StatusCode::OK, etag::headers(lead.version), Json(view)).into_response())
 }
 
@@ -641,7 +641,7 @@ async fn lead_status_update(
     lead.version += 1;
     store::update(&mut tx, &lead).await.map_err(db)?;
     store::insert_event(&mut tx, &event).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(written(StatusCode::OK, &lead))
 }
 

@@ -2,6 +2,7 @@
 //! banding, hardware, finishing, labour, installation, delivery), with
 //! server-computed totals, a lifecycle and revisions.
 
+pub mod accept;
 pub mod input;
 pub mod model;
 pub mod routes;

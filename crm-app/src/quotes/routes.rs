@@ -5,7 +5,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
-use ops_kit::audit::{self, AuditEntry};
+use ops_kit::audit::{self, AuditChanges, AuditEntry};
 use ops_kit::auth::Principal;
 use ops_kit::sql::Tx;
 use ops_kit::{ApiError, ClientIp, FieldError, RequestId, audited};
@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::accept;
 use super::input::{self, COMPUTED, HEADER_FIELDS, READ_ONLY};
 use super::model::{COLUMNS, LineRow, QuoteRow, STATUSES};
 use super::store;
@@ -23,7 +24,7 @@ use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, Claim, Claimed, IdempotencyKey, IdempotencyKeyHeader};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
-use crate::api::{db, now, read_tx};
+use crate::api::{db, db_commit, now, read_tx};
 use crate::leads;
 use crate::leads::store::StatusEvent;
 use crate::openapi::schemas;
@@ -196,9 +197,7 @@ async fn lead_follows(
     entry.changes = Some(json!({ "status": to, "cause": cause, "quoteId": q.id }));
     entry.ip_address = caller.ip.clone();
     entry.user_agent = caller.user_agent.clone();
-    audit::insert(tx, &entry).await.map_err(|e| {
-        ApiError::internal_message("the audit entry could not be recorded").with_source(e)
-    })?;
+    audit::insert(tx, &entry).await.map_err(ApiError::from)?;
     Ok(())
 }
 
@@ -360,7 +359,7 @@ async fn quote_upsert(
             .await
             .map_err(db)?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(answer(status, &quote, &lines, Some(new)))
 }
 
@@ -594,7 +593,7 @@ async fn quote_update(
             .await
             .map_err(db)?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(answer(StatusCode::OK, &quote, &lines, None))
 }
 
@@ -622,7 +621,7 @@ async fn quote_delete(
     quote.version += 1;
     store::save(&mut tx, &quote, false).await.map_err(db)?;
     let lines = load_lines(&mut tx, &quote).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(answer(StatusCode::OK, &quote, &lines, None))
 }
 
@@ -736,17 +735,18 @@ async fn quote_send(
         },
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 
 /// The customer accepted a sent quote; its lead moves to `won`. Accepted
-/// quotes are locked.
+/// quotes are locked. A quote whose lead is lost or soft-deleted is
+/// refused (see [`accept`]).
 #[utoipa::path(
     post, path = "/api/crm/quotes/{id}/accept", tag = "quotes",
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
            IdempotencyKeyHeader),
-    responses((status = 200, description = "The accepted quote", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, description = "Not sent, or expired", body = schemas::Error), (status = 412, body = schemas::Error))
+    responses((status = 200, description = "The accepted quote", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, description = "Not sent, expired, or its lead is lost (`lead_lost`) or deleted (`lead_deleted`); `allowedActions` lists what the quote allows instead", body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "quote.accept", resource = "quote", resource_id = path("id"))]
 async fn quote_accept(
@@ -771,6 +771,13 @@ async fn quote_accept(
                 )
                 .with_field("validUntil", json!(q.valid_until)));
             }
+            let tenant = caller.principal.tenant_id;
+            if let Some(lead) = leads::store::get(tx, tenant, q.lead_id, true)
+                .await
+                .map_err(db)?
+            {
+                accept::check_lead(lead.id, &lead.status, lead.deleted_at)?;
+            }
             q.status = "accepted".into();
             q.accepted_at = Some(now());
             lead_follows(
@@ -778,7 +785,7 @@ async fn quote_accept(
                 &caller,
                 q,
                 "won",
-                &["new", "contacted", "qualified", "quoted", "lost"],
+                &["new", "contacted", "qualified", "quoted"],
                 "quote.accept",
             )
             .await?;
@@ -786,7 +793,7 @@ async fn quote_accept(
         },
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 
@@ -839,19 +846,21 @@ async fn quote_reject(
         },
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 
 /// Starts a new revision of a sent or rejected quote: a draft with the same
 /// number, `revision + 1` and the same lines; the old one is superseded.
+/// Its `quote.revise` entry names the new revision, with the superseded
+/// one as `changes.supersedesQuoteId`.
 #[utoipa::path(
     post, path = "/api/crm/quotes/{id}/revise", tag = "quotes",
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
            IdempotencyKeyHeader),
     responses((status = 201, description = "The new draft revision", body = schemas::Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error))
 )]
-#[audited(action = "quote.revise", resource = "quote", resource_id = path("id"))]
+#[audited(action = "quote.revise", resource = "quote", resource_id = body("id"))]
 async fn quote_revise(
     request: ActionRequest,
     caller: Caller,
@@ -891,8 +900,11 @@ async fn quote_revise(
         },
     )
     .await?;
-    tx.commit().await.map_err(db)?;
-    Ok(response)
+    tx.commit().await.map_err(db_commit)?;
+    // The entry names the new revision; the one it replaces is in its
+    // changes, so that each revision's audit log tells where it came from.
+    let changes = AuditChanges(json!({ "supersedesQuoteId": request.id }));
+    Ok((changes, response).into_response())
 }
 
 /// Every revision of the quote's number, oldest first.

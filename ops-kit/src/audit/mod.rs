@@ -8,8 +8,8 @@
 //!   SQLite; create it with [`migrate`]). The entry is written inside the
 //!   handler's [`Tx`](crate::sql::Tx) and the transaction commits only after
 //!   it: no committed change without its entry, no entry for a change that
-//!   rolled back. If the entry cannot be written the request fails with 500
-//!   and the change rolls back.
+//!   rolled back. If the entry cannot be written the request fails (503 when
+//!   the database went away, 500 otherwise) and the change rolls back.
 //! - [`TracingSink`] (the default) writes one `[AUDIT]` log line.
 //!
 //! Entries are append-only (the tables refuse `UPDATE`, `DELETE` and
@@ -41,12 +41,14 @@
 //! # Ok(()) }
 //! ```
 
+mod changes;
 mod entry;
 mod redact;
 pub(crate) mod request;
 mod sink;
 mod sql;
 
+pub use self::changes::AuditChanges;
 pub use self::entry::{AuditEntry, GENESIS_HASH, chain_hash};
 pub use self::redact::{REDACTED, cap_size, is_secret_field, redact};
 pub use self::sink::{AuditError, AuditSink, SinkFuture, TracingSink};

@@ -13,11 +13,12 @@ use http::{HeaderValue, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::changes::AuditChanges;
 use super::entry::AuditEntry;
 use super::redact::{cap_size, redact};
 use crate::auth::Principal;
 use crate::context::{RequestScope, Services};
-use crate::sql::{Slot, TxSlot};
+use crate::sql::{DbFault, Slot, TxSlot};
 use crate::{ApiError, RequestId};
 
 /// Where the resource id of an entry comes from.
@@ -155,7 +156,9 @@ impl AuditPathParams {
 impl AuditRequest {
     /// Records the entry for a 2xx response inside the handler's
     /// transaction and commits it; rolls back and records nothing
-    /// otherwise. A failure to record turns the response into a 500.
+    /// otherwise. A failure to record turns the response into a 500, or a
+    /// 503 when the database is unavailable or busy (see
+    /// [`ApiError::database`]).
     pub async fn finish<R: IntoResponse>(
         self,
         result: R,
@@ -163,7 +166,8 @@ impl AuditRequest {
         path: Option<AuditPathParams>,
         spec: &'static AuditSpec,
     ) -> Response {
-        let response = result.into_response();
+        let mut response = result.into_response();
+        let handler_changes = response.extensions_mut().remove::<AuditChanges>();
         // The handler's body has ended, and with it its `Tx` (the macro
         // moves every argument into the body). A guard still held means the
         // transaction escaped the handler (a spawned task, a streaming
@@ -228,8 +232,13 @@ impl AuditRequest {
         entry.tenant_id = self.principal.as_ref().map(|p| p.tenant_id);
         entry.user_id = self.principal.as_ref().map(|p| p.user_id);
         entry.resource_id = resource_id;
-        entry.changes =
-            body.and_then(|raw| changes_of(&raw, spec.redact, services.max_changes_bytes));
+        entry.changes = match handler_changes {
+            Some(AuditChanges(mut value)) => {
+                redact(&mut value, spec.redact);
+                Some(cap_size(value, services.max_changes_bytes))
+            }
+            None => body.and_then(|raw| changes_of(&raw, spec.redact, services.max_changes_bytes)),
+        };
         entry.ip_address = client_ip(self.peer, self.forwarded_for.as_ref(), services.proxy_hops)
             .map(|ip| ip.to_string());
         entry.user_agent = self.user_agent.as_ref().map(|ua| {
@@ -246,17 +255,19 @@ impl AuditRequest {
                 let _ = tx.rollback().await;
             }
             tracing::error!(target: "ops_kit::audit", action = spec.action, error = %err, "[AUDIT ERROR] the entry could not be recorded; the change was rolled back");
-            return ApiError::internal_message("the audit entry could not be recorded")
-                .with_source(err)
-                .into_response();
+            return ApiError::from(err).into_response();
         }
         if let Some(tx) = tx
             && let Err(err) = tx.commit().await
         {
             services.metrics.record_audit(false);
-            return ApiError::internal_message("the change could not be committed")
-                .with_source(err)
-                .into_response();
+            return match DbFault::of(&err) {
+                DbFault::Other => {
+                    ApiError::internal_message("the change could not be committed").with_source(err)
+                }
+                _ => ApiError::database_commit(err),
+            }
+            .into_response();
         }
         services.metrics.record_audit(true);
         Response::from_parts(parts, response_body)

@@ -21,7 +21,8 @@ use crate::sql::Transaction;
 pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AuditError>> + Send + 'a>>;
 
 /// Why an audit entry could not be recorded. The request that made the
-/// change then fails with a 500 envelope and its transaction rolls back.
+/// change then fails (a 503 when the database went away, a 500 otherwise)
+/// and its transaction rolls back.
 ///
 /// # Example
 ///
@@ -38,6 +39,33 @@ pub enum AuditError {
     /// Another kind of sink failed.
     #[error("the audit sink failed: {0}")]
     Sink(String),
+}
+
+/// The envelope for an entry that could not be recorded: when the
+/// database went away under the request (see
+/// [`DbFault`](crate::sql::DbFault)), the 503 of
+/// [`ApiError::database`](crate::ApiError::database), which the client may
+/// retry; otherwise a 500 whose cause is logged.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::{ApiError, audit::AuditError};
+///
+/// let lost = AuditError::Database(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()));
+/// assert_eq!(ApiError::from(lost).status(), 503);
+/// assert_eq!(ApiError::from(AuditError::Sink("queue full".into())).status(), 500);
+/// ```
+impl From<AuditError> for crate::ApiError {
+    fn from(err: AuditError) -> Self {
+        match err {
+            AuditError::Database(err) if crate::sql::DbFault::of(&err).is_transient() => {
+                crate::ApiError::database(err)
+            }
+            err => crate::ApiError::internal_message("the audit entry could not be recorded")
+                .with_source(err),
+        }
+    }
 }
 
 /// Where audit entries go.

@@ -31,9 +31,12 @@
 //! # Ok(()) }
 //! ```
 
+mod availability;
+mod fault;
 mod pool;
 mod tx;
 
+pub use self::fault::DbFault;
 pub use self::pool::{Backend, Pool, PoolError, Transaction};
 pub(crate) use self::tx::{Slot, TxSlot};
 pub use self::tx::{Tx, TxRejection};

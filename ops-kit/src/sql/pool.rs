@@ -1,6 +1,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::{DbFault, availability};
 use crate::health::{CheckError, HealthCheck};
 
 /// Which database a [`Pool`] talks to.
@@ -102,12 +103,17 @@ pub enum PoolError {
     /// The directory for a SQLite file could not be created.
     #[error("cannot create the directory for the SQLite database: {0}")]
     Directory(#[source] std::io::Error),
+    /// [`connect_lazy_existing`](Pool::connect_lazy_existing) was given a
+    /// SQLite file that does not exist.
+    #[error("the SQLite database {} does not exist", .0.display())]
+    Missing(std::path::PathBuf),
 }
 
 impl Pool {
     /// A pool for `url` (`postgres://…` or `sqlite://…`) that connects on
     /// first use, tuned for request handling: at most 3 s to get a
-    /// connection (a request fails fast when the database is down), no ping
+    /// connection, 300 ms once the database is known to be down (see
+    /// [`begin`](Self::begin)), no ping
     /// before each checkout. SQLite files (and their directory) are created
     /// when missing and run in WAL mode with foreign keys on.
     ///
@@ -144,6 +150,36 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub fn connect_lazy_sized(url: &str, max_connections: Option<u32>) -> Result<Self, PoolError> {
+        Self::build(url, max_connections, Create::IfMissing)
+    }
+
+    /// [`connect_lazy_sized`](Self::connect_lazy_sized) for a database that
+    /// must already exist: a SQLite file that is not there is an error
+    /// naming its path, and neither the file nor its directory is created.
+    /// For operator jobs, where a mistyped path must not leave an empty
+    /// database behind. (A PostgreSQL database is never created by either.)
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::sql::{Pool, PoolError};
+    ///
+    /// let path = std::env::temp_dir().join("no-such-dir-4711/crm.db");
+    /// let err = Pool::connect_lazy_existing(&format!("sqlite://{}", path.display()), Some(1)).unwrap_err();
+    /// assert!(matches!(&err, PoolError::Missing(p) if *p == path));
+    /// assert!(err.to_string().contains("no-such-dir-4711/crm.db"));
+    /// assert!(!path.parent().unwrap().exists());
+    /// ```
+    pub fn connect_lazy_existing(
+        url: &str,
+        max_connections: Option<u32>,
+    ) -> Result<Self, PoolError> {
+        Self::build(url, max_connections, Create::Never)
+    }
+
+    fn build(url: &str, max_connections: Option<u32>, create: Create) -> Result<Self, PoolError> {
+        // Only SQLite creates anything.
+        let _ = create;
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
             #[cfg(feature = "postgres")]
@@ -163,16 +199,26 @@ impl Pool {
                 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|_| PoolError::InvalidUrl)?
-                    .create_if_missing(true)
+                    .create_if_missing(create == Create::IfMissing)
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
                 let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-                if !in_memory
-                    && let Some(dir) = options.get_filename().parent()
-                    && !dir.as_os_str().is_empty()
-                {
-                    std::fs::create_dir_all(dir).map_err(PoolError::Directory)?;
+                if !in_memory {
+                    let file = options.get_filename();
+                    match create {
+                        Create::Never if !file.is_file() => {
+                            return Err(PoolError::Missing(file.to_path_buf()));
+                        }
+                        Create::Never => {}
+                        Create::IfMissing => {
+                            if let Some(dir) = file.parent()
+                                && !dir.as_os_str().is_empty()
+                            {
+                                std::fs::create_dir_all(dir).map_err(PoolError::Directory)?;
+                            }
+                        }
+                    }
                 }
                 let pool = SqlitePoolOptions::new()
                     // An in-memory database lives and dies with its one
@@ -238,6 +284,14 @@ impl Pool {
     /// the write lock at once, so that a transaction that reads first and
     /// writes later cannot fail half-way because another writer got there
     /// in between.
+    ///
+    /// # Fails fast while the database is down
+    ///
+    /// Once the pool's readiness check has failed (or a begin lost its
+    /// connection), every `begin*` waits at most 300 ms, not the pool's
+    /// 3 s, and fails with `PoolTimedOut` (a 503 through
+    /// [`ApiError::database`](crate::ApiError::database)). The next check
+    /// or begin that reaches the database ends this by itself.
     ///
     /// # Example
     ///
@@ -381,6 +435,15 @@ impl Pool {
         }
     }
 
+    fn availability_key(&self) -> usize {
+        match self {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => availability::key(pool),
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => availability::key(pool),
+        }
+    }
+
     /// Connections open now, and how many of them are idle.
     ///
     /// # Example
@@ -399,14 +462,32 @@ impl Pool {
     }
 }
 
+/// Whether opening a SQLite database may create it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Create {
+    IfMissing,
+    Never,
+}
+
 impl HealthCheck for Pool {
+    /// Pings the database; the result also marks the pool up or down for
+    /// the fail-fast rule of [`begin`](Pool::begin) (a check abandoned at
+    /// its timeout marks it down).
     async fn check(&self) -> Result<(), CheckError> {
-        match self {
+        let key = self.availability_key();
+        let abandoned = availability::DownUnlessDisarmed(Some(key));
+        let result = match self {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => crate::health::PoolCheck::new(pool.clone()).check().await,
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => crate::health::PoolCheck::new(pool.clone()).check().await,
+        };
+        abandoned.disarm();
+        match result {
+            Ok(()) => availability::mark_up(key),
+            Err(_) => availability::mark_down(key),
         }
+        result
     }
 
     fn healthy_label(&self) -> &'static str {
@@ -576,13 +657,39 @@ impl Transaction {
 /// next request's `BEGIN` silently joins it (read-only, or holding locks).
 /// In its own task the `BEGIN` always completes; if nobody is waiting any
 /// more, the finished transaction is dropped, which rolls it back as usual.
+///
+/// A `BEGIN` that fails because its pooled connection was lost is tried
+/// once more. While the database is marked down (see `availability`), the caller
+/// waits at most `FAIL_FAST` and gets `PoolTimedOut`; the task goes on, and
+/// its success marks the database up again.
 async fn begin_detached<DB: sqlx::Database>(
     pool: &sqlx::Pool<DB>,
     statement: impl Into<std::borrow::Cow<'static, str>>,
 ) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    let key = availability::key(pool);
     let pool = pool.clone();
     let statement = statement.into();
-    tokio::spawn(async move { pool.begin_with(statement).await })
-        .await
-        .map_err(|_| sqlx::Error::WorkerCrashed)?
+    let task = tokio::spawn(async move {
+        let mut result = pool.begin_with(statement.clone()).await;
+        // A pooled connection the server ended while it was idle (a
+        // restart, a failover, an operator's pg_terminate_backend) fails
+        // its first statement. Nothing was begun: one more try, on a
+        // connection the pool opens afresh, hides it from the request.
+        if let Err(err) = &result
+            && DbFault::of(err) == DbFault::Unavailable
+            && !matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+        {
+            result = pool.begin_with(statement).await;
+        }
+        availability::record(key, &result);
+        result
+    });
+    let joined = if availability::is_down(key) {
+        tokio::time::timeout(availability::FAIL_FAST, task)
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+    } else {
+        task.await
+    };
+    joined.map_err(|_| sqlx::Error::WorkerCrashed)?
 }

@@ -188,7 +188,8 @@ pub enum TxRejection {
     /// The app was built without [`App::database`](crate::App::database).
     #[error("the Tx extractor needs App::database")]
     NoDatabase,
-    /// The database did not give a connection in time.
+    /// No transaction could be begun: no connection in time, or the
+    /// connection was lost (a 503; see [`ApiError::database`]).
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
     /// A handler asked for two transactions in one audited request.
@@ -199,11 +200,7 @@ pub enum TxRejection {
 impl IntoResponse for TxRejection {
     fn into_response(self) -> Response {
         match self {
-            TxRejection::Unavailable(err) => {
-                ApiError::unavailable("the database is unavailable; try again later")
-                    .with_source(err)
-                    .into_response()
-            }
+            TxRejection::Unavailable(err) => ApiError::database(err).into_response(),
             other => ApiError::internal(other).into_response(),
         }
     }
