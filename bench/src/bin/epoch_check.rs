@@ -123,7 +123,11 @@ fn main() {
         for _ in 0..rounds {
             for (i, (name, app)) in variants.iter().enumerate() {
                 // Redis costs a round trip per request: fewer of them.
-                let n = if name.contains("Redis") { requests / 10 } else { requests };
+                let n = if name.contains("Redis") {
+                    requests / 10
+                } else {
+                    requests
+                };
                 samples[i].push(round(app, &bearer, n).await);
             }
         }
