@@ -189,6 +189,7 @@ on_both_databases!(
     a_removed_users_leads_are_left_unassigned_and_their_email_is_free_again,
     changing_a_password_needs_the_current_one_and_ends_every_other_login,
     the_last_admin_can_be_neither_demoted_nor_removed,
+    two_admins_demoting_each_other_at_once_leave_one_admin,
     a_member_may_not_change_roles_or_remove_users,
     another_tenants_user_is_not_found,
     a_role_change_refuses_input_that_is_not_a_role,
@@ -469,6 +470,41 @@ async fn the_last_admin_can_be_neither_demoted_nor_removed(h: &Harness) {
         (status, body["role"].as_str()),
         (StatusCode::OK, Some("member"))
     );
+}
+
+async fn two_admins_demoting_each_other_at_once_leave_one_admin(h: &Harness) {
+    let ada = h.register("ada@example.com").await;
+    let joe = h.add(&ada, "joe@example.com", "admin").await;
+    let (a, b) = tokio::join!(
+        h.set_role(&ada, &joe.id, "member"),
+        h.set_role(&joe, &ada.id, "member")
+    );
+    let statuses = [a.0, b.0];
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    // The other is refused: by the rule, by the epoch check (its caller was
+    // demoted first), or (SQLite, one writer at a time) as busy; never a
+    // second demotion.
+    assert!(
+        statuses.iter().all(|s| [
+            StatusCode::OK,
+            StatusCode::CONFLICT,
+            StatusCode::SERVICE_UNAVAILABLE
+        ]
+        .contains(s)),
+        "{a:?} {b:?}"
+    );
+    let (_, list) = h.call("GET", "/api/users", Some(&ada.access), None).await;
+    let admins = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["role"] == "admin")
+        .count();
+    assert_eq!(admins, 1);
 }
 
 async fn a_member_may_not_change_roles_or_remove_users(h: &Harness) {
