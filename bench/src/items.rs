@@ -89,7 +89,7 @@ async fn as_some_tenant(
     req.extensions_mut().insert(Principal::new(
         Uuid::from_u128(1_000_000 + u128::from(n)),
         Uuid::from_u128(1 + u128::from(n)),
-        Role::new("admin"),
+        Role::Admin,
     ));
     next.run(req).await
 }

@@ -30,7 +30,8 @@ pub const REQUIRED: &[(&str, &[&str])] = &[
     ("quote_lines", ALL),
     ("quote_counters", ALL),
     ("quote_events", ALL),
-    ("user_logins", &["SELECT", "INSERT"]),
+    // DELETE: a removed user's email may be registered again.
+    ("user_logins", &["SELECT", "INSERT", "DELETE"]),
     ("audit_logs", &["SELECT", "INSERT"]),
     ("audit_chain_heads", &["SELECT", "INSERT", "UPDATE"]),
 ];
@@ -43,7 +44,8 @@ const ALL: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE"];
 /// ```
 /// let sql = crm_app::grants::statements("crm_app");
 /// assert!(sql.starts_with("GRANT USAGE ON SCHEMA public TO crm_app;\n"));
-/// assert!(sql.contains("GRANT SELECT, INSERT ON user_logins, audit_logs TO crm_app;\n"));
+/// assert!(sql.contains("GRANT SELECT, INSERT, DELETE ON user_logins TO crm_app;\n"));
+/// assert!(sql.contains("GRANT SELECT, INSERT ON audit_logs TO crm_app;\n"));
 /// ```
 pub fn statements(role: &str) -> String {
     let mut groups: Vec<(&[&str], Vec<&str>)> = Vec::new();

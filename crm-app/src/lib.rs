@@ -25,7 +25,7 @@ use std::sync::Arc;
 use axum::Router;
 use ops_kit::App;
 use ops_kit::audit::SqlSink;
-use ops_kit::auth::{AuthLayer, Tokens};
+use ops_kit::auth::{AuthLayer, TokenEpochs, Tokens};
 use ops_kit::cache::Cache;
 use ops_kit::config::Env;
 use ops_kit::sql::Pool;
@@ -65,6 +65,7 @@ pub fn cache(config: &Config) -> Cache {
 /// The shared state for a configuration, a pool and a cache.
 pub fn state(config: &Config, pool: Pool, cache: Cache) -> AppState {
     AppState {
+        epochs: TokenEpochs::new(cache.clone(), auth::epochs::UserEpochs::new(pool.clone())),
         pool,
         tokens: Arc::new(Tokens::new(
             &config.jwt_secret,
@@ -88,9 +89,9 @@ fn dummy_hash() -> Arc<str> {
 }
 
 /// The CRM's own routes (the probes are added by ops-kit), behind the
-/// token check.
+/// token check, which includes the user's token epoch.
 pub fn routes(state: AppState, bypass_auth: bool) -> Router {
-    let mut auth = AuthLayer::new(state.tokens.clone());
+    let mut auth = AuthLayer::new(state.tokens.clone()).check_epochs(state.epochs.clone());
     if bypass_auth {
         auth = auth.bypass_as(seed::dev_admin());
     }

@@ -21,7 +21,7 @@ pub const DEV_ADMIN_PASSWORD: &str = "admin123";
 
 /// The principal requests act as under `BYPASS_AUTH=true` in development.
 pub fn dev_admin() -> Principal {
-    Principal::new(DEV_ADMIN_ID, DEMO_TENANT_ID, Role::new(Role::ADMIN))
+    Principal::new(DEV_ADMIN_ID, DEMO_TENANT_ID, Role::Admin)
 }
 
 /// Creates the demo tenant and the dev admin unless they exist.
@@ -36,7 +36,7 @@ pub async fn run(pool: &Pool) -> Result<(), Box<dyn std::error::Error + Send + S
         email: DEV_ADMIN_EMAIL.into(),
         name: "Dev Admin".into(),
         password_hash: crate::auth::password::hash(DEV_ADMIN_PASSWORD.into()).await?,
-        role: Role::ADMIN.into(),
+        role: Role::Admin.as_str().into(),
     };
     store::create_tenant_with_admin(&mut tx, DEMO_TENANT_ID, "Cutlist Demo Shop", &admin).await?;
     tx.commit().await?;

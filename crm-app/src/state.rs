@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ops_kit::auth::Tokens;
+use ops_kit::auth::{TokenEpochs, Tokens};
 use ops_kit::sql::Pool;
 
 use crate::auth::throttle::Throttle;
@@ -19,4 +19,7 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// Counts failed logins.
     pub throttle: Throttle,
+    /// The users' current token epochs, checked on every request and
+    /// published after each change that revokes tokens.
+    pub epochs: TokenEpochs,
 }

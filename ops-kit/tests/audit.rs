@@ -101,7 +101,7 @@ async fn with_test_principal(mut req: Request, next: Next) -> Response {
     {
         let tenant = Uuid::parse_str(user).unwrap();
         req.extensions_mut()
-            .insert(Principal::new(USER, tenant, Role::new("admin")));
+            .insert(Principal::new(USER, tenant, Role::Admin));
     }
     next.run(req).await
 }

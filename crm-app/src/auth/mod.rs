@@ -1,6 +1,9 @@
 //! Tenants, users and sessions: registration, login, token refresh with
-//! rotation and reuse detection, logout.
+//! rotation and reuse detection, logout, password changes, and the token
+//! epochs that revoke a user's access tokens at once.
 
+pub mod account;
+pub mod epochs;
 pub mod events;
 pub mod input;
 pub mod password;

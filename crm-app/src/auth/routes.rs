@@ -36,7 +36,9 @@ pub fn public_router() -> OpenApiRouter<AppState> {
 
 /// The routes that need the caller.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(auth_me))
+    OpenApiRouter::new()
+        .routes(routes!(auth_me))
+        .merge(super::account::router())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -132,22 +134,29 @@ fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Issues an access and a refresh token for `user` in `family`, storing
-/// the refresh token's hash.
-async fn issue_session(
+/// Issues an access and a refresh token for `user` in `family`, at the
+/// user's current token epoch (read in `tx`, so after any bump it made),
+/// storing the refresh token's hash.
+pub(crate) async fn issue_session(
     state: &AppState,
     tx: &mut Transaction,
     user: &store::UserRow,
     family: Uuid,
 ) -> Result<Session, ApiError> {
-    let principal = Principal::new(user.id, user.tenant_id, Role::new(user.role.as_str()));
+    let role: Role = user.role.parse().map_err(ApiError::internal)?;
+    let principal = Principal::new(user.id, user.tenant_id, role);
+    let epoch = crate::users::store::token_epoch(tx, user.tenant_id, user.id)
+        .await
+        .map_err(db)?
+        .and_then(|e| u64::try_from(e).ok())
+        .ok_or_else(|| ApiError::unauthorized("the user no longer exists"))?;
     let (access, _) = state
         .tokens
-        .issue(TokenKind::Access, &principal, family)
+        .issue_with_epoch(TokenKind::Access, &principal, family, epoch)
         .map_err(ApiError::internal)?;
     let (refresh, claims) = state
         .tokens
-        .issue(TokenKind::Refresh, &principal, family)
+        .issue_with_epoch(TokenKind::Refresh, &principal, family, epoch)
         .map_err(ApiError::internal)?;
     let expires_at =
         chrono::DateTime::from_timestamp(claims.exp as i64, 0).unwrap_or_else(Utc::now);
@@ -209,7 +218,7 @@ async fn auth_register(
         email,
         name,
         password_hash,
-        role: Role::ADMIN.into(),
+        role: Role::Admin.as_str().into(),
     };
     let mut tx = state.pool.begin_for_tenant(tenant_id).await.map_err(db)?;
     // A new tenant has no users yet, so its admin's email cannot be taken

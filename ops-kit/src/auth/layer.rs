@@ -3,18 +3,22 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
-use futures_util::future::Either;
+use futures_util::future::{BoxFuture, Either};
 use http::{Request, header};
 use tower::{Layer, Service};
 
-use super::{Principal, TokenError, TokenKind, Tokens};
+use super::{Principal, TokenEpochs, TokenError, TokenKind, Tokens};
 
 /// Checks `Authorization: Bearer <access token>` and makes the token's
 /// [`Principal`] the request's.
 ///
 /// - A valid access token: the principal is inserted; the handler runs.
-/// - An invalid one (expired, tampered, a refresh token, wrong issuer…):
-///   401 with the error envelope; the handler does not run.
+/// - An invalid one (expired, tampered, a refresh token, wrong issuer, an
+///   unknown role, dated in the future…): 401 with the error envelope; the
+///   handler does not run.
+/// - With [`check_epochs`](Self::check_epochs), a valid token issued at an
+///   epoch that is no longer the user's (removed, role or password changed
+///   since): 401 as well.
 /// - No token: the request goes on anonymous; handlers that need a caller
 ///   take the `Principal` extractor, which answers 401. With
 ///   [`bypass_as`](Self::bypass_as) (development only) it acts as the
@@ -38,6 +42,7 @@ use super::{Principal, TokenError, TokenKind, Tokens};
 pub struct AuthLayer {
     tokens: Arc<Tokens>,
     bypass: Option<Principal>,
+    epochs: Option<TokenEpochs>,
 }
 
 impl AuthLayer {
@@ -50,7 +55,7 @@ impl AuthLayer {
     /// # use std::sync::Arc; use axum::{Router, body::Body, routing::get}; use http::Request; use tower::ServiceExt;
     /// # use ops_kit::auth::{AuthLayer, Principal, Role, TokenKind, Tokens};
     /// # let tokens = Arc::new(Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api"));
-    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
     /// let app = Router::new()
     ///     .route("/me", get(|p: Principal| async move { p.user_id.to_string() }))
     ///     .layer(AuthLayer::new(tokens.clone()));
@@ -65,7 +70,45 @@ impl AuthLayer {
         Self {
             tokens,
             bypass: None,
+            epochs: None,
         }
+    }
+
+    /// Also checks each token's epoch against the user's current one (see
+    /// [`TokenEpochs`]): a token issued before the user was removed, or
+    /// changed role or password, is refused at once. A cached epoch costs
+    /// one cache read per request; a miss, one read of the store.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc; use axum::{Router, body::Body, routing::get}; use http::Request; use tower::ServiceExt;
+    /// # use ops_kit::auth::{AuthLayer, EpochStore, Principal, Role, TokenEpochs, TokenKind, Tokens};
+    /// # let tokens = Arc::new(Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api"));
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
+    /// /// Every user is at epoch 1.
+    /// struct Users;
+    /// impl EpochStore for Users {
+    ///     type Error = std::convert::Infallible;
+    ///     async fn epoch(&self, _: uuid::Uuid, _: uuid::Uuid) -> Result<Option<u64>, Self::Error> {
+    ///         Ok(Some(1))
+    ///     }
+    /// }
+    /// let epochs = TokenEpochs::new(ops_kit::cache::Cache::memory(), Users);
+    /// let app = Router::new()
+    ///     .route("/me", get(|p: Principal| async move { p.user_id.to_string() }))
+    ///     .layer(AuthLayer::new(tokens.clone()).check_epochs(epochs));
+    /// for (epoch, status) in [(1, 200), (0, 401)] {
+    ///     let (token, _) = tokens.issue_with_epoch(TokenKind::Access, &user, uuid::Uuid::new_v4(), epoch)?;
+    ///     let request = Request::get("/me").header("authorization", format!("Bearer {token}"));
+    ///     assert_eq!(app.clone().oneshot(request.body(Body::empty())?).await?.status(), status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn check_epochs(mut self, epochs: TokenEpochs) -> Self {
+        self.epochs = Some(epochs);
+        self
     }
 
     /// Requests without a token act as `principal`. For development only:
@@ -78,7 +121,7 @@ impl AuthLayer {
     /// # use std::sync::Arc; use axum::{Router, body::{Body, to_bytes}, routing::get}; use http::Request; use tower::ServiceExt;
     /// # use ops_kit::auth::{AuthLayer, Principal, Role, Tokens};
     /// # let tokens = Arc::new(Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api"));
-    /// let dev = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("admin"));
+    /// let dev = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Admin);
     /// let app = Router::new()
     ///     .route("/me", get(|p: Principal| async move { p.user_id.to_string() }))
     ///     .layer(AuthLayer::new(tokens).bypass_as(dev.clone()));
@@ -115,7 +158,7 @@ impl<S> Layer<S> for AuthLayer {
 /// # use std::sync::Arc; use axum::{body::{Body, to_bytes}, response::Response}; use http::Request;
 /// # use ops_kit::auth::{Auth, AuthLayer, Principal, Role, TokenKind, Tokens};
 /// # let tokens = Arc::new(Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api"));
-/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
 /// use tower::{Layer, ServiceExt, service_fn};
 ///
 /// let service: Auth<_> = AuthLayer::new(tokens.clone()).layer(service_fn(|req: Request<Body>| async move {
@@ -136,29 +179,49 @@ pub struct Auth<S> {
 
 impl<S, B> Service<Request<B>> for Auth<S>
 where
-    S: Service<Request<B>, Response = Response>,
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+    type Future = Either<
+        Ready<Result<Response, S::Error>>,
+        Either<S::Future, BoxFuture<'static, Result<Response, S::Error>>>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let principal = match bearer(&req) {
+        let claims = match bearer(&req) {
             Some(Ok(token)) => match self.layer.tokens.verify(TokenKind::Access, token) {
-                Ok(claims) => Some(claims.principal()),
+                Ok(claims) => Some(claims),
                 Err(err) => return Either::Left(ready(Ok(err.into_response()))),
             },
             Some(Err(err)) => return Either::Left(ready(Ok(err.into_response()))),
-            None => self.layer.bypass.clone(),
+            None => None,
         };
-        if let Some(principal) = principal {
-            req.extensions_mut().insert(principal);
-        }
-        Either::Right(self.inner.call(req))
+        let Some(claims) = claims else {
+            if let Some(principal) = self.layer.bypass.clone() {
+                req.extensions_mut().insert(principal);
+            }
+            return Either::Right(Either::Left(self.inner.call(req)));
+        };
+        req.extensions_mut().insert(claims.principal());
+        let Some(epochs) = self.layer.epochs.clone() else {
+            return Either::Right(Either::Left(self.inner.call(req)));
+        };
+        // The service that was polled ready is the one that must be called.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Either::Right(Either::Right(Box::pin(async move {
+            match epochs.check(&claims).await {
+                Ok(()) => inner.call(req).await,
+                Err(err) => Ok(err.into_response()),
+            }
+        })))
     }
 }
 
@@ -227,7 +290,7 @@ mod tests {
     }
 
     fn user() -> Principal {
-        Principal::new(Uuid::new_v4(), Uuid::new_v4(), Role::new("member"))
+        Principal::new(Uuid::new_v4(), Uuid::new_v4(), Role::Member)
     }
 
     #[tokio::test]

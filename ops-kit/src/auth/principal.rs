@@ -1,5 +1,4 @@
 use std::fmt;
-use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
@@ -7,88 +6,107 @@ use uuid::Uuid;
 
 use crate::ApiError;
 
-/// A role name, such as `admin`. Cheap to clone.
+/// What a user may do in its tenant: `admin` or `member`.
+///
+/// A role is parsed, never taken on trust: a token or a row naming any other
+/// role (`superadmin`, `Admin`, ``) does not parse, so a token claiming one
+/// is refused as a whole (401) rather than read as some default.
 ///
 /// # Example
 ///
 /// ```
 /// use ops_kit::auth::Role;
 ///
-/// let role = Role::new("admin");
+/// let role: Role = "admin".parse().unwrap();
 /// assert!(role.is_admin());
 /// assert_eq!(role.as_str(), "admin");
-/// assert!(!Role::new("member").is_admin());
+/// assert!(!Role::Member.is_admin());
+/// assert!("superadmin".parse::<Role>().is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Role(Arc<str>);
-
-impl Role {
-    /// The administrator role's name.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use ops_kit::auth::Role;
-    ///
-    /// assert_eq!(Role::ADMIN, "admin");
-    /// assert!(Role::new(Role::ADMIN).is_admin());
-    /// ```
-    pub const ADMIN: &'static str = "admin";
-
-    /// A role called `name`.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use ops_kit::auth::Role;
-    ///
-    /// let role = Role::new(String::from("sales"));
-    /// assert_eq!(role, Role::new("sales"));
-    /// assert_eq!(role.to_string(), "sales");
-    /// ```
-    pub fn new(name: impl Into<Arc<str>>) -> Self {
-        Self(name.into())
-    }
-
-    /// The role's name.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use ops_kit::auth::Role;
-    ///
-    /// let role = Role::new("member");
-    /// assert_eq!(role.as_str(), "member");
-    /// ```
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether this is [`Role::ADMIN`].
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use ops_kit::auth::Role;
-    ///
-    /// assert!(Role::new("admin").is_admin());
-    /// assert!(!Role::new("Admin").is_admin()); // names are compared exactly
-    /// assert!(!Role::new("member").is_admin());
-    /// ```
-    pub fn is_admin(&self) -> bool {
-        &*self.0 == Self::ADMIN
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages the tenant: its users, its settings, its audit trail.
+    Admin,
+    /// Works with the tenant's data.
+    Member,
 }
 
-impl fmt::Debug for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl Role {
+    /// Every role, for validation messages and schemas.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::Role;
+    ///
+    /// let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+    /// assert_eq!(names, ["admin", "member"]);
+    /// ```
+    pub const ALL: [Role; 2] = [Role::Admin, Role::Member];
+
+    /// The role's name, as tokens and the database spell it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::Role;
+    ///
+    /// assert_eq!(Role::Member.as_str(), "member");
+    /// assert_eq!(Role::Admin.to_string(), "admin");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// Whether this is [`Role::Admin`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ops_kit::auth::Role;
+    ///
+    /// assert!(Role::Admin.is_admin());
+    /// assert!(!Role::Member.is_admin());
+    /// ```
+    pub fn is_admin(self) -> bool {
+        self == Role::Admin
     }
 }
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not `admin` or `member`.
+///
+/// # Example
+///
+/// ```
+/// use ops_kit::auth::{Role, UnknownRole};
+///
+/// let err: UnknownRole = "Admin".parse::<Role>().unwrap_err();
+/// assert_eq!(err.to_string(), "unknown role (must be admin or member)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role (must be admin or member)")]
+pub struct UnknownRole;
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+
+    /// Names are compared exactly: `Admin` and ` admin` are not roles.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "member" => Ok(Role::Member),
+            _ => Err(UnknownRole),
+        }
     }
 }
 
@@ -105,7 +123,7 @@ impl fmt::Display for Role {
 /// }
 /// let app: Router = Router::new().route("/me", get(whoami));
 ///
-/// let principal = Principal::new(uuid::Uuid::nil(), uuid::Uuid::nil(), Role::new("admin"));
+/// let principal = Principal::new(uuid::Uuid::nil(), uuid::Uuid::nil(), Role::Admin);
 /// assert!(principal.is_admin());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,9 +145,9 @@ impl Principal {
     /// use ops_kit::auth::{Principal, Role};
     ///
     /// let (user, tenant) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    /// let principal = Principal::new(user, tenant, Role::new("member"));
+    /// let principal = Principal::new(user, tenant, Role::Member);
     /// assert_eq!((principal.user_id, principal.tenant_id), (user, tenant));
-    /// assert_eq!(principal.role.as_str(), "member");
+    /// assert_eq!(principal.role, Role::Member);
     /// ```
     pub fn new(user_id: Uuid, tenant_id: Uuid, role: Role) -> Self {
         Self {
@@ -147,8 +165,8 @@ impl Principal {
     /// use ops_kit::auth::{Principal, Role};
     ///
     /// let id = uuid::Uuid::new_v4();
-    /// assert!(Principal::new(id, id, Role::new(Role::ADMIN)).is_admin());
-    /// assert!(!Principal::new(id, id, Role::new("member")).is_admin());
+    /// assert!(Principal::new(id, id, Role::Admin).is_admin());
+    /// assert!(!Principal::new(id, id, Role::Member).is_admin());
     /// ```
     pub fn is_admin(&self) -> bool {
         self.role.is_admin()
@@ -160,7 +178,7 @@ impl Principal {
     ///
     /// ```
     /// use ops_kit::auth::{Principal, Role};
-    /// let member = Principal::new(uuid::Uuid::nil(), uuid::Uuid::nil(), Role::new("member"));
+    /// let member = Principal::new(uuid::Uuid::nil(), uuid::Uuid::nil(), Role::Member);
     /// assert_eq!(member.require_admin().unwrap_err().status(), 403);
     /// ```
     pub fn require_admin(&self) -> Result<(), ApiError> {

@@ -17,7 +17,7 @@ use crate::ApiError;
 /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
 /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
 /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
-/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
 /// use ops_kit::auth::ACCESS_TOKEN_TTL;
 ///
 /// assert_eq!(ACCESS_TOKEN_TTL.as_secs(), 15 * 60);
@@ -35,7 +35,7 @@ pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
 /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
 /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
-/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
 /// use ops_kit::auth::REFRESH_TOKEN_TTL;
 ///
 /// assert_eq!(REFRESH_TOKEN_TTL.as_secs(), 7 * 24 * 60 * 60);
@@ -45,7 +45,10 @@ pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 /// ```
 pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
-/// The clock skew tolerated when checking `exp`: 30 seconds.
+/// The clock skew tolerated between the issuer's clock and ours: 30
+/// seconds, when checking `exp` (a token is still accepted up to 30 s after
+/// it), `nbf` and `iat` (a token dated up to 30 s ahead is accepted; any
+/// further ahead is refused as not yet valid).
 ///
 /// # Example
 ///
@@ -53,7 +56,7 @@ pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
 /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
-/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
 /// # let key = jsonwebtoken::EncodingKey::from_secret(b"k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)");
 /// use jsonwebtoken::{Header, encode};
 /// use ops_kit::auth::{LEEWAY, TokenError};
@@ -123,10 +126,14 @@ impl TokenKind {
     }
 }
 
-/// The claims of an ops-kit token. Every one is required when decoding.
+/// The claims of an ops-kit token, parsed into types: a token whose claims
+/// do not parse (a role other than `admin` or `member`, a `sub` that is not
+/// a UUID, a missing claim) is refused as a whole.
 ///
-/// `fam` groups the refresh tokens of one login: a service that sees a used
-/// refresh token again revokes its whole family.
+/// Every claim is required when decoding except `ver`, which tokens issued
+/// before epochs existed lack and which then reads as 0, the epoch every
+/// user starts at. `fam` groups the refresh tokens of one login: a service
+/// that sees a used refresh token again revokes its whole family.
 ///
 /// # Example
 ///
@@ -134,12 +141,13 @@ impl TokenKind {
 /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
 /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
 /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
-/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+/// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
 /// let family = uuid::Uuid::new_v4();
 /// let (token, claims) = tokens.issue(TokenKind::Refresh, &user, family)?;
 /// assert_eq!((claims.sub, claims.tid, claims.fam), (user.user_id, user.tenant_id, family));
 /// assert_eq!((claims.iss.as_str(), claims.aud.as_str()), ("crm", "crm-api"));
-/// assert_eq!((claims.role.as_str(), claims.typ), ("member", TokenKind::Refresh));
+/// assert_eq!((claims.role, claims.typ), (Role::Member, TokenKind::Refresh));
+/// assert_eq!(claims.ver, 0); // the user's token epoch; see `issue_with_epoch`
 /// assert_eq!(tokens.verify(TokenKind::Refresh, &token)?, claims);
 /// # Ok(()) }
 /// ```
@@ -150,13 +158,17 @@ pub struct Claims {
     /// The user's tenant.
     pub tid: Uuid,
     /// The user's role.
-    pub role: String,
+    pub role: Role,
     /// `access` or `refresh`.
     pub typ: TokenKind,
     /// The token's own id.
     pub jti: Uuid,
     /// The refresh-token family (the same for every token of one login).
     pub fam: Uuid,
+    /// The user's token epoch when the token was issued (see
+    /// [`TokenEpochs`](super::TokenEpochs)); 0 when absent.
+    #[serde(default)]
+    pub ver: u64,
     /// Issued at (seconds since the epoch).
     pub iat: u64,
     /// Expires at (seconds since the epoch).
@@ -176,7 +188,7 @@ impl Claims {
     /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
     /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
     /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
-    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
     /// let (token, _) = tokens.issue(TokenKind::Access, &user, uuid::Uuid::new_v4())?;
     /// let claims = tokens.verify(TokenKind::Access, &token)?;
     /// assert_eq!(claims.principal(), user);
@@ -184,7 +196,7 @@ impl Claims {
     /// # Ok(()) }
     /// ```
     pub fn principal(&self) -> Principal {
-        Principal::new(self.sub, self.tid, Role::new(self.role.as_str()))
+        Principal::new(self.sub, self.tid, self.role)
     }
 }
 
@@ -210,7 +222,16 @@ pub enum TokenError {
     /// `exp` has passed (beyond the leeway).
     #[error("token expired")]
     Expired,
-    /// Issuer or audience are not ours, or a claim is missing.
+    /// `nbf` or `iat` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// The user's token epoch has moved on since the token was issued (the
+    /// user was removed, changed role or changed password), or the user is
+    /// gone.
+    #[error("token revoked")]
+    Revoked,
+    /// Issuer or audience are not ours, or a claim is missing or does not
+    /// parse (an unknown role, for instance).
     #[error("token not issued for this service")]
     Claims,
     /// A refresh token where an access token was expected, or the reverse.
@@ -232,8 +253,10 @@ impl axum::response::IntoResponse for TokenError {
 ///
 /// The algorithm is pinned (a token that says `alg: none` or anything but
 /// HS256 is refused), `sub`, `tid`, `role`, `typ`, `jti`, `fam`, `iat`,
-/// `exp`, `iss` and `aud` are all required, the clock leeway is 30 s, and
-/// each kind of token is verified only as itself.
+/// `exp`, `iss` and `aud` are all required and typed (see [`Claims`]), a
+/// token dated in the future (`iat`, or `nbf` when present) is refused, the
+/// clock leeway is 30 s ([`LEEWAY`]), and each kind of token is verified
+/// only as itself.
 ///
 /// # Example
 ///
@@ -242,7 +265,7 @@ impl axum::response::IntoResponse for TokenError {
 /// use secrecy::SecretString;
 ///
 /// let tokens = Tokens::new(&SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm-app", "crm-api");
-/// let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("admin"));
+/// let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Admin);
 /// let family = uuid::Uuid::new_v4();
 /// let (token, _claims) = tokens.issue(TokenKind::Access, &user, family).unwrap();
 /// let claims = tokens.verify(TokenKind::Access, &token).unwrap();
@@ -272,7 +295,7 @@ impl Tokens {
     ///
     /// ```
     /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
-    /// # let user = ops_kit::auth::Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), ops_kit::auth::Role::new("member"));
+    /// # let user = ops_kit::auth::Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), ops_kit::auth::Role::Member);
     /// use ops_kit::auth::{TokenError, TokenKind, Tokens};
     /// use secrecy::SecretString;
     ///
@@ -307,7 +330,7 @@ impl Tokens {
     /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
     /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
     /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
-    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
     /// let family = uuid::Uuid::new_v4();
     /// let (access, a) = tokens.issue(TokenKind::Access, &user, family)?;
     /// let (refresh, r) = tokens.issue(TokenKind::Refresh, &user, family)?;
@@ -323,14 +346,40 @@ impl Tokens {
         principal: &Principal,
         family: Uuid,
     ) -> Result<(String, Claims), TokenError> {
+        self.issue_with_epoch(kind, principal, family, 0)
+    }
+
+    /// Issues a token like [`issue`](Self::issue), carrying the user's
+    /// current token epoch as `ver`, for services that revoke tokens with
+    /// [`TokenEpochs`](super::TokenEpochs).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
+    /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
+    /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
+    /// let (token, _) = tokens.issue_with_epoch(TokenKind::Access, &user, uuid::Uuid::new_v4(), 7)?;
+    /// assert_eq!(tokens.verify(TokenKind::Access, &token)?.ver, 7);
+    /// # Ok(()) }
+    /// ```
+    pub fn issue_with_epoch(
+        &self,
+        kind: TokenKind,
+        principal: &Principal,
+        family: Uuid,
+        epoch: u64,
+    ) -> Result<(String, Claims), TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: principal.user_id,
             tid: principal.tenant_id,
-            role: principal.role.as_str().to_owned(),
+            role: principal.role,
             typ: kind,
             jti: Uuid::new_v4(),
             fam: family,
+            ver: epoch,
             iat: now,
             exp: now + kind.ttl().as_secs(),
             iss: self.issuer.clone(),
@@ -349,18 +398,32 @@ impl Tokens {
     /// # fn main() -> Result<(), ops_kit::auth::TokenError> {
     /// # use ops_kit::auth::{Principal, Role, TokenKind, Tokens};
     /// # let tokens = Tokens::new(&secrecy::SecretString::from("k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"), "crm", "crm-api");
-    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::new("member"));
+    /// # let user = Principal::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member);
     /// use ops_kit::auth::TokenError;
     ///
     /// let (token, _) = tokens.issue(TokenKind::Refresh, &user, uuid::Uuid::new_v4())?;
     /// assert_eq!(tokens.verify(TokenKind::Refresh, &token)?.principal(), user);
     /// assert_eq!(tokens.verify(TokenKind::Access, &token), Err(TokenError::WrongKind));
     /// assert_eq!(tokens.verify(TokenKind::Access, "not-a-jwt"), Err(TokenError::Malformed));
+    ///
+    /// // Claims are typed: a role that is not ours refuses the whole token.
+    /// # let key = jsonwebtoken::EncodingKey::from_secret(b"k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)");
+    /// let (_, claims) = tokens.issue(TokenKind::Access, &user, uuid::Uuid::new_v4())?;
+    /// let mut forged = serde_json::to_value(&claims).unwrap();
+    /// forged["role"] = "superadmin".into();
+    /// let forged = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &forged, &key).unwrap();
+    /// assert_eq!(tokens.verify(TokenKind::Access, &forged), Err(TokenError::Claims));
+    /// // So is a token dated ahead of our clock by more than the leeway.
+    /// let mut early = claims.clone();
+    /// early.iat += 120;
+    /// let early = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &early, &key).unwrap();
+    /// assert_eq!(tokens.verify(TokenKind::Access, &early), Err(TokenError::NotYetValid));
     /// # Ok(()) }
     /// ```
     pub fn verify(&self, kind: TokenKind, token: &str) -> Result<Claims, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY.as_secs();
+        validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -369,16 +432,23 @@ impl Tokens {
                 use jsonwebtoken::errors::ErrorKind;
                 match err.kind() {
                     ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                     ErrorKind::InvalidSignature
                     | ErrorKind::InvalidAlgorithm
                     | ErrorKind::InvalidAlgorithmName => TokenError::Signature,
                     ErrorKind::InvalidIssuer
                     | ErrorKind::InvalidAudience
                     | ErrorKind::MissingRequiredClaim(_)
+                    | ErrorKind::InvalidClaimFormat(_)
                     | ErrorKind::Json(_) => TokenError::Claims,
                     _ => TokenError::Malformed,
                 }
             })?;
+        // jsonwebtoken leaves `iat` unchecked; a token from the future was
+        // minted by a clock (or a hand) we cannot trust.
+        if data.claims.iat > jsonwebtoken::get_current_timestamp() + LEEWAY.as_secs() {
+            return Err(TokenError::NotYetValid);
+        }
         if data.claims.typ != kind {
             return Err(TokenError::WrongKind);
         }
@@ -418,7 +488,7 @@ mod tests {
     }
 
     fn user() -> Principal {
-        Principal::new(Uuid::new_v4(), Uuid::new_v4(), Role::new("member"))
+        Principal::new(Uuid::new_v4(), Uuid::new_v4(), Role::Member)
     }
 
     fn sign(claims: &serde_json::Value, secret: &str, alg: Algorithm) -> String {
@@ -566,6 +636,87 @@ mod tests {
                 "a token without {claim} is refused"
             );
         }
+    }
+
+    #[test]
+    fn refuses_a_token_claiming_a_role_that_is_not_ours() {
+        let t = tokens();
+        for role in ["superadmin", "Admin", "ADMIN", "", " admin", "owner"] {
+            let mut claims = claims_json("access", 600);
+            claims["role"] = role.into();
+            assert_eq!(
+                t.verify(TokenKind::Access, &sign(&claims, SECRET, Algorithm::HS256)),
+                Err(TokenError::Claims),
+                "role {role:?}"
+            );
+        }
+        let mut not_a_string = claims_json("access", 600);
+        not_a_string["role"] = serde_json::json!(["admin"]);
+        assert_eq!(
+            t.verify(
+                TokenKind::Access,
+                &sign(&not_a_string, SECRET, Algorithm::HS256)
+            ),
+            Err(TokenError::Claims)
+        );
+    }
+
+    #[test]
+    fn refuses_a_token_not_valid_before_a_time_beyond_the_leeway() {
+        let t = tokens();
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut early = claims_json("access", 600);
+        early["nbf"] = (now + 120).into();
+        assert_eq!(
+            t.verify(TokenKind::Access, &sign(&early, SECRET, Algorithm::HS256)),
+            Err(TokenError::NotYetValid)
+        );
+        let mut skewed = claims_json("access", 600);
+        skewed["nbf"] = (now + 10).into();
+        assert!(
+            t.verify(TokenKind::Access, &sign(&skewed, SECRET, Algorithm::HS256))
+                .is_ok()
+        );
+        let mut junk = claims_json("access", 600);
+        junk["nbf"] = "tomorrow".into();
+        assert_eq!(
+            t.verify(TokenKind::Access, &sign(&junk, SECRET, Algorithm::HS256)),
+            Err(TokenError::Claims)
+        );
+    }
+
+    #[test]
+    fn refuses_a_token_issued_in_the_future_beyond_the_leeway() {
+        let t = tokens();
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut ahead = claims_json("access", 600);
+        ahead["iat"] = (now + 120).into();
+        assert_eq!(
+            t.verify(TokenKind::Access, &sign(&ahead, SECRET, Algorithm::HS256)),
+            Err(TokenError::NotYetValid)
+        );
+        let mut skewed = claims_json("access", 600);
+        skewed["iat"] = (now + 10).into();
+        assert!(
+            t.verify(TokenKind::Access, &sign(&skewed, SECRET, Algorithm::HS256))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_token_without_an_epoch_reads_as_epoch_zero_and_carries_the_one_it_was_issued_with() {
+        let t = tokens();
+        let old = claims_json("access", 600);
+        assert_eq!(
+            t.verify(TokenKind::Access, &sign(&old, SECRET, Algorithm::HS256))
+                .unwrap()
+                .ver,
+            0
+        );
+        let (token, _) = t
+            .issue_with_epoch(TokenKind::Access, &user(), Uuid::new_v4(), 42)
+            .unwrap();
+        assert_eq!(t.verify(TokenKind::Access, &token).unwrap().ver, 42);
     }
 
     #[test]

@@ -109,6 +109,23 @@ impl MemoryCache {
         state.wrote(now);
     }
 
+    pub(super) fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> bool {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if state.live(key, now).is_some() {
+            return false;
+        }
+        state.entries.insert(
+            key.to_owned(),
+            Entry {
+                value: Value::Text(value.to_owned()),
+                expires: now + ttl,
+            },
+        );
+        state.wrote(now);
+        true
+    }
+
     pub(super) fn delete(&self, key: &str) {
         self.lock().entries.remove(key);
     }

@@ -172,6 +172,35 @@ impl Cache {
         }
     }
 
+    /// Sets `key` to `value` for `ttl` unless it already exists; whether it
+    /// was set. A reader filling the cache from the database uses this, so
+    /// that a value it read before a writer's change cannot overwrite the
+    /// one the writer set after it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), ops_kit::cache::CacheError> {
+    /// use std::time::Duration;
+    /// let cache = ops_kit::cache::Cache::memory();
+    /// let ttl = Duration::from_secs(5);
+    /// assert!(cache.set_if_absent("epoch", "1", ttl).await?);
+    /// assert!(!cache.set_if_absent("epoch", "0", ttl).await?);
+    /// assert_eq!(cache.get("epoch").await?.as_deref(), Some("1"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        match &self.inner {
+            Inner::Memory(cache) => Ok(cache.set_if_absent(key, value, ttl)),
+            Inner::Redis(cache) => cache.set_if_absent(key, value, ttl).await,
+        }
+    }
+
     /// Removes `key`.
     pub async fn delete(&self, key: &str) -> Result<(), CacheError> {
         match &self.inner {

@@ -92,6 +92,27 @@ impl RedisCache {
         bounded(conn.pset_ex(key, value, millis)).await
     }
 
+    pub(super) async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        let mut conn = self.connection().await?;
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set: Option<String> = bounded(
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(millis)
+                .arg("NX")
+                .query_async(&mut conn),
+        )
+        .await?;
+        Ok(set.is_some())
+    }
+
     pub(super) async fn delete(&self, key: &str) -> Result<(), CacheError> {
         let mut conn = self.connection().await?;
         let _: u64 = bounded(conn.del(key)).await?;

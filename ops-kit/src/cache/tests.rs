@@ -39,7 +39,21 @@ on_both_backends!(
     a_counter_starts_over_when_its_window_ends,
     values_can_be_set_read_and_deleted,
     missing_keys_have_no_value_and_no_ttl,
+    set_if_absent_keeps_a_value_that_is_already_there,
 );
+
+async fn set_if_absent_keeps_a_value_that_is_already_there(cache: Cache) {
+    let k = key("nx");
+    let ttl = Duration::from_secs(30);
+    assert!(cache.set_if_absent(&k, "2", ttl).await.unwrap());
+    assert!(!cache.set_if_absent(&k, "1", ttl).await.unwrap());
+    assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some("2"));
+    assert!(cache.ttl(&k).await.unwrap().unwrap() <= ttl);
+    cache.set(&k, "3", ttl).await.unwrap();
+    assert_eq!(cache.get(&k).await.unwrap().as_deref(), Some("3"));
+    cache.delete(&k).await.unwrap();
+    assert!(cache.set_if_absent(&k, "4", ttl).await.unwrap());
+}
 
 async fn counters_count_up_within_their_window(cache: Cache) {
     let k = key("count");
