@@ -340,6 +340,25 @@ impl App {
         self
     }
 
+    /// Sets how long a request body may take to arrive in full, counted from
+    /// the end of its head (default 5 s, `BODY_READ_TIMEOUT_SECS`); a body
+    /// still arriving then is answered with 408 `request_timeout`.
+    ///
+    /// Bodies are read in full before the router runs, so this also bounds
+    /// how long a slow client can keep a request waiting before any
+    /// extractor (a database transaction) is taken.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").body_read_timeout(std::time::Duration::from_secs(2));
+    /// # let _ = app;
+    /// ```
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.ops = self.ops.body_read_timeout(timeout);
+        self
+    }
+
     /// Sets how long in-flight requests get to finish once shutdown starts
     /// (default 30 s, `SHUTDOWN_TIMEOUT_SECS`).
     ///
@@ -407,8 +426,9 @@ impl App {
         self
     }
 
-    /// Reads `SHUTDOWN_TIMEOUT_SECS` and `SHUTDOWN_DELAY_SECS` from a
-    /// validated configuration (see [`Validator::standard`](crate::config::Validator::standard)).
+    /// Reads `SHUTDOWN_TIMEOUT_SECS`, `SHUTDOWN_DELAY_SECS`,
+    /// `BODY_READ_TIMEOUT_SECS` and `METRICS_ADDR` from a validated
+    /// configuration (see [`Validator::standard`](crate::config::Validator::standard)).
     ///
     /// # Example
     ///
@@ -427,6 +447,9 @@ impl App {
         }
         if let Some(secs) = config.parsed::<u64>("SHUTDOWN_DELAY_SECS") {
             self.shutdown_delay = Duration::from_secs(secs);
+        }
+        if let Some(secs) = config.parsed::<u64>("BODY_READ_TIMEOUT_SECS") {
+            self = self.body_read_timeout(Duration::from_secs(secs));
         }
         if let Some(addr) = config.get("METRICS_ADDR") {
             self.metrics_addr = Some(addr.to_owned());

@@ -27,6 +27,10 @@ const SCRUBBED: &[&str] = &[
     "LOG_LEVEL",
     "SHUTDOWN_TIMEOUT_SECS",
     "SHUTDOWN_DELAY_SECS",
+    "BODY_READ_TIMEOUT_SECS",
+    "HEADER_READ_TIMEOUT_SECS",
+    "KEEP_ALIVE_TIMEOUT_SECS",
+    "MAX_CONNECTIONS",
 ];
 
 /// A binary of the workspace.
