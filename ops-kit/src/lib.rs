@@ -81,6 +81,7 @@ mod layer;
 mod lifecycle;
 pub mod metrics;
 pub mod request_id;
+pub mod server;
 pub mod shutdown;
 pub mod sql;
 pub mod telemetry;

@@ -1,0 +1,232 @@
+//! One connection: hyper's HTTP/1 state machine, plus the header and
+//! keep-alive deadlines, which hyper does not tell apart.
+//!
+//! The connection is in one of three phases, kept in an atomic shared by
+//! the socket wrapper and the service: waiting for (or reading) a request
+//! head, busy with a request, idle between requests. The task serving the
+//! connection re-arms one timer whenever it sees the phase change after
+//! polling hyper, so a request costs two atomic stores and a timer reset.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use super::Limits;
+use crate::layer::OpsService;
+
+const HEAD: u32 = 0;
+const BUSY: u32 = 1;
+const IDLE: u32 = 2;
+
+/// What the server knows about one open connection.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    /// The phase in the low two bits, above them a count of changes: a
+    /// request served within one poll goes from idle to idle, and its
+    /// keep-alive deadline must still start again.
+    phase: AtomicU32,
+    evicted: Notify,
+}
+
+impl ConnState {
+    pub(crate) fn new() -> Self {
+        Self {
+            phase: AtomicU32::new(HEAD),
+            evicted: Notify::new(),
+        }
+    }
+
+    pub(crate) fn is_busy(&self) -> bool {
+        self.phase.load(Ordering::Relaxed) & 3 == BUSY
+    }
+
+    /// Closes the connection (from another task).
+    pub(crate) fn evict(&self) {
+        self.evicted.notify_one();
+    }
+
+    /// The phase and its change count.
+    fn phase(&self) -> u32 {
+        self.phase.load(Ordering::Relaxed)
+    }
+
+    /// Only the connection's own task changes the phase (hyper polls the
+    /// socket and the service there), so a load and a store suffice.
+    fn enter(&self, phase: u32) {
+        let seen = self.phase.load(Ordering::Relaxed);
+        self.phase
+            .store((seen & !3).wrapping_add(4) | phase, Ordering::Relaxed);
+    }
+}
+
+/// Serves one connection until it closes, times out, is evicted, or has
+/// finished gracefully after `graceful` fired.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    service: OpsService<Router>,
+    state: Arc<ConnState>,
+    limits: Limits,
+    mut graceful: watch::Receiver<()>,
+) {
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        state: state.clone(),
+    });
+    let service = Tracked {
+        inner: service,
+        state: state.clone(),
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // hyper's own header timeout also runs while a connection is idle, so
+    // the two deadlines are kept here instead.
+    builder.header_read_timeout(None);
+    let mut conn = std::pin::pin!(builder.serve_connection(io, service));
+    let mut seen = HEAD;
+    let deadline = tokio::time::sleep(limits.header_read_timeout);
+    let mut deadline = std::pin::pin!(deadline);
+    let mut armed = true;
+    let mut draining = false;
+    let evicted = state.evicted.notified();
+    let mut evicted = std::pin::pin!(evicted);
+    let shutting_down = graceful.changed();
+    let mut shutting_down = std::pin::pin!(shutting_down);
+    std::future::poll_fn(|cx| {
+        if !draining && shutting_down.as_mut().poll(cx).is_ready() {
+            draining = true;
+            conn.as_mut().graceful_shutdown();
+        }
+        if evicted.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        if conn.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        let phase = state.phase();
+        if phase != seen {
+            seen = phase;
+            let timeout = match phase & 3 {
+                HEAD => Some(limits.header_read_timeout),
+                IDLE => Some(limits.keep_alive_timeout),
+                _ => None,
+            };
+            armed = timeout.is_some();
+            if let Some(timeout) = timeout {
+                deadline.as_mut().reset(Instant::now() + timeout);
+            }
+        }
+        if armed && deadline.as_mut().poll(cx).is_ready() {
+            // Dropping the connection closes the socket.
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    })
+    .await;
+}
+
+/// The socket, noting the first byte of a request that arrives on an idle
+/// connection (the header deadline then replaces the keep-alive one).
+struct Watched {
+    inner: TcpStream,
+    state: Arc<ConnState>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before && self.state.phase() & 3 == IDLE {
+            self.state.enter(HEAD);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The connection's service: marks the connection busy from the request
+/// head until the response head.
+struct Tracked {
+    inner: OpsService<Router>,
+    state: Arc<ConnState>,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for Tracked {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future =
+        TrackedFuture<<OpsService<Router> as tower::Service<http::Request<Incoming>>>::Future>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        self.state.enter(BUSY);
+        // A router is always ready.
+        let future = tower::Service::call(&mut self.inner.clone(), req);
+        TrackedFuture {
+            inner: future,
+            state: self.state.clone(),
+        }
+    }
+}
+
+pin_project! {
+    struct TrackedFuture<F> {
+        #[pin]
+        inner: F,
+        state: Arc<ConnState>,
+    }
+}
+
+impl<F: Future> Future for TrackedFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let output = std::task::ready!(this.inner.poll(cx));
+        this.state.enter(IDLE);
+        Poll::Ready(output)
+    }
+}
