@@ -55,6 +55,11 @@ impl<S> OpsService<S> {
         }
     }
 
+    /// The app's services (for the server's own `[METRICS]` lines).
+    pub(crate) fn services(&self) -> &Arc<crate::context::Services> {
+        &self.shared.services
+    }
+
     /// This service for one connection from `peer`.
     pub(crate) fn for_peer(&self, peer: SocketAddr) -> Self
     where

@@ -25,6 +25,8 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::Limits;
+use super::rescue::{self, RequestLine};
+use crate::context::Services;
 use crate::layer::OpsService;
 
 const HEAD: u32 = 0;
@@ -84,6 +86,9 @@ pub(crate) async fn serve(
     let io = TokioIo::new(Watched {
         inner: stream,
         state: state.clone(),
+        line: RequestLine::new(),
+        services: service.services().clone(),
+        replacement: None,
     });
     let service = Tracked {
         inner: service,
@@ -137,10 +142,48 @@ pub(crate) async fn serve(
 }
 
 /// The socket, noting the first byte of a request that arrives on an idle
-/// connection (the header deadline then replaces the keep-alive one).
+/// connection (the header deadline then replaces the keep-alive one), and
+/// putting the envelope in place of hyper's bare errors (see
+/// [`rescue`](super::rescue)).
 struct Watched {
     inner: TcpStream,
     state: Arc<ConnState>,
+    line: RequestLine,
+    services: Arc<Services>,
+    /// The envelope still to be written, and how much of it was.
+    replacement: Option<(Vec<u8>, usize)>,
+}
+
+impl Watched {
+    /// Whether `first` is hyper's bare error response; if so, queues the
+    /// envelope in its place.
+    fn rescued(&mut self, first: &[u8]) -> bool {
+        if self.state.phase() & 3 != HEAD {
+            return false;
+        }
+        let Some(status) = rescue::bare_error(first) else {
+            return false;
+        };
+        let envelope = rescue::envelope_for(status, first, &self.line, &self.services);
+        self.replacement = Some((envelope, 0));
+        true
+    }
+
+    /// Writes what is left of the envelope.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((bytes, written)) = &mut self.replacement {
+            let n =
+                std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &bytes[*written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *written += n;
+            if *written == bytes.len() {
+                self.replacement = None;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 impl AsyncRead for Watched {
@@ -151,8 +194,13 @@ impl AsyncRead for Watched {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before && self.state.phase() & 3 == IDLE {
-            self.state.enter(HEAD);
+        if buf.filled().len() > before {
+            let this = &mut *self;
+            if this.state.phase() & 3 == IDLE {
+                this.state.enter(HEAD);
+                this.line.restart();
+            }
+            this.line.record(&buf.filled()[before..]);
         }
         polled
     }
@@ -164,7 +212,14 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let this = &mut *self;
+        std::task::ready!(this.poll_replacement(cx))?;
+        if this.rescued(buf) {
+            // Taken in full; the envelope goes out in its place.
+            let _ = this.poll_replacement(cx)?;
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -172,7 +227,13 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let this = &mut *self;
+        std::task::ready!(this.poll_replacement(cx))?;
+        if bufs.len() == 1 && this.rescued(&bufs[0]) {
+            let _ = this.poll_replacement(cx)?;
+            return Poll::Ready(Ok(bufs[0].len()));
+        }
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -180,10 +241,12 @@ impl AsyncWrite for Watched {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_replacement(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_replacement(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -32,6 +32,7 @@
 //! ```
 
 mod conn;
+mod rescue;
 mod wire;
 
 use std::collections::BTreeMap;
