@@ -4,8 +4,8 @@
 //! The connection is in one of three phases, kept in an atomic shared by
 //! the socket wrapper and the service: waiting for (or reading) a request
 //! head, busy with a request, idle between requests. The task serving the
-//! connection re-arms one timer whenever it sees the phase change after
-//! polling hyper, so a request costs two atomic stores and a timer reset.
+//! connection computes the deadline whenever it sees the phase change
+//! after polling hyper, and keeps one timer no later than it.
 
 use std::future::Future;
 use std::io;
@@ -60,6 +60,11 @@ impl ConnState {
         self.evicted.notify_one();
     }
 
+    #[cfg(test)]
+    pub(crate) fn enter_busy_for_test(&self) {
+        self.enter(BUSY);
+    }
+
     /// The phase and its change count.
     fn phase(&self) -> u32 {
         self.phase.load(Ordering::Relaxed)
@@ -100,9 +105,14 @@ pub(crate) async fn serve(
     builder.header_read_timeout(None);
     let mut conn = std::pin::pin!(builder.serve_connection(io, service));
     let mut seen = HEAD;
-    let deadline = tokio::time::sleep(limits.header_read_timeout);
+    // The true deadline (none while a request is in flight), and the one
+    // the timer is set to, never later: the timer is moved only when the
+    // deadline comes sooner, or when it fires early, so a keep-alive
+    // connection serving many requests rarely touches the timer wheel.
+    let mut due = Some(Instant::now() + limits.header_read_timeout);
+    let mut armed_at = due.expect("set above");
+    let deadline = tokio::time::sleep_until(armed_at);
     let mut deadline = std::pin::pin!(deadline);
-    let mut armed = true;
     let mut draining = false;
     let evicted = state.evicted.notified();
     let mut evicted = std::pin::pin!(evicted);
@@ -122,19 +132,26 @@ pub(crate) async fn serve(
         let phase = state.phase();
         if phase != seen {
             seen = phase;
-            let timeout = match phase & 3 {
-                HEAD => Some(limits.header_read_timeout),
-                IDLE => Some(limits.keep_alive_timeout),
+            due = match phase & 3 {
+                HEAD => Some(Instant::now() + limits.header_read_timeout),
+                IDLE => Some(Instant::now() + limits.keep_alive_timeout),
                 _ => None,
             };
-            armed = timeout.is_some();
-            if let Some(timeout) = timeout {
-                deadline.as_mut().reset(Instant::now() + timeout);
+            if let Some(sooner) = due.filter(|d| *d < armed_at) {
+                armed_at = sooner;
+                deadline.as_mut().reset(sooner);
             }
         }
-        if armed && deadline.as_mut().poll(cx).is_ready() {
-            // Dropping the connection closes the socket.
-            return Poll::Ready(());
+        while deadline.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            // Busy: look again later; the request has its own timeouts.
+            let next = match due {
+                Some(due) if due <= now => return Poll::Ready(()),
+                Some(due) => due,
+                None => now + limits.header_read_timeout,
+            };
+            armed_at = next;
+            deadline.as_mut().reset(next);
         }
         Poll::Pending
     })

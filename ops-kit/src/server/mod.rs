@@ -174,3 +174,34 @@ async fn accept_failed(err: &std::io::Error) {
     tracing::error!(target: "ops_kit::server", "accept error: {err}");
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_the_cap_the_oldest_connection_without_a_request_makes_room() {
+        let registry = Registry::default();
+        let states: Vec<Arc<ConnState>> = (0..3).map(|_| Arc::new(ConnState::new())).collect();
+        for (id, state) in states.iter().enumerate() {
+            registry.insert(id as u64, state.clone());
+        }
+        states[0].enter_busy_for_test();
+        assert!(registry.make_room(3));
+        let open = registry.open.lock().unwrap();
+        // The busy one stays; the oldest idle one (1) was evicted.
+        assert!(open.contains_key(&0) && !open.contains_key(&1) && open.contains_key(&2));
+    }
+
+    #[test]
+    fn at_the_cap_with_every_connection_busy_there_is_no_room() {
+        let registry = Registry::default();
+        for id in 0..2 {
+            let state = Arc::new(ConnState::new());
+            state.enter_busy_for_test();
+            registry.insert(id, state);
+        }
+        assert!(!registry.make_room(2));
+        assert!(registry.make_room(3), "under the cap there is room");
+    }
+}
