@@ -160,3 +160,24 @@ async fn a_gzip_encoded_body_gets_415() {
         "{response}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_expecting_100_continue_for_a_body_over_the_limit_gets_the_413_first() {
+    let (_server, addr) = started().await;
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /api/things HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+              content-length: 2097152\r\nexpect: 100-continue\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("an answer within 5 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
+    assert!(!text.contains("100 Continue"), "{text}");
+}

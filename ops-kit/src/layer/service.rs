@@ -159,11 +159,11 @@ where
         // A body known to be over the limit (hyper knows it from
         // Content-Length) is refused before a byte of it is read.
         if http_body::Body::size_hint(&body).lower() > self.shared.body_limit as u64 {
-            linger(Some(Body::new(body)));
+            linger_unless_expecting(&parts, body);
             return ResponseFuture::refused(meta, Refusal::Status(StatusCode::PAYLOAD_TOO_LARGE));
         }
         if encoded {
-            linger(Some(Body::new(body)));
+            linger_unless_expecting(&parts, body);
             return ResponseFuture::refused(meta, Refusal::Encoded);
         }
         // The whole body is read before the router runs, so that no
@@ -184,6 +184,19 @@ where
                 Ok(ready.call(Request::from_parts(parts, Body::from(bytes))))
             }),
         )
+    }
+}
+
+/// Drains a refused body, unless the client sent `Expect: 100-continue`:
+/// such a client waits for the answer before sending, and reading its
+/// body would ask it to send after all.
+fn linger_unless_expecting<B>(parts: &http::request::Parts, body: B)
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    if !parts.headers.contains_key(http::header::EXPECT) {
+        linger(Some(Body::new(body)));
     }
 }
 
