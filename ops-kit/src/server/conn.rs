@@ -103,7 +103,8 @@ pub(crate) async fn serve(
     // hyper's own header timeout also runs while a connection is idle, so
     // the two deadlines are kept here instead.
     builder.header_read_timeout(None);
-    let mut conn = std::pin::pin!(builder.serve_connection(io, service));
+    // Upgrades as under `axum::serve`, for services that switch protocols.
+    let mut conn = std::pin::pin!(builder.serve_connection(io, service).with_upgrades());
     let mut seen = HEAD;
     // The true deadline (none while a request is in flight), and the one
     // the timer is set to, never later: the timer is moved only when the
