@@ -18,6 +18,9 @@
 //!   and so no database connection is taken, until the whole body is in
 //!   memory; a body that does not arrive within the body read timeout gets
 //!   408 ([`OpsLayer`]);
+//! - **a server that bounds its clients**: a header read timeout, an idle
+//!   keep-alive timeout and a connection cap, and the error envelope even
+//!   for requests the HTTP parser refuses ([`server`]);
 //! - **declarative start-up configuration validation** ([`config`]);
 //! - **graceful shutdown** with a pre-stop delay, a bounded drain and
 //!   cleanup handlers ([`shutdown`]);
