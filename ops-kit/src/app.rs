@@ -36,6 +36,7 @@ use crate::context::Services;
 use crate::health::{self, DynCheck, HealthCheck};
 use crate::layer::{CaptureRouteLayer, OpsLayer, OpsService};
 use crate::lifecycle::Lifecycle;
+use crate::server;
 use crate::shutdown::{self, Hook, Signal, Signals};
 use crate::sql::Pool;
 use tower::Layer;
@@ -77,6 +78,7 @@ pub struct App {
     metrics_addr: Option<String>,
     metrics_router: Option<Router>,
     cleanup_timeout: Duration,
+    limits: server::Limits,
     check_timeout: Duration,
     check_cache_ttl: Duration,
     lifecycle: Lifecycle,
@@ -122,6 +124,7 @@ impl App {
             metrics_addr: None,
             metrics_router: None,
             cleanup_timeout: shutdown::DEFAULT_CLEANUP_TIMEOUT,
+            limits: server::Limits::default(),
             check_timeout: health::DEFAULT_CHECK_TIMEOUT,
             check_cache_ttl: health::DEFAULT_CHECK_CACHE_TTL,
             lifecycle: Lifecycle::new(),
@@ -340,6 +343,72 @@ impl App {
         self
     }
 
+    /// Sets how long a request body may take to arrive in full, counted from
+    /// the end of its head (default 5 s, `BODY_READ_TIMEOUT_SECS`); a body
+    /// still arriving then is answered with 408 `request_timeout`.
+    ///
+    /// Bodies are read in full before the router runs, so this also bounds
+    /// how long a slow client can keep a request waiting before any
+    /// extractor (a database transaction) is taken.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").body_read_timeout(std::time::Duration::from_secs(2));
+    /// # let _ = app;
+    /// ```
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.ops = self.ops.body_read_timeout(timeout);
+        self
+    }
+
+    /// Sets how long a connection gets to send a complete request head,
+    /// from its accept or from the first byte of a later request (default
+    /// 10 s, `HEADER_READ_TIMEOUT_SECS`); a connection that sends nothing,
+    /// or trickles its head, is closed after it. See [`server`](crate::server).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").header_read_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = app;
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets how long an idle keep-alive connection is kept between two
+    /// requests (default 75 s, `KEEP_ALIVE_TIMEOUT_SECS`). Keep it above
+    /// the idle timeout of the proxy in front.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").keep_alive_timeout(std::time::Duration::from_secs(120));
+    /// # let _ = app;
+    /// ```
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Caps the open connections (default: the open-file limit minus 64,
+    /// `MAX_CONNECTIONS`). At the cap a new connection closes the oldest
+    /// one without a request in flight, or is closed itself when all are
+    /// busy. See [`server`](crate::server).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0").max_connections(2048);
+    /// # let _ = app;
+    /// ```
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max.max(1);
+        self
+    }
+
     /// Sets how long in-flight requests get to finish once shutdown starts
     /// (default 30 s, `SHUTDOWN_TIMEOUT_SECS`).
     ///
@@ -407,8 +476,10 @@ impl App {
         self
     }
 
-    /// Reads `SHUTDOWN_TIMEOUT_SECS` and `SHUTDOWN_DELAY_SECS` from a
-    /// validated configuration (see [`Validator::standard`](crate::config::Validator::standard)).
+    /// Reads `SHUTDOWN_TIMEOUT_SECS`, `SHUTDOWN_DELAY_SECS`,
+    /// `BODY_READ_TIMEOUT_SECS`, `HEADER_READ_TIMEOUT_SECS`,
+    /// `KEEP_ALIVE_TIMEOUT_SECS`, `MAX_CONNECTIONS` and `METRICS_ADDR` from
+    /// a validated configuration (see [`Validator::standard`](crate::config::Validator::standard)).
     ///
     /// # Example
     ///
@@ -427,6 +498,18 @@ impl App {
         }
         if let Some(secs) = config.parsed::<u64>("SHUTDOWN_DELAY_SECS") {
             self.shutdown_delay = Duration::from_secs(secs);
+        }
+        if let Some(secs) = config.parsed::<u64>("BODY_READ_TIMEOUT_SECS") {
+            self = self.body_read_timeout(Duration::from_secs(secs));
+        }
+        if let Some(secs) = config.parsed::<u64>("HEADER_READ_TIMEOUT_SECS") {
+            self.limits.header_read_timeout = Duration::from_secs(secs);
+        }
+        if let Some(secs) = config.parsed::<u64>("KEEP_ALIVE_TIMEOUT_SECS") {
+            self.limits.keep_alive_timeout = Duration::from_secs(secs);
+        }
+        if let Some(max) = config.parsed::<usize>("MAX_CONNECTIONS") {
+            self = self.max_connections(max);
         }
         if let Some(addr) = config.get("METRICS_ADDR") {
             self.metrics_addr = Some(addr.to_owned());
@@ -627,11 +710,10 @@ impl App {
         let in_flight = self.ops.in_flight().clone();
 
         let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
-        let server =
-            axum::serve(listener, PerConnection(service)).with_graceful_shutdown(async move {
-                let _ = close_rx.await;
-            });
-        let mut server = tokio::spawn(async move { server.await });
+        let server = server::serve(listener, service, self.limits, async move {
+            let _ = close_rx.await;
+        });
+        let mut server = tokio::spawn(server);
         tracing::info!(
             target: "ops_kit::startup",
             service = &*self.name,
@@ -961,29 +1043,5 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// Makes one [`OpsService`] per accepted connection, carrying the peer's
-/// address. axum's `into_make_service_with_connect_info` would do the same
-/// with a layer of its own around the service, which every request would
-/// pass through.
-#[derive(Clone)]
-struct PerConnection(OpsService<Router>);
-
-impl tower::Service<axum::serve::IncomingStream<'_, TcpListener>> for PerConnection {
-    type Response = OpsService<Router>;
-    type Error = std::convert::Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self::Future {
-        std::future::ready(Ok(self.0.for_peer(*stream.remote_addr())))
     }
 }

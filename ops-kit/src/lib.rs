@@ -14,6 +14,13 @@
 //! - **a JSON error envelope** `{"error","code","requestId"}` for every error,
 //!   including 404, 405, rejected bodies, limits, timeouts and panics
 //!   ([`ApiError`]);
+//! - **request bodies read before routing**: no extractor or handler runs,
+//!   and so no database connection is taken, until the whole body is in
+//!   memory; a body that does not arrive within the body read timeout gets
+//!   408 ([`OpsLayer`]);
+//! - **a server that bounds its clients**: a header read timeout, an idle
+//!   keep-alive timeout and a connection cap, and the error envelope even
+//!   for requests the HTTP parser refuses ([`server`]);
 //! - **declarative start-up configuration validation** ([`config`]);
 //! - **graceful shutdown** with a pre-stop delay, a bounded drain and
 //!   cleanup handlers ([`shutdown`]);
@@ -77,6 +84,7 @@ mod layer;
 mod lifecycle;
 pub mod metrics;
 pub mod request_id;
+pub mod server;
 pub mod shutdown;
 pub mod sql;
 pub mod telemetry;
@@ -88,7 +96,8 @@ pub use self::app::{App, ServeError, Served};
 pub use self::client_ip::ClientIp;
 pub use self::error::{ApiError, FieldError};
 pub use self::layer::{
-    DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT, OpsLayer, OpsService, ResponseFuture,
+    DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, OpsLayer, OpsService,
+    ResponseFuture,
 };
 pub use self::lifecycle::{Lifecycle, Phase};
 pub use self::request_id::RequestId;

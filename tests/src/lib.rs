@@ -27,6 +27,10 @@ const SCRUBBED: &[&str] = &[
     "LOG_LEVEL",
     "SHUTDOWN_TIMEOUT_SECS",
     "SHUTDOWN_DELAY_SECS",
+    "BODY_READ_TIMEOUT_SECS",
+    "HEADER_READ_TIMEOUT_SECS",
+    "KEEP_ALIVE_TIMEOUT_SECS",
+    "MAX_CONNECTIONS",
 ];
 
 /// A binary of the workspace.
@@ -164,8 +168,24 @@ impl Proc {
     /// Starts `binary` with only `env` set among the variables it reads
     /// (plus `PORT=0` unless given).
     pub fn start(binary: Binary, env: &[(&str, &str)]) -> Self {
-        let path = path_of(binary);
-        let mut cmd = Command::new(path);
+        Self::start_command(Command::new(path_of(binary)), env)
+    }
+
+    /// [`start_listening`](Self::start_listening) with the process's
+    /// open-file limit set to `nofile` (through `prlimit`).
+    pub fn start_listening_with_file_limit(
+        binary: Binary,
+        env: &[(&str, &str)],
+        nofile: u32,
+    ) -> (Self, String) {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={nofile}:{nofile}"))
+            .arg("--")
+            .arg(path_of(binary));
+        Self::listening(Self::start_command(cmd, env))
+    }
+
+    fn start_command(mut cmd: Command, env: &[(&str, &str)]) -> Self {
         for name in SCRUBBED {
             cmd.env_remove(name);
         }
@@ -212,7 +232,10 @@ impl Proc {
 
     /// Starts `binary` and waits until it listens; returns it with its base URL.
     pub fn start_listening(binary: Binary, env: &[(&str, &str)]) -> (Self, String) {
-        let proc = Self::start(binary, env);
+        Self::listening(Self::start(binary, env))
+    }
+
+    fn listening(proc: Self) -> (Self, String) {
         let line = proc.wait_for_line(
             |l| l.contains("[STARTUP] Listening on "),
             Duration::from_secs(60),

@@ -71,6 +71,10 @@ impl Validator {
     /// | `PORT` | a port number, default 3000 |
     /// | `SHUTDOWN_TIMEOUT_SECS` | whole seconds, default 30 |
     /// | `SHUTDOWN_DELAY_SECS` | whole seconds, default 0 |
+    /// | `BODY_READ_TIMEOUT_SECS` | whole seconds from 1, default 5: a request body must arrive in full within it |
+    /// | `HEADER_READ_TIMEOUT_SECS` | whole seconds from 1, default 10: a request head must arrive in full within it |
+    /// | `KEEP_ALIVE_TIMEOUT_SECS` | whole seconds from 1, default 75: an idle connection is closed after it |
+    /// | `MAX_CONNECTIONS` | a number from 1; default: the open-file limit minus 64 |
     /// | `LOG_FORMAT` | `text` (default) or `json` |
     /// | `METRICS_ADDR` | optional `host:port`: serve `/metrics` there instead of on the main port |
     ///
@@ -118,6 +122,25 @@ impl Validator {
                 Setting::new("SHUTDOWN_DELAY_SECS")
                     .parse::<u64>("a whole number of seconds")
                     .default("0"),
+            )
+            .setting(
+                Setting::new("BODY_READ_TIMEOUT_SECS")
+                    .parse::<std::num::NonZeroU64>("a whole number of seconds from 1")
+                    .default("5"),
+            )
+            .setting(
+                Setting::new("HEADER_READ_TIMEOUT_SECS")
+                    .parse::<std::num::NonZeroU64>("a whole number of seconds from 1")
+                    .default("10"),
+            )
+            .setting(
+                Setting::new("KEEP_ALIVE_TIMEOUT_SECS")
+                    .parse::<std::num::NonZeroU64>("a whole number of seconds from 1")
+                    .default("75"),
+            )
+            .setting(
+                Setting::new("MAX_CONNECTIONS")
+                    .parse::<std::num::NonZeroUsize>("a number of connections from 1"),
             )
             .setting(Setting::new("LOG_FORMAT").one_of(&["text", "json"]).default("text"))
             .setting(

@@ -12,6 +12,7 @@ use http_body::Body as _;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
+use super::body::BodyRejection;
 use crate::context::RequestScope;
 use crate::error::envelope;
 use crate::inflight::Registration;
@@ -28,6 +29,18 @@ pub(crate) struct Meta {
     pub(crate) span: tracing::Span,
     pub(crate) body_limit: usize,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) body_read_timeout: Duration,
+}
+
+/// Reads the body, then calls the router: only for requests with a body.
+pub(crate) type Reading<F> = Pin<Box<dyn Future<Output = Result<F, BodyRejection>> + Send>>;
+
+/// Why the layer answered without calling the router.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Refusal {
+    Status(StatusCode),
+    /// A body with a `content-encoding` other than `identity`.
+    Encoded,
 }
 
 pin_project! {
@@ -52,11 +65,12 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: Option<F>,
+        reading: Option<Reading<F>>,
         // Boxed, and only once a handler returns `Pending`: most finish on
         // their first poll, and a smaller future is cheaper to move.
         deadline: Option<Pin<Box<Sleep>>>,
         meta: Option<Meta>,
-        rejected: Option<StatusCode>,
+        refused: Option<Refusal>,
     }
 }
 
@@ -71,17 +85,29 @@ impl<F> ResponseFuture<F> {
         Self {
             deadline: None,
             inner: Some(inner),
+            reading: None,
             meta: Some(meta),
-            rejected: None,
+            refused: None,
         }
     }
 
-    pub(crate) fn rejected(meta: Meta, status: StatusCode) -> Self {
+    pub(crate) fn reading(meta: Meta, reading: Reading<F>) -> Self {
+        Self {
+            deadline: None,
+            inner: None,
+            reading: Some(reading),
+            meta: Some(meta),
+            refused: None,
+        }
+    }
+
+    pub(crate) fn refused(meta: Meta, refusal: Refusal) -> Self {
         Self {
             inner: None,
+            reading: None,
             deadline: None,
             meta: Some(meta),
-            rejected: Some(status),
+            refused: Some(refusal),
         }
     }
 }
@@ -99,13 +125,44 @@ where
             .as_ref()
             .expect("ResponseFuture polled after completion");
 
-        let response = if let Some(status) = this.rejected.take() {
-            bare(status)
-        } else {
+        let response = 'response: {
+            match this.refused.take() {
+                Some(Refusal::Status(status)) => break 'response bare(status),
+                Some(Refusal::Encoded) => {
+                    let mut response = bare(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+                    // RFC 7694: say which codings would be accepted.
+                    response.headers_mut().insert(
+                        header::ACCEPT_ENCODING,
+                        http::HeaderValue::from_static("identity"),
+                    );
+                    break 'response response.with_marker(Marker::Encoded);
+                }
+                None => {}
+            }
             let entered = meta.span.enter();
             // The request's scope is the current one while the handler runs
             // (for `ApiError` and for log lines inside the request).
             let current = meta.scope.enter();
+            if let Some(reading) = this.reading.as_mut() {
+                match reading.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(inner)) => {
+                        *this.reading = None;
+                        this.inner.set(Some(inner));
+                    }
+                    Poll::Ready(Err(rejection)) => {
+                        *this.reading = None;
+                        let response = bare(rejection.status());
+                        break 'response match rejection {
+                            BodyRejection::TimedOut => response.with_marker(Marker::BodyTimedOut),
+                            BodyRejection::Unreadable => {
+                                response.with_marker(Marker::BodyUnreadable)
+                            }
+                            BodyRejection::TooLarge => response,
+                        };
+                    }
+                }
+            }
             let mut inner = this.inner.as_mut();
             let polled = catch_unwind(AssertUnwindSafe(|| {
                 inner
@@ -157,6 +214,9 @@ where
 #[derive(Clone, Copy)]
 enum Marker {
     TimedOut,
+    BodyTimedOut,
+    BodyUnreadable,
+    Encoded,
 }
 
 trait WithMarker {
@@ -225,10 +285,20 @@ const MAX_MESSAGE: usize = 512;
 
 fn wrap_in_envelope(meta: &Meta, mut response: Response, cx: &mut Context<'_>) -> Response {
     let status = response.status();
-    let message: String = if response.extensions().get::<Marker>().is_some() {
-        match meta.timeout {
-            Some(t) => format!("request timed out after {} ms", t.as_millis()),
-            None => "request timed out".to_owned(),
+    let marker = response.extensions().get::<Marker>().copied();
+    let message: String = if let Some(marker) = marker {
+        match (marker, meta.timeout) {
+            (Marker::TimedOut, Some(t)) => format!("request timed out after {} ms", t.as_millis()),
+            (Marker::TimedOut, None) => "request timed out".to_owned(),
+            (Marker::BodyTimedOut, _) => format!(
+                "request body did not arrive within {} ms",
+                meta.body_read_timeout.as_millis()
+            ),
+            (Marker::BodyUnreadable, _) => "request body could not be read".to_owned(),
+            (Marker::Encoded, _) => {
+                "request bodies must not be compressed: content-encoding must be identity"
+                    .to_owned()
+            }
         }
     } else if status == StatusCode::PAYLOAD_TOO_LARGE {
         format!(

@@ -6,11 +6,13 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request};
+use http::header::CONTENT_ENCODING;
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use tower::Service;
 
 use super::Shared;
-use super::future::{Meta, ResponseFuture};
+use super::body::{ReadBody, linger};
+use super::future::{Meta, Refusal, ResponseFuture};
 use crate::RequestId;
 use crate::context::RequestScope;
 use crate::request_id::REQUEST_ID_HEADER;
@@ -53,6 +55,11 @@ impl<S> OpsService<S> {
         }
     }
 
+    /// The app's services (for the server's own `[METRICS]` lines).
+    pub(crate) fn services(&self) -> &Arc<crate::context::Services> {
+        &self.shared.services
+    }
+
     /// This service for one connection from `peer`.
     pub(crate) fn for_peer(&self, peer: SocketAddr) -> Self
     where
@@ -68,7 +75,7 @@ impl<S> OpsService<S> {
 
 impl<S, B> Service<Request<B>> for OpsService<S>
 where
-    S: Service<Request<Body>, Response = Response>,
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
 {
@@ -91,6 +98,10 @@ where
             .request_id
             .is_some_and(|v| v != request_id.header_value())
             || sent.more_request_ids;
+        // Read now: the headers may change below.
+        let encoded = sent
+            .content_encoding
+            .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
         let trace_id = sent
             .traceparent
             .and_then(|v| TraceId::from_traceparent(v.as_bytes()));
@@ -131,27 +142,61 @@ where
             span,
             body_limit: self.shared.body_limit,
             timeout: self.shared.request_timeout,
+            body_read_timeout: self.shared.body_read_timeout,
             _registration: registration,
         };
 
+        if http_body::Body::is_end_stream(&body) {
+            // No body: nothing to wait for, nothing to buffer.
+            let req = Request::from_parts(parts, Body::new(body));
+            let future = {
+                let _entered = meta.span.enter();
+                let _current = meta.scope.enter();
+                self.inner.call(req)
+            };
+            return ResponseFuture::new(meta, future);
+        }
         // A body known to be over the limit (hyper knows it from
         // Content-Length) is refused before a byte of it is read.
         if http_body::Body::size_hint(&body).lower() > self.shared.body_limit as u64 {
-            return ResponseFuture::rejected(meta, http::StatusCode::PAYLOAD_TOO_LARGE);
+            linger_unless_expecting(&parts, body);
+            return ResponseFuture::refused(meta, Refusal::Status(StatusCode::PAYLOAD_TOO_LARGE));
         }
+        if encoded {
+            linger_unless_expecting(&parts, body);
+            return ResponseFuture::refused(meta, Refusal::Encoded);
+        }
+        // The whole body is read before the router runs, so that no
+        // extractor (a database transaction, say) is taken while the
+        // client is still sending. The service that was made ready is the
+        // one that will be called.
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let read = ReadBody::new(
+            Body::new(body),
+            self.shared.body_limit,
+            meta.scope.started + self.shared.body_read_timeout,
+        );
+        ResponseFuture::reading(
+            meta,
+            Box::pin(async move {
+                let bytes = read.await?;
+                Ok(ready.call(Request::from_parts(parts, Body::from(bytes))))
+            }),
+        )
+    }
+}
 
-        let body = if http_body::Body::is_end_stream(&body) {
-            Body::new(body)
-        } else {
-            Body::new(http_body_util::Limited::new(body, self.shared.body_limit))
-        };
-        let req = Request::from_parts(parts, body);
-        let future = {
-            let _entered = meta.span.enter();
-            let _current = meta.scope.enter();
-            self.inner.call(req)
-        };
-        ResponseFuture::new(meta, future)
+/// Drains a refused body, unless the client sent `Expect: 100-continue`:
+/// such a client waits for the answer before sending, and reading its
+/// body would ask it to send after all.
+fn linger_unless_expecting<B>(parts: &http::request::Parts, body: B)
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    if !parts.headers.contains_key(http::header::EXPECT) {
+        linger(Some(Body::new(body)));
     }
 }
 
@@ -167,6 +212,8 @@ struct SentHeaders<'a> {
     more_request_ids: bool,
     /// The first `traceparent`.
     traceparent: Option<&'a HeaderValue>,
+    /// The first `content-encoding`.
+    content_encoding: Option<&'a HeaderValue>,
 }
 
 impl<'a> SentHeaders<'a> {
@@ -175,6 +222,7 @@ impl<'a> SentHeaders<'a> {
             request_id: None,
             more_request_ids: false,
             traceparent: None,
+            content_encoding: None,
         };
         for (name, value) in headers {
             if *name == REQUEST_ID_HEADER {
@@ -185,6 +233,8 @@ impl<'a> SentHeaders<'a> {
                 }
             } else if *name == TRACEPARENT && sent.traceparent.is_none() {
                 sent.traceparent = Some(value);
+            } else if *name == CONTENT_ENCODING && sent.content_encoding.is_none() {
+                sent.content_encoding = Some(value);
             }
         }
         sent

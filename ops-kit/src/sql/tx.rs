@@ -40,6 +40,11 @@ pub(crate) enum Slot {
 /// one) and finish with [`commit`](Tx::commit); dropping it uncommitted
 /// rolls back.
 ///
+/// It is never taken while the client is still sending: the
+/// [`OpsLayer`](crate::OpsLayer) reads a request's whole body before any
+/// extractor runs, so a slow body holds no pool connection. (The body is
+/// parsed, in memory, by the body extractor after this one.)
+///
 /// In an [`audited`](crate::audited) handler, `commit` only marks the work
 /// as done: the transaction commits after the audit entry has been written
 /// into it, and only for a 2xx response.
