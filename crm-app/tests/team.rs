@@ -188,6 +188,7 @@ on_both_databases!(
     a_removed_users_access_and_refresh_tokens_are_refused_at_once,
     a_removed_users_leads_are_left_unassigned_and_their_email_is_free_again,
     changing_a_password_needs_the_current_one_and_ends_every_other_login,
+    wrong_current_passwords_are_throttled_like_failed_logins,
     the_last_admin_can_be_neither_demoted_nor_removed,
     two_admins_demoting_each_other_at_once_leave_one_admin,
     a_member_may_not_change_roles_or_remove_users,
@@ -449,6 +450,51 @@ async fn changing_a_password_needs_the_current_one_and_ends_every_other_login(h:
     );
 }
 
+async fn wrong_current_passwords_are_throttled_like_failed_logins(h: &Harness) {
+    let ada = h.register("ada@example.com").await;
+    let joe = h.add(&ada, "joe@example.com", "member").await;
+    let change =
+        |current: &str| json!({"currentPassword": current, "newPassword": "mortise-and-tenon"});
+    for _ in 0..5 {
+        let (status, body) = h
+            .call(
+                "POST",
+                "/api/auth/password",
+                Some(&joe.access),
+                Some(change("wrong-password")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    }
+    // Past the limit even the right password is not checked.
+    let (status, body) = h
+        .call(
+            "POST",
+            "/api/auth/password",
+            Some(&joe.access),
+            Some(change("router-table")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "too_many_attempts");
+    assert!(
+        body["retryAfterSeconds"].as_u64().is_some_and(|s| s > 0),
+        "{body}"
+    );
+    // The same count guards the login.
+    let (status, _) = h
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"email": "joe@example.com", "password": "router-table"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Nothing changed: the old password is still the password.
+    assert_eq!(h.me(&joe.access).await, StatusCode::OK);
+}
+
 async fn the_last_admin_can_be_neither_demoted_nor_removed(h: &Harness) {
     let ada = h.register("ada@example.com").await;
     let joe = h.add(&ada, "joe@example.com", "member").await;
@@ -492,6 +538,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(h: &Harness) {
         statuses.iter().all(|s| [
             StatusCode::OK,
             StatusCode::CONFLICT,
+            StatusCode::UNAUTHORIZED,
             StatusCode::SERVICE_UNAVAILABLE
         ]
         .contains(s)),

@@ -15,7 +15,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::routes::{Session, db, issue_session};
+use super::events::Origin;
+use super::routes::{Session, db, issue_session, too_many};
 use super::{input, password, store};
 use crate::state::AppState;
 use crate::users::team::{self, Caller};
@@ -40,10 +41,12 @@ struct PasswordChange {
               (status = 401, description = "No valid access token", body = crate::openapi::schemas::Error),
               (status = 403, description = "The current password is wrong", body = crate::openapi::schemas::Error),
               (status = 409, description = "The password was changed meanwhile by another request", body = crate::openapi::schemas::Error),
-              (status = 422, description = "The new password is not acceptable", body = crate::openapi::schemas::Error)))]
+              (status = 422, description = "The new password is not acceptable", body = crate::openapi::schemas::Error),
+              (status = 429, description = "Too many wrong current passwords: counted with the user's failed logins", body = crate::openapi::schemas::Error)))]
 async fn auth_password_change(
     State(state): State<AppState>,
     caller: Caller,
+    origin: Origin,
     Json(body): Json<PasswordChange>,
 ) -> Result<Json<Session>, ApiError> {
     let (tenant, id) = (caller.principal.tenant_id, caller.principal.user_id);
@@ -62,10 +65,26 @@ async fn auth_password_change(
     let user = store::user(&mut lookup, tenant, id).await.map_err(db)?;
     lookup.end_read().await.map_err(db)?;
     let user = user.ok_or_else(|| ApiError::unauthorized("the user no longer exists"))?;
+    // A wrong current password counts as a failed login of the user's
+    // email (and address): a stolen access token must not become a way to
+    // guess the password faster than the login throttle allows.
+    let turn = state
+        .throttle
+        .attempt(&user.email, origin.ip())
+        .await
+        .map_err(|wait| {
+            too_many(
+                "too_many_attempts",
+                "too many wrong passwords; try again later",
+                wait,
+            )
+        })?;
     // argon2 runs with no connection held, as at login.
     if !password::verify(body.current_password, user.password_hash.clone()).await {
+        state.throttle.failed(turn).await;
         return Err(ApiError::forbidden("the current password is wrong"));
     }
+    state.throttle.succeeded(turn).await;
     let new_hash = password::hash(body.new_password).await.map_err(|e| {
         ApiError::internal_message("the password could not be hashed").with_source(e)
     })?;

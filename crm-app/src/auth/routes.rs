@@ -287,7 +287,11 @@ async fn auth_login(
 }
 
 /// 429 with `Retry-After` (and the same number of seconds in the body).
-fn too_many(code: &'static str, message: &'static str, wait: std::time::Duration) -> ApiError {
+pub(crate) fn too_many(
+    code: &'static str,
+    message: &'static str,
+    wait: std::time::Duration,
+) -> ApiError {
     let secs = wait.as_secs().max(1);
     ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
         .with_field("retryAfterSeconds", secs.into())
