@@ -7,6 +7,11 @@
 #   KEEP_DB=1 bench/crm_api.sh 1 5          # once, to seed the database
 #   bench/crm_list_ab.sh OLD_BIN NEW_BIN [rounds] [seconds] [connections]
 #
+# When NEW carries migrations OLD does not know, set NEW_DB=crm_bench_new:
+# NEW then runs on a copy of the database made once from crm_bench (the
+# copy keeps its migrations between runs; drop it to start over), so that
+# OLD never meets a schema newer than its own.
+#
 # Each round runs OLD then NEW: 32 wrk connections on the first page of 50
 # leads, closed-loop. Besides requests/s and latency it reports the CPU
 # time per request of crm-app (user and total) and of PostgreSQL's
@@ -23,11 +28,15 @@ conns=${5:-32}
 admin=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=crm_bench
 role=crm_bench_app
-owner_url="${admin%/*}/$db"
-app_url="postgres://$role@127.0.0.1:5432/$db"
+new_db=${NEW_DB:-$db}
+url_of() { echo "${admin%/*}/$1"; }
+owner_url=$(url_of "$db")
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
 psql "$owner_url" -qtAc "select 1" >/dev/null 2>&1 \
   || { echo "no $db database: run KEEP_DB=1 bench/crm_api.sh 1 5 first" >&2; exit 1; }
+if [ "$new_db" != "$db" ] && ! psql "$(url_of "$new_db")" -qtAc "select 1" >/dev/null 2>&1; then
+  psql "$admin" -qc "CREATE DATABASE $new_db TEMPLATE $db" >/dev/null
+fi
 
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14, $14 + $15}' "/proc/$1/stat"; } # user, user + system
@@ -36,10 +45,10 @@ postgres_ticks() {
     | awk '{s += $1} END {print s + 0}'
 }
 
-one() { # binary -> "rps p50 p99 app_user_us app_us postgres_us"
+one() { # binary database -> "rps p50 p99 app_user_us app_us postgres_us"
   local log; log=$(mktemp)
   MALLOC_MMAP_THRESHOLD_=131072 APP_ENV=development JWT_SECRET='k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)' \
-    DATABASE_URL="$app_url" MIGRATION_DATABASE_URL="$owner_url" HOST=127.0.0.1 PORT=0 \
+    DATABASE_URL="postgres://$role@127.0.0.1:5432/$2" MIGRATION_DATABASE_URL="$(url_of "$2")" HOST=127.0.0.1 PORT=0 \
     LOG_LEVEL=info,ops_kit::metrics=off "$1" >"$log" 2>&1 &
   local pid=$! base
   base=$(crm_base "$log") || exit 1
@@ -65,8 +74,8 @@ echo "| round | build | requests/s | p50 | p99 | crm-app CPU µs/request (user) 
 echo "|---|---|---:|---:|---:|---:|---:|"
 for round in $(seq 1 "$rounds"); do
   for build in old new; do
-    bin=$old; [ "$build" = new ] && bin=$new
-    read -r rps p50 p99 user total pg <<<"$(one "$bin")"
+    bin=$old; base_db=$db; [ "$build" = new ] && bin=$new && base_db=$new_db
+    read -r rps p50 p99 user total pg <<<"$(one "$bin" "$base_db")"
     echo "| $round | $build | $rps | $p50 | $p99 | $total ($user) | $pg |"
   done
 done

@@ -44,7 +44,7 @@ use crate::request_id;
 
 /// `Retry-After` on a 503 for a database out of reach: a restart or a
 /// failover takes seconds; a client that comes back at once only adds load.
-const RETRY_UNAVAILABLE: &str = "5";
+pub(crate) const RETRY_UNAVAILABLE: &str = "5";
 
 /// `Retry-After` on a 503 for a busy database: a lock is usually free again
 /// within the second.

@@ -100,6 +100,12 @@ impl<T: EpochStore> DynStore for T {
 /// use ops_kit::auth::EpochError;
 ///
 /// assert_eq!(EpochError::Revoked.into_response().status(), 401);
+///
+/// // A store that cannot answer: 503 with `Retry-After`, like every
+/// // database fault, never a pass.
+/// let down = EpochError::Unavailable("connection refused".into()).into_response();
+/// assert_eq!(down.status(), 503);
+/// assert_eq!(down.headers()["retry-after"], "5");
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -119,6 +125,10 @@ impl axum::response::IntoResponse for EpochError {
             EpochError::Revoked => TokenError::Revoked.into_response(),
             EpochError::Unavailable(source) => {
                 ApiError::unavailable("authentication is unavailable; try again")
+                    .with_header(
+                        http::header::RETRY_AFTER,
+                        http::HeaderValue::from_static(crate::error::RETRY_UNAVAILABLE),
+                    )
                     .with_source(UnavailableSource(source))
                     .into_response()
             }
