@@ -5,6 +5,7 @@
 //! Each concept has its own module; the route modules (`leads`,
 //! `activities`, `audit_logs`) compose them.
 
+pub mod caller;
 pub mod etag;
 pub mod fields;
 pub mod idempotency;

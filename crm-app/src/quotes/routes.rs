@@ -2,13 +2,13 @@
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::{StatusCode, header, request::Parts};
+use axum::http::{StatusCode, request::Parts};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
-use ops_kit::audit::{self, AuditChanges, AuditEntry};
+use ops_kit::audit::{self, AuditChanges};
 use ops_kit::auth::Principal;
 use ops_kit::sql::Tx;
-use ops_kit::{ApiError, ClientIp, FieldError, RequestId, audited};
+use ops_kit::{ApiError, FieldError, audited};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +19,7 @@ use super::accept;
 use super::input::{self, COMPUTED, HEADER_FIELDS, READ_ONLY};
 use super::model::{COLUMNS, LineRow, QuoteRow, STATUSES};
 use super::store;
+use crate::api::caller::Caller;
 use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, Claim, Claimed, IdempotencyKey, IdempotencyKeyHeader};
@@ -44,45 +45,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(quote_reject))
         .routes(routes!(quote_revise))
         .routes(routes!(quote_revisions))
-}
-
-/// Who is calling, and from where: what an audit entry written by hand
-/// needs (a lead status change caused by a quote).
-#[derive(Debug, Clone)]
-pub struct Caller {
-    principal: Principal,
-    request_id: String,
-    ip: Option<String>,
-    user_agent: Option<String>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = Principal::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let request_id = RequestId::from_request_parts(parts, state)
-            .await
-            .map(|r| r.as_str().to_owned())
-            .unwrap_or_default();
-        let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let user_agent = parts.headers.get(header::USER_AGENT).map(|ua| {
-            String::from_utf8_lossy(ua.as_bytes())
-                .chars()
-                .take(512)
-                .collect()
-        });
-        Ok(Self {
-            principal,
-            request_id,
-            ip: ip.map(|ip| ip.to_string()),
-            user_agent,
-        })
-    }
 }
 
 /// What every lifecycle action takes from the request: the quote's id,
@@ -190,13 +152,8 @@ async fn lead_follows(
     lead.version += 1;
     leads::store::update(tx, &lead).await.map_err(db)?;
     leads::store::insert_event(tx, &event).await.map_err(db)?;
-    let mut entry = AuditEntry::new("lead.status_update", "lead", caller.request_id.as_str());
-    entry.tenant_id = Some(tenant);
-    entry.user_id = Some(caller.principal.user_id);
-    entry.resource_id = Some(lead.id.to_string());
+    let mut entry = caller.entry("lead.status_update", "lead", lead.id.to_string());
     entry.changes = Some(json!({ "status": to, "cause": cause, "quoteId": q.id }));
-    entry.ip_address = caller.ip.clone();
-    entry.user_agent = caller.user_agent.clone();
     audit::insert(tx, &entry).await.map_err(ApiError::from)?;
     Ok(())
 }

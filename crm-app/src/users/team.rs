@@ -3,14 +3,10 @@
 //! transaction and the acting [`Caller`]; the routes commit and then
 //! publish the new token epoch.
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
-use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
-use ops_kit::audit::{self, AuditEntry};
-use ops_kit::auth::{Principal, Role};
+use ops_kit::ApiError;
+use ops_kit::audit;
+use ops_kit::auth::Role;
 use ops_kit::sql::Transaction;
-use ops_kit::{ApiError, ClientIp, RequestId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -18,45 +14,7 @@ use super::store;
 use crate::api::{db, now};
 use crate::auth::store::UserRow;
 
-/// Who acts, and the request facts every audit entry records.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The signed-in user.
-    pub principal: Principal,
-    request_id: String,
-    ip: Option<String>,
-    user_agent: Option<String>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = Principal::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let request_id = RequestId::from_request_parts(parts, state)
-            .await
-            .map(|r| r.as_str().to_owned())
-            .unwrap_or_default();
-        let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        // The same cap as the audited handlers' entries.
-        let user_agent = parts.headers.get(header::USER_AGENT).map(|ua| {
-            String::from_utf8_lossy(ua.as_bytes())
-                .chars()
-                .take(512)
-                .collect()
-        });
-        Ok(Self {
-            principal,
-            request_id,
-            ip: ip.map(|ip| ip.to_string()),
-            user_agent,
-        })
-    }
-}
+pub use crate::api::caller::Caller;
 
 /// Writes the entry for `action` on user `user` into `tx`. `changes` must
 /// already be free of secrets; it is redacted again all the same.
@@ -67,16 +25,11 @@ pub async fn record(
     user: Uuid,
     changes: Option<Value>,
 ) -> Result<(), ApiError> {
-    let mut entry = AuditEntry::new(action, "user", caller.request_id.as_str());
-    entry.tenant_id = Some(caller.principal.tenant_id);
-    entry.user_id = Some(caller.principal.user_id);
-    entry.resource_id = Some(user.to_string());
+    let mut entry = caller.entry(action, "user", user.to_string());
     entry.changes = changes.map(|mut c| {
         audit::redact(&mut c, &[]);
         c
     });
-    entry.ip_address = caller.ip.clone();
-    entry.user_agent = caller.user_agent.clone();
     audit::insert(tx, &entry).await.map_err(|e| {
         ApiError::internal_message("the audit entry could not be recorded").with_source(e)
     })
