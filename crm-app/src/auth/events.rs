@@ -68,10 +68,6 @@ impl Origin {
     }
 }
 
-fn failed(err: audit::AuditError) -> ApiError {
-    ApiError::internal_message("the audit entry could not be written").with_source(err)
-}
-
 /// `auth.login`: `user` of `tenant` signed in, opening the login `family`.
 pub async fn login(
     tx: &mut Transaction,
@@ -83,7 +79,7 @@ pub async fn login(
     let mut entry = origin.entry("auth.login", "session", Some(tenant));
     entry.user_id = Some(user);
     entry.resource_id = Some(family.to_string());
-    audit::insert(tx, &entry).await.map_err(failed)
+    audit::insert(tx, &entry).await.map_err(ApiError::from)
 }
 
 /// `auth.login_failed`, in a transaction of its own: for the account `user`
@@ -128,7 +124,7 @@ pub async fn refresh_reuse(
     let mut entry = origin.entry("auth.refresh_reuse", "session", Some(tenant));
     entry.user_id = Some(user);
     entry.resource_id = Some(family.to_string());
-    audit::insert(tx, &entry).await.map_err(failed)
+    audit::insert(tx, &entry).await.map_err(ApiError::from)
 }
 
 /// `auth.logout`: `user` ended the login `family`.
@@ -142,5 +138,5 @@ pub async fn logout(
     let mut entry = origin.entry("auth.logout", "session", Some(tenant));
     entry.user_id = Some(user);
     entry.resource_id = Some(family.to_string());
-    audit::insert(tx, &entry).await.map_err(failed)
+    audit::insert(tx, &entry).await.map_err(ApiError::from)
 }

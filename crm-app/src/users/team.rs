@@ -30,9 +30,7 @@ pub async fn record(
         audit::redact(&mut c, &[]);
         c
     });
-    audit::insert(tx, &entry).await.map_err(|e| {
-        ApiError::internal_message("the audit entry could not be recorded").with_source(e)
-    })
+    audit::insert(tx, &entry).await.map_err(ApiError::from)
 }
 
 fn not_found() -> ApiError {
