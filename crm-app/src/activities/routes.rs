@@ -146,7 +146,16 @@ async fn activity_create(
     errors.finish()?;
     store::save(&mut tx, &activity, true).await.map_err(db)?;
     if activity.completed_at.is_some() && CONTACT_TYPES.contains(&activity.kind.as_str()) {
-        leads::routes::mark_contacted(&mut tx, &principal, activity.lead_id, activity.id).await?;
+        leads::domain::follow(
+            &mut tx,
+            &principal,
+            activity.lead_id,
+            "contacted",
+            &["new"],
+            format!("activity {} completed", activity.id),
+        )
+        .await
+        .map_err(db)?;
     }
     let view = activity.view(now);
     if let Some(claimed) = claimed {
@@ -385,7 +394,16 @@ async fn activity_update(
         && activity.completed_at.is_some()
         && CONTACT_TYPES.contains(&activity.kind.as_str())
     {
-        leads::routes::mark_contacted(&mut tx, &principal, activity.lead_id, activity.id).await?;
+        leads::domain::follow(
+            &mut tx,
+            &principal,
+            activity.lead_id,
+            "contacted",
+            &["new"],
+            format!("activity {} completed", activity.id),
+        )
+        .await
+        .map_err(db)?;
     }
     tx.commit().await.map_err(db_commit)?;
     Ok((

@@ -645,48 +645,6 @@ async fn lead_status_update(
     Ok(written(StatusCode::OK, &lead))
 }
 
-/// Moves a `new` lead to `contacted` because a contact activity was
-/// completed, with its status event. Returns whether it moved.
-pub async fn mark_contacted(
-    tx: &mut Tx,
-    principal: &Principal,
-    lead_id: Uuid,
-    activity_id: Uuid,
-) -> Result<bool, ApiError> {
-    let Some(mut lead) = store::get(tx, principal.tenant_id, lead_id, true)
-        .await
-        .map_err(db)?
-    else {
-        return Ok(false);
-    };
-    if lead.status != "new" || lead.deleted_at.is_some() {
-        return Ok(false);
-    }
-    let now = now();
-    lead.status = "contacted".into();
-    lead.status_changed_at = now;
-    lead.updated_at = now;
-    lead.version += 1;
-    store::update(tx, &lead).await.map_err(db)?;
-    store::insert_event(
-        tx,
-        &StatusEvent {
-            tenant_id: principal.tenant_id,
-            id: Uuid::new_v4(),
-            lead_id,
-            from_status: Some("new".into()),
-            to_status: "contacted".into(),
-            lost_reason: None,
-            note: Some(format!("activity {activity_id} completed")),
-            user_id: Some(principal.user_id),
-            occurred_at: now,
-        },
-    )
-    .await
-    .map_err(db)?;
-    Ok(true)
-}
-
 /// The query string of the timeline.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

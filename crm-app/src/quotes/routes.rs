@@ -27,7 +27,6 @@ use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortFiel
 use crate::api::sql::{Arg, Sql};
 use crate::api::{db, db_commit, now, read_tx};
 use crate::leads;
-use crate::leads::store::StatusEvent;
 use crate::openapi::schemas;
 use crate::state::AppState;
 
@@ -123,35 +122,19 @@ async fn lead_follows(
     from: &[&str],
     cause: &str,
 ) -> Result<(), ApiError> {
-    let tenant = caller.principal.tenant_id;
-    let Some(mut lead) = leads::store::get(tx, tenant, q.lead_id, true)
-        .await
-        .map_err(db)?
+    let Some(lead) = leads::domain::follow(
+        tx,
+        &caller.principal,
+        q.lead_id,
+        to,
+        from,
+        format!("{cause} {}", q.number()),
+    )
+    .await
+    .map_err(db)?
     else {
         return Ok(());
     };
-    if lead.deleted_at.is_some() || !from.contains(&lead.status.as_str()) {
-        return Ok(());
-    }
-    let at = now();
-    let event = StatusEvent {
-        tenant_id: tenant,
-        id: Uuid::new_v4(),
-        lead_id: lead.id,
-        from_status: Some(lead.status.clone()),
-        to_status: to.to_owned(),
-        lost_reason: None,
-        note: Some(format!("{cause} {}", q.number())),
-        user_id: Some(caller.principal.user_id),
-        occurred_at: at,
-    };
-    lead.status = to.to_owned();
-    lead.lost_reason = None;
-    lead.status_changed_at = at;
-    lead.updated_at = at;
-    lead.version += 1;
-    leads::store::update(tx, &lead).await.map_err(db)?;
-    leads::store::insert_event(tx, &event).await.map_err(db)?;
     let mut entry = caller.entry("lead.status_update", "lead", lead.id.to_string());
     entry.changes = Some(json!({ "status": to, "cause": cause, "quoteId": q.id }));
     audit::insert(tx, &entry).await.map_err(ApiError::from)?;

@@ -76,6 +76,41 @@ enum State {
 }
 
 impl Tx {
+    /// The request's transaction, to pass to functions that take a
+    /// [`Transaction`].
+    ///
+    /// Prefer this to dereferencing the `Tx`: a front end calls it once it
+    /// has parsed the request, and from then on works with the
+    /// `&mut Transaction` it returns.
+    ///
+    /// # Errors
+    ///
+    /// A [`TxRejection`] when no transaction can be had (a 503 for a
+    /// database out of reach).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::{Router, routing::post};
+    /// use ops_kit::{ApiError, sql::{Transaction, Tx}};
+    ///
+    /// async fn count(tx: &mut Transaction) -> Result<i64, sqlx::Error> {
+    ///     Ok(ops_kit::on_backend!(tx, conn => {
+    ///         sqlx::query_scalar("SELECT 1").fetch_one(&mut **conn).await?
+    ///     }))
+    /// }
+    ///
+    /// async fn touch(mut tx: Tx) -> Result<String, ApiError> {
+    ///     let n = count(tx.transaction().await?).await.map_err(ApiError::database)?;
+    ///     tx.commit().await.map_err(ApiError::database)?;
+    ///     Ok(n.to_string())
+    /// }
+    /// let routes: Router = Router::new().route("/touch", post(touch));
+    /// ```
+    pub async fn transaction(&mut self) -> Result<&mut Transaction, TxRejection> {
+        Ok(&mut **self)
+    }
+
     /// Commits (or, in an audited handler, leaves the commit to the audit
     /// step).
     ///
@@ -204,9 +239,15 @@ pub enum TxRejection {
 
 impl IntoResponse for TxRejection {
     fn into_response(self) -> Response {
-        match self {
-            TxRejection::Unavailable(err) => ApiError::database(err).into_response(),
-            other => ApiError::internal(other).into_response(),
+        ApiError::from(self).into_response()
+    }
+}
+
+impl From<TxRejection> for ApiError {
+    fn from(rejection: TxRejection) -> Self {
+        match rejection {
+            TxRejection::Unavailable(err) => ApiError::database(err),
+            other => ApiError::internal(other),
         }
     }
 }
