@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The lead list served by two builds of crm-app in turn, against the same
+# The lead list (or the audited upsert) served by two builds of crm-app in turn, against the same
 # database: a change to the list's code judged against the build before it
 # in one run. Needs the database bench/crm_api.sh leaves behind with
 # KEEP_DB=1 (100,000 leads or more for the demo shop).
@@ -13,7 +13,9 @@
 # OLD never meets a schema newer than its own.
 #
 # Each round runs OLD then NEW: 32 wrk connections on the first page of 50
-# leads, closed-loop. Besides requests/s and latency it reports the CPU
+# leads, closed-loop. WORKLOAD=upsert sends the audited lead upsert instead
+# (bench/crm_upsert.lua: a web form creating a new lead each time; both
+# builds add their leads to the same database, in turn). Besides requests/s and latency it reports the CPU
 # time per request of crm-app (user and total) and of PostgreSQL's
 # processes, from /proc.
 set -euo pipefail
@@ -29,6 +31,11 @@ admin=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=crm_bench
 role=crm_bench_app
 new_db=${NEW_DB:-$db}
+case ${WORKLOAD:-list} in
+  list) script=bench/crm_list.lua; path="/api/crm/leads?limit=50" ;;
+  upsert) script=bench/crm_upsert.lua; path=/api/crm/leads ;;
+  *) echo "WORKLOAD is list or upsert" >&2; exit 1 ;;
+esac
 url_of() { echo "${admin%/*}/$1"; }
 owner_url=$(url_of "$db")
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
@@ -54,10 +61,10 @@ one() { # binary database -> "rps p50 p99 app_user_us app_us postgres_us"
   base=$(crm_base "$log") || exit 1
   TOKEN=$(crm_token "$base")
   export TOKEN
-  wrk -t1 -c"$conns" -d2s -s bench/crm_list.lua "$base/api/crm/leads?limit=50" >/dev/null
+  wrk -t1 -c"$conns" -d2s -s "$script" "$base$path" >/dev/null
   local a0 p0 a1 p1 report
   a0=$(ticks "$pid"); p0=$(postgres_ticks)
-  report=$(wrk -t1 -c"$conns" -d"${seconds}s" --latency -s bench/crm_list.lua "$base/api/crm/leads?limit=50")
+  report=$(wrk -t1 -c"$conns" -d"${seconds}s" --latency -s "$script" "$base$path")
   a1=$(ticks "$pid"); p1=$(postgres_ticks)
   kill -TERM "$pid"; wait "$pid" || true; rm -f "$log"
   if grep -qE "Non-2xx|Socket errors" <<<"$report"; then echo "$report" >&2; exit 1; fi
