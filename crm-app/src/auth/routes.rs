@@ -16,8 +16,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::events::{self, Origin};
+use super::events::{self, Origin, SessionEvent};
 use super::{input, password, store};
+use crate::api::{self, Unique};
 use crate::state::AppState;
 
 /// The one message for every failed login: it does not say whether the
@@ -123,11 +124,11 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// A database error as the client sees it: 503 with `Retry-After` when
-/// the database is out of reach, the connection was lost or it is busy,
-/// 500 otherwise (see [`ApiError::database`]).
+/// A database error of the sign-in and user routes: [`api::database`]
+/// with [`Unique::Fault`], as these routes answer a taken email
+/// themselves.
 pub fn db(err: sqlx::Error) -> ApiError {
-    ApiError::database(err)
+    api::database(err, Unique::Fault)
 }
 
 fn token_hash(token: &str) -> Vec<u8> {
@@ -355,7 +356,15 @@ async fn login(
         .map_err(db)?;
     let family = Uuid::new_v4();
     let session = issue_session(state, &mut tx, user, family).await?;
-    events::login(&mut tx, origin, user.tenant_id, user.id, family).await?;
+    events::session(
+        &mut tx,
+        origin,
+        SessionEvent::Login,
+        user.tenant_id,
+        user.id,
+        family,
+    )
+    .await?;
     tx.commit().await.map_err(ApiError::database_commit)?;
     Ok(session)
 }
@@ -411,9 +420,10 @@ async fn auth_refresh(
         store::revoke_family(&mut tx, claims.tid, stored.family_id)
             .await
             .map_err(db)?;
-        events::refresh_reuse(
+        events::session(
             &mut tx,
             &origin,
+            SessionEvent::RefreshReuse,
             claims.tid,
             stored.user_id,
             stored.family_id,
@@ -464,9 +474,10 @@ async fn auth_logout(
         store::revoke_family(&mut tx, claims.tid, stored.family_id)
             .await
             .map_err(db)?;
-        events::logout(
+        events::session(
             &mut tx,
             &origin,
+            SessionEvent::Logout,
             claims.tid,
             stored.user_id,
             stored.family_id,
