@@ -417,18 +417,7 @@ async fn auth_refresh(
     if stored.used_at.is_some() {
         // A token that was already exchanged is back: someone holds a copy.
         // End the whole login.
-        store::revoke_family(&mut tx, claims.tid, stored.family_id)
-            .await
-            .map_err(db)?;
-        events::session(
-            &mut tx,
-            &origin,
-            SessionEvent::RefreshReuse,
-            claims.tid,
-            stored.user_id,
-            stored.family_id,
-        )
-        .await?;
+        end_login(&mut tx, &origin, SessionEvent::RefreshReuse, claims.tid, &stored).await?;
         tx.commit().await.map_err(ApiError::database_commit)?;
         tracing::warn!(
             tenantId = %claims.tid,
@@ -452,6 +441,21 @@ async fn auth_refresh(
     Ok(Json(session))
 }
 
+/// Revokes every token of the login `stored` belongs to, and writes the
+/// entry saying why (`event`).
+async fn end_login(
+    tx: &mut Transaction,
+    origin: &Origin,
+    event: SessionEvent,
+    tenant: Uuid,
+    stored: &store::RefreshRow,
+) -> Result<(), ApiError> {
+    store::revoke_family(tx, tenant, stored.family_id)
+        .await
+        .map_err(db)?;
+    events::session(tx, origin, event, tenant, stored.user_id, stored.family_id).await
+}
+
 /// Ends the login the refresh token belongs to.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(()), request_body = RefreshInput,
     responses((status = 204, description = "Logged out"), (status = 401, description = "Invalid refresh token", body = crate::openapi::schemas::Error)))]
@@ -471,18 +475,7 @@ async fn auth_logout(
         .await
         .map_err(db)?
     {
-        store::revoke_family(&mut tx, claims.tid, stored.family_id)
-            .await
-            .map_err(db)?;
-        events::session(
-            &mut tx,
-            &origin,
-            SessionEvent::Logout,
-            claims.tid,
-            stored.user_id,
-            stored.family_id,
-        )
-        .await?;
+        end_login(&mut tx, &origin, SessionEvent::Logout, claims.tid, &stored).await?;
     }
     tx.commit().await.map_err(ApiError::database_commit)?;
     Ok(StatusCode::NO_CONTENT)

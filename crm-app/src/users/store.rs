@@ -14,14 +14,14 @@ pub async fn token_epoch(
     tenant: Uuid,
     user: Uuid,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = on_backend!(tx, conn => {
-        sqlx::query_as("SELECT token_epoch FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(user)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
-    Ok(row.map(|(epoch,)| epoch))
+    epoch(
+        tx,
+        "SELECT token_epoch FROM users WHERE tenant_id = $1 AND id = $2",
+        tenant,
+        user,
+        None,
+    )
+    .await
 }
 
 /// Moves the user's token epoch on by one, so that every token issued
@@ -32,16 +32,33 @@ pub async fn bump_epoch(
     user: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
+    epoch(
+        tx,
+        "UPDATE users SET token_epoch = token_epoch + 1, updated_at = $3 \
+         WHERE tenant_id = $1 AND id = $2 RETURNING token_epoch",
+        tenant,
+        user,
+        Some(now),
+    )
+    .await
+}
+
+/// Runs `sql`, a statement on the user `user` of `tenant` (`$1`, `$2`,
+/// and `$3` = `at` when given) giving its token epoch.
+async fn epoch(
+    tx: &mut Transaction,
+    sql: &str,
+    tenant: Uuid,
+    user: Uuid,
+    at: Option<DateTime<Utc>>,
+) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> = on_backend!(tx, conn => {
-        sqlx::query_as(
-            "UPDATE users SET token_epoch = token_epoch + 1, updated_at = $3 \
-             WHERE tenant_id = $1 AND id = $2 RETURNING token_epoch",
-        )
-        .bind(tenant)
-        .bind(user)
-        .bind(now)
-        .fetch_optional(&mut **conn)
-        .await?
+        let query = sqlx::query_as(sql).bind(tenant).bind(user);
+        let query = match at {
+            Some(at) => query.bind(at),
+            None => query,
+        };
+        query.fetch_optional(&mut **conn).await?
     });
     Ok(row.map(|(epoch,)| epoch))
 }
