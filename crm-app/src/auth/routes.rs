@@ -417,7 +417,14 @@ async fn auth_refresh(
     if stored.used_at.is_some() {
         // A token that was already exchanged is back: someone holds a copy.
         // End the whole login.
-        end_login(&mut tx, &origin, SessionEvent::RefreshReuse, claims.tid, &stored).await?;
+        end_login(
+            &mut tx,
+            &origin,
+            SessionEvent::RefreshReuse,
+            claims.tid,
+            &stored,
+        )
+        .await?;
         tx.commit().await.map_err(ApiError::database_commit)?;
         tracing::warn!(
             tenantId = %claims.tid,
