@@ -20,6 +20,7 @@ use super::events::{self, Origin, SessionEvent};
 use super::{input, password, store};
 use crate::api::{self, Unique};
 use crate::state::AppState;
+pub use crate::users::model::UserView;
 
 /// The one message for every failed login: it does not say whether the
 /// email exists.
@@ -45,22 +46,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RegisterInput {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-    )]
+    #[schema(schema_with = input::name_schema)]
     tenant_name: String,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-    )]
+    #[schema(schema_with = input::name_schema)]
     name: String,
-    #[schema(format = Email, max_length = 254)]
+    #[schema(schema_with = input::email_schema)]
     email: String,
-    /// 8 to 256 characters.
-    #[schema(min_length = 8, max_length = 256)]
+    #[schema(schema_with = input::password_schema)]
     password: String,
 }
 
@@ -79,29 +71,6 @@ struct LoginInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RefreshInput {
     refresh_token: String,
-}
-
-/// A user as clients see it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    id: Uuid,
-    email: String,
-    name: String,
-    role: String,
-    tenant_id: Uuid,
-}
-
-impl From<&store::UserRow> for UserView {
-    fn from(u: &store::UserRow) -> Self {
-        Self {
-            id: u.id,
-            email: u.email.clone(),
-            name: u.name.clone(),
-            role: u.role.clone(),
-            tenant_id: u.tenant_id,
-        }
-    }
 }
 
 /// The body of register, login and refresh.
