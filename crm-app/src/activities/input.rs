@@ -86,70 +86,85 @@ impl<T> Parsed<T> {
     }
 }
 
-/// The fields [`ActivityInput`] and [`ActivityPatch`] share: a field's
-/// type, limits and description are written once. Each optional field is
-/// a merge patch: `None` absent, `Some(None)` cleared.
-macro_rules! activity_fields {
-    ($(#[$meta:meta])* pub struct $name:ident { $($own:tt)* }) => {
-        $(#[$meta])*
+/// Defines [`ActivityInput`] and [`ActivityPatch`] around the fields they
+/// share, listed once (a field's type, limits and description written
+/// once), and the two conversions between them. Each shared field is a
+/// merge patch: `None` absent, `Some(None)` cleared.
+macro_rules! activity_inputs {
+    ($($(#[$meta:meta])* $field:ident: $ty:ty,)+) => {
+        /// A new activity.
         #[allow(missing_docs)]
         #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
-        pub struct $name {
-            $($own)*
-            #[schema(schema_with = body_schema, required = false)]
-            #[serde(default, deserialize_with = "present")]
-            pub body: Option<Option<String>>,
-            #[schema(schema_with = direction_schema, required = false)]
-            #[serde(default, deserialize_with = "present")]
-            pub direction: Option<Option<Direction>>,
-            #[schema(schema_with = planned_at_schema, required = false)]
-            #[serde(default, deserialize_with = "present")]
-            pub due_at: Option<Option<DateTime<Utc>>>,
-            #[schema(schema_with = planned_at_schema, required = false)]
-            #[serde(default, deserialize_with = "present")]
-            pub occurred_at: Option<Option<DateTime<Utc>>>,
-            #[schema(schema_with = duration_schema, required = false)]
-            #[serde(default, deserialize_with = "present")]
-            pub duration_minutes: Option<Option<i32>>,
-            #[schema(schema_with = completed_at_schema, required = false)]
-            #[serde(default, deserialize_with = "present")]
-            pub completed_at: Option<Option<DateTime<Utc>>>,
-            #[schema(schema_with = outcome_schema, required = false)]
-            #[serde(default, deserialize_with = "present")]
-            pub outcome: Option<Option<String>>,
-            #[schema(value_type = Option<Uuid>)]
-            #[serde(default, deserialize_with = "present")]
-            pub assigned_user_id: Option<Option<Uuid>>,
+        pub struct ActivityInput {
+            pub lead_id: Uuid,
+            #[serde(rename = "type")]
+            #[schema(schema_with = kind_schema)]
+            pub kind: ActivityKind,
+            #[schema(schema_with = subject_schema)]
+            pub subject: String,
+            /// `true` completes it now; not with `completedAt`.
+            #[schema(nullable = false)]
+            pub completed: Option<bool>,
+            $($(#[$meta])* #[serde(default, deserialize_with = "present")] pub $field: $ty,)+
+        }
+
+        /// A change to an activity (absent stays, null clears).
+        #[allow(missing_docs)]
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct ActivityPatch {
+            #[schema(schema_with = subject_schema, required = false)]
+            pub subject: Option<String>,
+            /// `true` completes it now, `false` reopens it; not with
+            /// `completedAt`.
+            #[schema(nullable = false)]
+            pub completed: Option<bool>,
+            $($(#[$meta])* #[serde(default, deserialize_with = "present")] pub $field: $ty,)+
+        }
+
+        impl ActivityInput {
+            /// A new activity of `kind` on `lead_id`, with what `changes`
+            /// sets (no subject: empty).
+            fn with(lead_id: Uuid, kind: ActivityKind, changes: ActivityPatch) -> Self {
+                Self {
+                    lead_id,
+                    kind,
+                    subject: changes.subject.unwrap_or_default(),
+                    completed: changes.completed,
+                    $($field: changes.$field,)+
+                }
+            }
+
+            /// The changes it makes to an empty activity.
+            pub fn changes(&self) -> ActivityPatch {
+                ActivityPatch {
+                    subject: Some(self.subject.clone()),
+                    completed: self.completed,
+                    $($field: self.$field.clone(),)+
+                }
+            }
         }
     };
 }
 
-activity_fields! {
-    /// A new activity.
-    pub struct ActivityInput {
-        pub lead_id: Uuid,
-        #[serde(rename = "type")]
-        #[schema(schema_with = kind_schema)]
-        pub kind: ActivityKind,
-        #[schema(schema_with = subject_schema)]
-        pub subject: String,
-        /// `true` completes it now; not with `completedAt`.
-        #[schema(nullable = false)]
-        pub completed: Option<bool>,
-    }
-}
-
-activity_fields! {
-    /// A change to an activity (absent stays, null clears).
-    pub struct ActivityPatch {
-        #[schema(schema_with = subject_schema, required = false)]
-        pub subject: Option<String>,
-        /// `true` completes it now, `false` reopens it; not with
-        /// `completedAt`.
-        #[schema(nullable = false)]
-        pub completed: Option<bool>,
-    }
+activity_inputs! {
+    #[schema(schema_with = body_schema, required = false)]
+    body: Option<Option<String>>,
+    #[schema(schema_with = direction_schema, required = false)]
+    direction: Option<Option<Direction>>,
+    #[schema(schema_with = planned_at_schema, required = false)]
+    due_at: Option<Option<DateTime<Utc>>>,
+    #[schema(schema_with = planned_at_schema, required = false)]
+    occurred_at: Option<Option<DateTime<Utc>>>,
+    #[schema(schema_with = duration_schema, required = false)]
+    duration_minutes: Option<Option<i32>>,
+    #[schema(schema_with = completed_at_schema, required = false)]
+    completed_at: Option<Option<DateTime<Utc>>>,
+    #[schema(schema_with = outcome_schema, required = false)]
+    outcome: Option<Option<String>>,
+    #[schema(value_type = Option<Uuid>)]
+    assigned_user_id: Option<Option<Uuid>>,
 }
 
 impl Default for ActivityKind {
@@ -186,37 +201,12 @@ impl ActivityInput {
             invalid.add("subject", "is required");
         }
         let changes = ActivityPatch::read(map, &mut invalid);
-        let input = Self {
-            lead_id: lead_id.unwrap_or_default(),
-            kind: kind.and_then(|k| k.parse().ok()).unwrap_or_default(),
-            subject: changes.subject.clone().unwrap_or_default(),
-            completed: changes.completed,
-            body: changes.body,
-            direction: changes.direction,
-            due_at: changes.due_at,
-            occurred_at: changes.occurred_at,
-            duration_minutes: changes.duration_minutes,
-            completed_at: changes.completed_at,
-            outcome: changes.outcome,
-            assigned_user_id: changes.assigned_user_id,
-        };
+        let input = Self::with(
+            lead_id.unwrap_or_default(),
+            kind.and_then(|k| k.parse().ok()).unwrap_or_default(),
+            changes,
+        );
         Parsed { input, invalid }
-    }
-
-    /// The changes it makes to an empty activity.
-    pub fn changes(&self) -> ActivityPatch {
-        ActivityPatch {
-            subject: Some(self.subject.clone()),
-            completed: self.completed,
-            body: self.body.clone(),
-            direction: self.direction,
-            due_at: self.due_at,
-            occurred_at: self.occurred_at,
-            duration_minutes: self.duration_minutes,
-            completed_at: self.completed_at,
-            outcome: self.outcome.clone(),
-            assigned_user_id: self.assigned_user_id,
-        }
     }
 }
 

@@ -107,7 +107,7 @@ fn sorts() -> utoipa::openapi::Object {
 
 /// The query string of `GET /activities`. (The time filters' pattern is
 /// a literal, as utoipa asks of a parameter that keeps its description;
-/// a test holds it to [`TIMESTAMP_PATTERN`].)
+/// a test holds it to [`TIMESTAMP_PATTERN`](super::input::TIMESTAMP_PATTERN).)
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
