@@ -24,7 +24,6 @@ use uuid::Uuid;
 use self::model::{NewUser, RoleChange, UserView};
 use self::team::{Caller, NewMember};
 use crate::auth::routes::db;
-use crate::auth::store as auth_store;
 use crate::state::AppState;
 
 /// The routes.
@@ -94,7 +93,7 @@ async fn users_list(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = caller.principal.tenant_id;
     let mut tx = state.pool.begin_for_tenant(tenant).await.map_err(db)?;
-    let users = auth_store::users(&mut tx, tenant).await.map_err(db)?;
+    let users = team::members(&mut tx, &caller).await?;
     let data: Vec<UserView> = users.iter().map(UserView::from).collect();
     Ok(Json(json!({ "data": data })))
 }

@@ -121,6 +121,11 @@ fn role_of(user: &UserRow) -> Result<Role, TeamError> {
         .map_err(|_| TeamError::Corrupt("a user has an unknown role"))
 }
 
+/// The caller's tenant's users, by email (for everyone).
+pub async fn members(tx: &mut Transaction, caller: &Caller) -> Result<Vec<UserRow>, TeamError> {
+    Ok(auth_store::users(tx, caller.principal.tenant_id).await?)
+}
+
 /// A user to add: its fields checked, its password hashed.
 pub struct NewMember {
     email: String,
