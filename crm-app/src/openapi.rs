@@ -357,150 +357,6 @@ pub mod schemas {
         pub project_types: Vec<String>,
     }
 
-    /// An activity.
-    #[derive(Debug, Serialize, ToSchema)]
-    #[serde(rename_all = "camelCase")]
-    pub struct Activity {
-        pub id: Uuid,
-        pub lead_id: Uuid,
-        /// call, email, meeting, note, task, site_visit
-        #[serde(rename = "type")]
-        pub kind: String,
-        pub subject: String,
-        pub body: Option<String>,
-        /// inbound or outbound (calls and emails)
-        pub direction: Option<String>,
-        #[schema(format = DateTime)]
-        pub due_at: Option<String>,
-        #[schema(format = DateTime)]
-        pub occurred_at: Option<String>,
-        pub duration_minutes: Option<i32>,
-        #[schema(format = DateTime)]
-        pub completed_at: Option<String>,
-        pub outcome: Option<String>,
-        pub assigned_user_id: Option<Uuid>,
-        pub created_by: Option<Uuid>,
-        #[schema(format = DateTime)]
-        pub created_at: String,
-        #[schema(format = DateTime)]
-        pub updated_at: String,
-        #[schema(format = DateTime)]
-        pub deleted_at: Option<String>,
-        pub version: i64,
-        /// Open and past due, at the time of the answer.
-        pub is_overdue: bool,
-    }
-
-    /// A new activity.
-    #[derive(Debug, Serialize, ToSchema)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    pub struct ActivityInput {
-        pub lead_id: Uuid,
-        #[serde(rename = "type")]
-        #[schema(schema_with = activity_type)]
-        pub kind: String,
-        #[schema(
-            min_length = 1,
-            max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-        )]
-        pub subject: String,
-        #[schema(
-            max_length = 10_000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-        )]
-        pub body: Option<String>,
-        /// Calls and emails only.
-        #[schema(schema_with = direction, required = false)]
-        pub direction: Option<String>,
-        /// Years 1900 to 2200.
-        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
-        pub due_at: Option<String>,
-        /// Years 1900 to 2200.
-        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
-        pub occurred_at: Option<String>,
-        #[schema(minimum = 0, maximum = 1440)]
-        pub duration_minutes: Option<i32>,
-        /// `true` completes it now; not with `completedAt`.
-        #[schema(nullable = false)]
-        pub completed: Option<bool>,
-        /// Not in the future; years 1900 to 2200.
-        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
-        pub completed_at: Option<String>,
-        #[schema(
-            max_length = 1000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-        )]
-        pub outcome: Option<String>,
-        pub assigned_user_id: Option<Uuid>,
-    }
-
-    /// A change to an activity (absent stays, null clears).
-    #[derive(Debug, Serialize, ToSchema)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    pub struct ActivityPatch {
-        #[schema(
-            nullable = false,
-            min_length = 1,
-            max_length = 200,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-        )]
-        pub subject: Option<String>,
-        #[schema(
-            max_length = 10_000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-        )]
-        pub body: Option<String>,
-        /// Calls and emails only.
-        #[schema(schema_with = direction, required = false)]
-        pub direction: Option<String>,
-        /// Years 1900 to 2200.
-        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
-        pub due_at: Option<String>,
-        /// Years 1900 to 2200.
-        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
-        pub occurred_at: Option<String>,
-        #[schema(minimum = 0, maximum = 1440)]
-        pub duration_minutes: Option<i32>,
-        /// `true` completes it now, `false` reopens it; not with
-        /// `completedAt`.
-        #[schema(nullable = false)]
-        pub completed: Option<bool>,
-        /// Not in the future; years 1900 to 2200.
-        #[schema(format = DateTime, pattern = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-")]
-        pub completed_at: Option<String>,
-        #[schema(
-            max_length = 1000,
-            pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-        )]
-        pub outcome: Option<String>,
-        pub assigned_user_id: Option<Uuid>,
-    }
-
-    fn activity_type() -> utoipa::openapi::Object {
-        one_of(
-            crate::activities::model::TYPES,
-            false,
-            "What kind of activity.",
-        )
-    }
-
-    fn direction() -> utoipa::openapi::Object {
-        one_of(
-            crate::activities::model::DIRECTIONS,
-            true,
-            "inbound or outbound; calls and emails only.",
-        )
-    }
-
-    /// A page of activities.
-    #[derive(Debug, Serialize, ToSchema)]
-    #[serde(rename_all = "camelCase")]
-    pub struct ActivityPage {
-        pub data: Vec<Activity>,
-        pub page_info: PageInfo,
-    }
-
     /// An audit entry.
     #[derive(Debug, Serialize, ToSchema)]
     #[serde(rename_all = "camelCase")]
@@ -765,7 +621,8 @@ pub(crate) fn sort_parameter(fields: &[crate::api::list::SortField]) -> utoipa::
 mod tests {
     use serde_json::{Value, json};
 
-    use crate::activities::model::{DIRECTIONS, TYPES};
+    use crate::activities::input::{MAX_BODY, MAX_DURATION_MINUTES, MAX_OUTCOME, MAX_SUBJECT};
+    use crate::activities::model::{ActivityKind, Direction};
 
     fn schema(name: &str) -> Value {
         let doc = serde_json::to_value(crate::openapi_document()).unwrap();
@@ -856,7 +713,7 @@ mod tests {
         );
         assert_eq!(
             parameter("/api/crm/activities", "type")["enum"],
-            json!(TYPES)
+            json!(ActivityKind::NAMES)
         );
     }
 
@@ -892,8 +749,8 @@ mod tests {
         let input = schema("ActivityInput");
         let fields = &input["properties"];
         assert_eq!(input["additionalProperties"], false);
-        assert_eq!(fields["type"]["enum"], json!(TYPES));
-        let mut directions = json!(DIRECTIONS);
+        assert_eq!(fields["type"]["enum"], json!(ActivityKind::NAMES));
+        let mut directions = json!(Direction::NAMES);
         directions.as_array_mut().unwrap().push(Value::Null);
         assert_eq!(fields["direction"]["enum"], directions);
         assert_eq!(fields["subject"]["minLength"], 1);
@@ -902,6 +759,10 @@ mod tests {
         assert_eq!(fields["outcome"]["maxLength"], 1000);
         assert_eq!(fields["durationMinutes"]["minimum"], 0);
         assert_eq!(fields["durationMinutes"]["maximum"], 1440);
+        assert_eq!(fields["subject"]["maxLength"], MAX_SUBJECT);
+        assert_eq!(fields["body"]["maxLength"], MAX_BODY);
+        assert_eq!(fields["outcome"]["maxLength"], MAX_OUTCOME);
+        assert_eq!(fields["durationMinutes"]["maximum"], MAX_DURATION_MINUTES);
         let required = input["required"].as_array().unwrap();
         for field in ["leadId", "type", "subject"] {
             assert!(required.contains(&json!(field)), "{field} is required");

@@ -7,6 +7,7 @@
 //! access tokens stop carrying the old rights at once (docs/tenancy.md,
 //! "Revoking tokens").
 
+pub mod model;
 pub mod store;
 pub mod team;
 
@@ -15,15 +16,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ops_kit::auth::Role;
 use ops_kit::{ApiError, FieldError};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use self::team::Caller;
-use crate::auth::routes::{UserView, db};
-use crate::auth::{input, password, store as auth_store};
+use self::model::{NewUser, RoleChange, UserView};
+use self::team::{Caller, NewMember};
+use crate::auth::routes::db;
 use crate::state::AppState;
 
 /// The routes.
@@ -33,38 +33,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users_update, users_remove))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewUser {
-    #[schema(format = Email, max_length = 254)]
-    email: String,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-    )]
-    name: String,
-    /// 8 to 256 characters.
-    #[schema(min_length = 8, max_length = 256)]
-    password: String,
-    /// `admin` or `member`.
-    #[schema(pattern = "^(?:admin|member)$")]
-    role: String,
-}
-
-/// The body of `PATCH /api/users/{id}`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct RoleChange {
-    /// `admin` or `member`.
-    #[schema(pattern = "^(?:admin|member)$")]
-    role: String,
-}
-
 fn parse_role(field: &str, value: &str) -> Result<Role, ApiError> {
     value
         .parse()
         .map_err(|_| ApiError::validation(vec![FieldError::new(field, "must be admin or member")]))
+}
+
+/// Opens the caller's tenant's transaction for a team change, once the
+/// caller is known to be an admin.
+async fn admin_tx(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<ops_kit::sql::Transaction, ApiError> {
+    caller.principal.require_admin()?;
+    state
+        .pool
+        .begin_for_tenant(caller.principal.tenant_id)
+        .await
+        .map_err(db)
 }
 
 /// Publishes a committed epoch change. A cache that cannot take it keeps
@@ -89,48 +75,11 @@ async fn users_create(
     caller: Caller,
     Json(body): Json<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let principal = &caller.principal;
-    principal.require_admin()?;
-    let mut errors = Vec::new();
-    let email = input::email("email", &body.email, &mut errors);
-    let name = input::name("name", &body.name, &mut errors);
-    input::password("password", &body.password, &mut errors);
-    let role = body.role.parse::<Role>();
-    if role.is_err() {
-        errors.push(FieldError::new("role", "must be admin or member"));
-    }
-    let (Ok(role), true) = (role, errors.is_empty()) else {
-        return Err(ApiError::validation(errors));
-    };
-    // Hashed before any connection is taken: argon2 is slow on purpose.
-    let password_hash = password::hash(body.password).await.map_err(|e| {
-        ApiError::internal_message("the password could not be hashed").with_source(e)
-    })?;
-    let user = auth_store::UserRow {
-        tenant_id: principal.tenant_id,
-        id: Uuid::new_v4(),
-        email,
-        name,
-        password_hash,
-        role: role.as_str().to_owned(),
-    };
-    let mut tx = state
-        .pool
-        .begin_for_tenant(principal.tenant_id)
-        .await
-        .map_err(db)?;
-    // Only this tenant's users count: an address other tenants hold gets
-    // an account of its own here, so this answer says nothing about them.
-    if !auth_store::create_user(&mut tx, &user).await.map_err(db)? {
-        return Err(ApiError::conflict(
-            "email_taken",
-            "a user of this tenant already has this email",
-        ));
-    }
-    // What was asked for, as an audited handler records its body; the
-    // password is not part of it.
-    let changes = json!({ "email": user.email, "name": user.name, "role": role });
-    team::record(&mut tx, &caller, "user.create", user.id, Some(changes)).await?;
+    caller.principal.require_admin()?;
+    // Hashed before any connection is taken.
+    let member = NewMember::prepare(body).await?;
+    let mut tx = admin_tx(&state, &caller).await?;
+    let user = team::add(&mut tx, &caller, member).await?;
     tx.commit().await.map_err(ApiError::database_commit)?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
@@ -144,7 +93,7 @@ async fn users_list(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = caller.principal.tenant_id;
     let mut tx = state.pool.begin_for_tenant(tenant).await.map_err(db)?;
-    let users = auth_store::users(&mut tx, tenant).await.map_err(db)?;
+    let users = team::members(&mut tx, &caller).await?;
     let data: Vec<UserView> = users.iter().map(UserView::from).collect();
     Ok(Json(json!({ "data": data })))
 }
@@ -167,7 +116,7 @@ async fn users_update(
     caller.principal.require_admin()?;
     let role = parse_role("role", &body.role)?;
     let tenant = caller.principal.tenant_id;
-    let mut tx = state.pool.begin_for_tenant(tenant).await.map_err(db)?;
+    let mut tx = admin_tx(&state, &caller).await?;
     let (user, epoch) = team::change_role(&mut tx, &caller, id, role).await?;
     tx.commit().await.map_err(db)?;
     if let Some(epoch) = epoch {
@@ -190,9 +139,8 @@ async fn users_remove(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    caller.principal.require_admin()?;
     let tenant = caller.principal.tenant_id;
-    let mut tx = state.pool.begin_for_tenant(tenant).await.map_err(db)?;
+    let mut tx = admin_tx(&state, &caller).await?;
     team::remove(&mut tx, &caller, id).await?;
     tx.commit().await.map_err(db)?;
     publish(&state, tenant, id, None).await;

@@ -1,69 +1,131 @@
-//! An activity as stored and as shown, and the rules for its fields.
+//! An activity as stored ([`ActivityRow`]) and as shown ([`Activity`]),
+//! and its kinds and directions.
+//!
+//! The view is what both front ends show; the JSON API serializes it as it
+//! is, and the OpenAPI document describes it from this type.
+
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::fields::{self, Errors};
+/// A text value that is not one of an enum's names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not one of the known values")]
+pub struct UnknownValue(pub String);
 
-/// The kinds of activity.
-pub const TYPES: &[&str] = &["call", "email", "meeting", "note", "task", "site_visit"];
+/// An enum stored as its name in a text column: decoded from the text,
+/// bound with `as_str`.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
 
-/// The kinds that count as contacting the customer: completing one on a
-/// `new` lead moves it to `contacted`.
-pub const CONTACT_TYPES: &[&str] = &["call", "email", "meeting", "site_visit"];
+        impl $name {
+            /// Every value, in the order the document lists them.
+            pub const ALL: &[Self] = &[$(Self::$variant,)+];
+            /// The names of [`Self::ALL`], as clients send them.
+            pub const NAMES: &[&str] = &[$($text,)+];
 
-/// Directions, for calls and emails.
-pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
+            /// The name, as clients send it and the database stores it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+
+            fn from_str(text: &str) -> Result<Self, UnknownValue> {
+                match text {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(UnknownValue(text.to_owned())),
+                }
+            }
+        }
+
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            String: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(<String as sqlx::Decode<'r, DB>>::decode(value)?.parse()?)
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// What kind of activity.
+    pub enum ActivityKind {
+        /// A phone call.
+        Call = "call",
+        /// An email.
+        Email = "email",
+        /// A meeting.
+        Meeting = "meeting",
+        /// A note, contacting no one.
+        Note = "note",
+        /// Something to do.
+        Task = "task",
+        /// A visit to the customer's site.
+        SiteVisit = "site_visit",
+    }
+}
+
+impl ActivityKind {
+    /// Whether it counts as contacting the customer: completing one on a
+    /// `new` lead moves it to `contacted`.
+    pub fn is_contact(self) -> bool {
+        matches!(
+            self,
+            Self::Call | Self::Email | Self::Meeting | Self::SiteVisit
+        )
+    }
+
+    /// Whether it has a [`Direction`] (calls and emails).
+    pub fn has_direction(self) -> bool {
+        matches!(self, Self::Call | Self::Email)
+    }
+}
+
+text_enum! {
+    /// Which way a call or an email went.
+    pub enum Direction {
+        /// The customer reached out.
+        Inbound = "inbound",
+        /// The shop reached out.
+        Outbound = "outbound",
+    }
+}
 
 /// The columns of [`ActivityRow`], in order.
 pub const COLUMNS: &str = "tenant_id, id, lead_id, type, subject, body, direction, due_at, occurred_at, \
      duration_minutes, completed_at, outcome, assigned_user_id, created_by, created_at, updated_at, \
      deleted_at, version";
-
-/// The fields a client may set when creating.
-pub const CREATE_FIELDS: &[&str] = &[
-    "leadId",
-    "type",
-    "subject",
-    "body",
-    "direction",
-    "dueAt",
-    "occurredAt",
-    "durationMinutes",
-    "completed",
-    "completedAt",
-    "outcome",
-    "assignedUserId",
-];
-
-/// The fields a client may change afterwards.
-pub const PATCH_FIELDS: &[&str] = &[
-    "subject",
-    "body",
-    "direction",
-    "dueAt",
-    "occurredAt",
-    "durationMinutes",
-    "completed",
-    "completedAt",
-    "outcome",
-    "assignedUserId",
-];
-
-/// The fields only the service writes (and `leadId`/`type`, fixed at
-/// creation).
-pub const READ_ONLY: &[&str] = &[
-    "id",
-    "leadId",
-    "type",
-    "createdBy",
-    "createdAt",
-    "updatedAt",
-    "deletedAt",
-    "version",
-    "isOverdue",
-];
 
 /// An activity row.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -74,15 +136,15 @@ pub struct ActivityRow {
     pub id: Uuid,
     /// Its lead.
     pub lead_id: Uuid,
-    /// One of [`TYPES`].
+    /// What kind of activity.
     #[sqlx(rename = "type")]
-    pub kind: String,
+    pub kind: ActivityKind,
     /// A one-line summary.
     pub subject: String,
     /// The details.
     pub body: Option<String>,
-    /// `inbound` or `outbound` (calls and emails).
-    pub direction: Option<String>,
+    /// Calls and emails only.
+    pub direction: Option<Direction>,
     /// When it is due (tasks, planned calls).
     pub due_at: Option<DateTime<Utc>>,
     /// When it happened.
@@ -108,114 +170,21 @@ pub struct ActivityRow {
 }
 
 impl ActivityRow {
-    /// Open and past its due time.
-    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.completed_at.is_none() && self.due_at.is_some_and(|due| due < now)
-    }
-
-    /// The JSON shown to clients, `isOverdue` computed at `now`.
-    pub fn view(&self, now: DateTime<Utc>) -> Value {
-        json!({
-            "id": self.id,
-            "leadId": self.lead_id,
-            "type": self.kind,
-            "subject": self.subject,
-            "body": self.body,
-            "direction": self.direction,
-            "dueAt": self.due_at,
-            "occurredAt": self.occurred_at,
-            "durationMinutes": self.duration_minutes,
-            "completedAt": self.completed_at,
-            "outcome": self.outcome,
-            "assignedUserId": self.assigned_user_id,
-            "createdBy": self.created_by,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-            "deletedAt": self.deleted_at,
-            "version": self.version,
-            "isOverdue": self.is_overdue(now),
-        })
-    }
-
-    /// Applies `map` (absent stays, `null` clears) at time `now`.
-    pub fn apply(&mut self, map: &Map<String, Value>, now: DateTime<Utc>, errors: &mut Errors) {
-        for (key, value) in map {
-            match key.as_str() {
-                "subject" => {
-                    if let Some(v) = fields::text(key, value, 200, errors) {
-                        self.subject = v;
-                    }
-                }
-                "body" => set(&mut self.body, fields::opt_text(key, value, 10_000, errors)),
-                "direction" => set(
-                    &mut self.direction,
-                    fields::opt_one_of(key, value, DIRECTIONS, errors),
-                ),
-                "dueAt" => set(&mut self.due_at, fields::opt_timestamp(key, value, errors)),
-                "occurredAt" => set(
-                    &mut self.occurred_at,
-                    fields::opt_timestamp(key, value, errors),
-                ),
-                "durationMinutes" => set(
-                    &mut self.duration_minutes,
-                    fields::opt_int(key, value, 0, 1440, errors).map(|v| v.map(|m| m as i32)),
-                ),
-                "completedAt" => set(
-                    &mut self.completed_at,
-                    fields::opt_timestamp(key, value, errors),
-                ),
-                "completed" => {
-                    if let Some(done) = fields::boolean(key, value, errors) {
-                        if map.contains_key("completedAt") {
-                            errors.add(key, "send either completed or completedAt");
-                        } else if !done {
-                            self.completed_at = None;
-                        } else if self.completed_at.is_none() {
-                            self.completed_at = Some(now);
-                        }
-                    }
-                }
-                "outcome" => set(
-                    &mut self.outcome,
-                    fields::opt_text(key, value, 1000, errors),
-                ),
-                "assignedUserId" => set(
-                    &mut self.assigned_user_id,
-                    fields::opt_uuid(key, value, errors),
-                ),
-                _ => {}
-            }
-        }
-        if self.direction.is_some() && !matches!(self.kind.as_str(), "call" | "email") {
-            errors.add("direction", "is only for calls and emails");
-        }
-        if self
-            .completed_at
-            .is_some_and(|t| t > now + chrono::Duration::minutes(5))
-        {
-            errors.add("completedAt", "cannot be in the future");
-        }
-    }
-}
-
-fn set<T>(field: &mut Option<T>, value: Option<Option<T>>) {
-    if let Some(v) = value {
-        *field = v;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn activity(kind: &str) -> ActivityRow {
-        let now = Utc::now();
-        ActivityRow {
-            tenant_id: Uuid::nil(),
-            id: Uuid::nil(),
-            lead_id: Uuid::nil(),
-            kind: kind.into(),
-            subject: "Call back".into(),
+    /// A new activity of `kind` on `lead`, recorded by `user` at `now`,
+    /// with every optional field empty.
+    pub fn new(
+        tenant: Uuid,
+        lead: Uuid,
+        kind: ActivityKind,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            tenant_id: tenant,
+            id: Uuid::new_v4(),
+            lead_id: lead,
+            kind,
+            subject: String::new(),
             body: None,
             direction: None,
             due_at: None,
@@ -224,7 +193,7 @@ mod tests {
             completed_at: None,
             outcome: None,
             assigned_user_id: None,
-            created_by: None,
+            created_by: Some(user),
             created_at: now,
             updated_at: now,
             deleted_at: None,
@@ -232,47 +201,131 @@ mod tests {
         }
     }
 
+    /// Open and past its due time.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.completed_at.is_none() && self.due_at.is_some_and(|due| due < now)
+    }
+
+    /// Marks a change made at `now`: a new version.
+    pub fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = now;
+        self.version += 1;
+    }
+
+    /// What clients see, as JSON (the lead timeline mixes it with other
+    /// items); see [`Self::show`].
+    pub fn view(&self, now: DateTime<Utc>) -> serde_json::Value {
+        serde_json::to_value(self.show(now)).unwrap_or_default()
+    }
+
+    /// What clients see, `isOverdue` computed at `now`.
+    pub fn show(&self, now: DateTime<Utc>) -> Activity {
+        Activity {
+            id: self.id,
+            lead_id: self.lead_id,
+            kind: self.kind,
+            subject: self.subject.clone(),
+            body: self.body.clone(),
+            direction: self.direction,
+            due_at: self.due_at,
+            occurred_at: self.occurred_at,
+            duration_minutes: self.duration_minutes,
+            completed_at: self.completed_at,
+            outcome: self.outcome.clone(),
+            assigned_user_id: self.assigned_user_id,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            deleted_at: self.deleted_at,
+            version: self.version,
+            is_overdue: self.is_overdue(now),
+        }
+    }
+}
+
+/// An activity.
+// The fields are those of `ActivityRow`; they carry no doc comments of
+// their own, which utoipa would turn into descriptions in the document.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    pub id: Uuid,
+    pub lead_id: Uuid,
+    /// call, email, meeting, note, task, site_visit
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub kind: ActivityKind,
+    pub subject: String,
+    pub body: Option<String>,
+    /// inbound or outbound (calls and emails)
+    #[schema(value_type = Option<String>)]
+    pub direction: Option<Direction>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub duration_minutes: Option<i32>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub assigned_user_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    /// Open and past due, at the time of the answer.
+    pub is_overdue: bool,
+}
+
+/// A page of activities.
+#[allow(missing_docs)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityPage {
+    pub data: Vec<Activity>,
+    pub page_info: crate::openapi::schemas::PageInfo,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
     #[test]
-    fn completed_true_stamps_the_time_once_and_false_reopens() {
-        let mut a = activity("call");
-        let now = Utc::now();
-        let mut errors = Errors::default();
-        a.apply(
-            json!({"completed": true}).as_object().unwrap(),
-            now,
-            &mut errors,
+    fn a_kind_and_a_direction_are_their_names_and_back() {
+        for kind in ActivityKind::ALL {
+            assert_eq!(kind.as_str().parse::<ActivityKind>(), Ok(*kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+        assert_eq!(
+            ActivityKind::NAMES,
+            ["call", "email", "meeting", "note", "task", "site_visit"]
         );
-        assert_eq!(a.completed_at, Some(now));
-        a.apply(
-            json!({"completed": true}).as_object().unwrap(),
-            now + chrono::Duration::hours(1),
-            &mut errors,
-        );
-        assert_eq!(a.completed_at, Some(now));
-        a.apply(
-            json!({"completed": false}).as_object().unwrap(),
-            now,
-            &mut errors,
-        );
-        assert_eq!(a.completed_at, None);
-        assert!(errors.0.is_empty());
+        assert_eq!(Direction::NAMES, ["inbound", "outbound"]);
+        assert!("visit".parse::<ActivityKind>().is_err());
     }
 
     #[test]
-    fn a_direction_is_for_calls_and_emails_only() {
-        let mut errors = Errors::default();
-        activity("note").apply(
-            json!({"direction": "inbound"}).as_object().unwrap(),
-            Utc::now(),
-            &mut errors,
-        );
-        assert_eq!(errors.0[0].field, "direction");
+    fn calls_emails_meetings_and_site_visits_contact_the_customer() {
+        let contacts: Vec<_> = ActivityKind::ALL
+            .iter()
+            .filter(|k| k.is_contact())
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(contacts, ["call", "email", "meeting", "site_visit"]);
     }
 
     #[test]
     fn an_open_activity_past_due_is_overdue() {
         let now = Utc::now();
-        let mut a = activity("task");
+        let mut a = ActivityRow::new(
+            Uuid::nil(),
+            Uuid::nil(),
+            ActivityKind::Task,
+            Uuid::nil(),
+            now,
+        );
         a.due_at = Some(now - chrono::Duration::minutes(1));
         assert!(a.is_overdue(now));
         a.completed_at = Some(now);

@@ -8,6 +8,25 @@
 //! its transaction rolls back, the claim with it, and the retry does the
 //! work. Answers are kept 24 hours; the same key with another request is a
 //! 422. Keys belong to a tenant: two tenants never see each other's.
+//!
+//! A handler wraps its work in [`once`], which claims the key, runs the
+//! work, stores its answer and hands it back, or hands back the stored
+//! answer of the first request ([`Once::Replay`]). [`claim`] and
+//! [`Claimed::store`] are the two halves `once` is made of.
+//!
+//! ```ignore
+//! let tx = tx.transaction().await?;
+//! let route = format!("POST /api/crm/leads/{id}/restore");
+//! match idempotency::once(tx, tenant, &key, &route, &Value::Null, async |tx| {
+//!     let lead = domain::restore(tx, &principal, id, &if_match).await?;
+//!     Ok((StatusCode::OK, lead))
+//! })
+//! .await?
+//! {
+//!     Once::Replay(stored) => stored.into_response(),
+//!     Once::Done(status, lead) => (status, etag::headers(lead.version), Json(lead)).into_response(),
+//! }
+//! ```
 
 use axum::Json;
 use axum::extract::FromRequestParts;
@@ -17,6 +36,7 @@ use chrono::{DateTime, Duration, Utc};
 use ops_kit::ApiError;
 use ops_kit::on_backend;
 use ops_kit::sql::Transaction;
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -107,6 +127,58 @@ impl IntoResponse for StoredResponse {
         }
         response
     }
+}
+
+/// What [`once`] hands back.
+#[derive(Debug)]
+pub enum Once<T> {
+    /// The work ran (once, now): its status and answer, stored for replays
+    /// when a key was sent.
+    Done(StatusCode, T),
+    /// The key was used before for this request: the first answer, to send
+    /// as it is. The transaction holds nothing of this request's; the
+    /// handler rolls it back.
+    Replay(StoredResponse),
+}
+
+/// Runs `work` once per `key`: claims the key for `route` and `body` in
+/// `tx`, runs `work` in the same transaction, and stores the status and
+/// JSON of what it returns, to be replayed to a retry until
+/// [`RETENTION`] has passed. Without a key, `work` just runs.
+///
+/// The claim comes before `work` looks at anything: the same key with
+/// another request is answered 422 `idempotency_key_reused` even when
+/// that other request is invalid.
+///
+/// # Errors
+///
+/// The claim's errors ([`claim`]), `work`'s, and a failure to store the
+/// answer.
+pub async fn once<T, E>(
+    tx: &mut Transaction,
+    tenant: Uuid,
+    key: &IdempotencyKey,
+    route: &str,
+    body: &Value,
+    work: impl AsyncFnOnce(&mut Transaction) -> Result<(StatusCode, T), E>,
+) -> Result<Once<T>, E>
+where
+    T: Serialize,
+    E: From<ApiError>,
+{
+    let claimed = match claim(tx, tenant, key, route, body).await? {
+        Claim::Replay(stored) => return Ok(Once::Replay(stored)),
+        Claim::Fresh(claimed) => Some(claimed),
+        Claim::None => None,
+    };
+    let (status, answer) = work(tx).await?;
+    if let Some(claimed) = claimed {
+        let shown = serde_json::to_value(&answer).map_err(|e| {
+            ApiError::internal_message("the answer could not be kept for replays").with_source(e)
+        })?;
+        claimed.store(tx, status, &shown).await?;
+    }
+    Ok(Once::Done(status, answer))
 }
 
 /// Claims `key` for a request to `route` with `body`, in `tx`.
@@ -266,6 +338,60 @@ fn canonical(value: &Value, hasher: &mut Sha256) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A fresh SQLite database with the CRM's tables, on one connection.
+    async fn database() -> ops_kit::sql::Pool {
+        let pool = ops_kit::sql::Pool::connect_lazy_sized("sqlite::memory:", Some(1)).unwrap();
+        crate::migrate::run(&pool).await.unwrap();
+        pool
+    }
+
+    #[tokio::test]
+    async fn once_runs_the_work_once_and_replays_its_answer_to_a_retry() {
+        let pool = database().await;
+        let tenant = Uuid::new_v4();
+        let key = IdempotencyKey(Some("k-1".into()));
+        let mut runs = 0;
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let mut tx = pool.begin_for_tenant(tenant).await.unwrap();
+            let body = json!({"a": 1});
+            let answer = once(&mut tx, tenant, &key, "POST /x", &body, async |_tx| {
+                runs += 1;
+                Ok::<_, ApiError>((StatusCode::CREATED, json!({"id": 7, "version": 1})))
+            })
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            answers.push(answer);
+        }
+        assert!(matches!(&answers[0], Once::Done(StatusCode::CREATED, _)));
+        let Once::Replay(stored) = &answers[1] else {
+            panic!("the retry is a replay")
+        };
+        assert_eq!(stored.status, StatusCode::CREATED);
+        assert_eq!(stored.body, json!({"id": 7, "version": 1}));
+        assert_eq!(runs, 1);
+    }
+
+    #[tokio::test]
+    async fn once_refuses_a_key_used_for_another_request_and_runs_freely_without_a_key() {
+        let pool = database().await;
+        let tenant = Uuid::new_v4();
+        let key = IdempotencyKey(Some("k-2".into()));
+        let work = async |_: &mut Transaction| Ok::<_, ApiError>((StatusCode::OK, json!({})));
+        let mut tx = pool.begin_for_tenant(tenant).await.unwrap();
+        once(&mut tx, tenant, &key, "POST /x", &json!(1), work)
+            .await
+            .unwrap();
+        let reused = once(&mut tx, tenant, &key, "POST /x", &json!(2), work).await;
+        assert_eq!(reused.unwrap_err().code(), "idempotency_key_reused");
+        let none = IdempotencyKey(None);
+        for _ in 0..2 {
+            let done = once(&mut tx, tenant, &none, "POST /x", &json!(1), work).await;
+            assert!(matches!(done, Ok(Once::Done(StatusCode::OK, _))));
+        }
+    }
 
     #[test]
     fn key_order_does_not_change_the_request_hash() {

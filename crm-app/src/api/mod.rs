@@ -17,13 +17,28 @@ pub mod time;
 
 use ops_kit::ApiError;
 
-/// Maps a database error to the envelope: a broken uniqueness rule is a
-/// 409 (another request got there first); the rest as ops-kit classifies
-/// them: a database out of reach, a lost connection or a busy database is
-/// a 503 with `Retry-After` (see [`ApiError::database`]), anything else a
-/// 500 whose cause is logged.
-pub fn db(err: sqlx::Error) -> ApiError {
-    if let sqlx::Error::Database(e) = &err
+/// What a broken uniqueness rule means to the route that met it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// Another request wrote the same record at the same time: a 409
+    /// `conflict` the client may retry. The CRM's records (leads,
+    /// activities, quotes, team changes) are answered so.
+    Race,
+    /// A fault like any other database error: the route finds its own
+    /// duplicates before writing (a taken email is `ON CONFLICT DO
+    /// NOTHING` and its own answer), so one reaching here is a bug. The
+    /// sign-in and user routes are answered so.
+    Fault,
+}
+
+/// The one mapping of a database error to the envelope: a broken
+/// uniqueness rule as `unique` says; the rest as ops-kit classifies them:
+/// a database out of reach, a lost connection or a busy database is a 503
+/// with `Retry-After` (see [`ApiError::database`]), anything else a 500
+/// whose cause is logged.
+pub fn database(err: sqlx::Error, unique: Unique) -> ApiError {
+    if unique == Unique::Race
+        && let sqlx::Error::Database(e) = &err
         && e.is_unique_violation()
     {
         return ApiError::conflict(
@@ -33,6 +48,12 @@ pub fn db(err: sqlx::Error) -> ApiError {
         .with_source(err);
     }
     ApiError::database(err)
+}
+
+/// [`database`] for the CRM's records: a broken uniqueness rule is a 409
+/// (another request got there first).
+pub fn db(err: sqlx::Error) -> ApiError {
+    database(err, Unique::Race)
 }
 
 /// [`db`] for the error of a `COMMIT`: when the connection broke with the

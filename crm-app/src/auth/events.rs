@@ -68,15 +68,41 @@ impl Origin {
     }
 }
 
-/// `auth.login`: `user` of `tenant` signed in, opening the login `family`.
-pub async fn login(
+/// What happened to a login (a session: the tokens of one sign-in, its
+/// `family`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// `auth.login`: the user signed in, opening the family.
+    Login,
+    /// `auth.refresh_reuse`: a refresh token of the family came back after
+    /// it was exchanged, and every token of the login was revoked.
+    RefreshReuse,
+    /// `auth.logout`: the user ended the family.
+    Logout,
+}
+
+impl SessionEvent {
+    /// The entry's action.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Login => "auth.login",
+            Self::RefreshReuse => "auth.refresh_reuse",
+            Self::Logout => "auth.logout",
+        }
+    }
+}
+
+/// Writes the entry of `event` on the login `family` of `user` of
+/// `tenant` into `tx`, the transaction that makes its change.
+pub async fn session(
     tx: &mut Transaction,
     origin: &Origin,
+    event: SessionEvent,
     tenant: Uuid,
     user: Uuid,
     family: Uuid,
 ) -> Result<(), ApiError> {
-    let mut entry = origin.entry("auth.login", "session", Some(tenant));
+    let mut entry = origin.entry(event.action(), "session", Some(tenant));
     entry.user_id = Some(user);
     entry.resource_id = Some(family.to_string());
     audit::insert(tx, &entry).await.map_err(ApiError::from)
@@ -110,33 +136,4 @@ pub async fn login_failed(pool: &Pool, origin: &Origin, account: Option<(Uuid, U
     if let Err(err) = written.await {
         tracing::error!(error = %err, requestId = %origin.request_id, "a failed sign-in could not be audited");
     }
-}
-
-/// `auth.refresh_reuse`: a refresh token of `family` came back after it
-/// was exchanged, and every token of the login was revoked.
-pub async fn refresh_reuse(
-    tx: &mut Transaction,
-    origin: &Origin,
-    tenant: Uuid,
-    user: Uuid,
-    family: Uuid,
-) -> Result<(), ApiError> {
-    let mut entry = origin.entry("auth.refresh_reuse", "session", Some(tenant));
-    entry.user_id = Some(user);
-    entry.resource_id = Some(family.to_string());
-    audit::insert(tx, &entry).await.map_err(ApiError::from)
-}
-
-/// `auth.logout`: `user` ended the login `family`.
-pub async fn logout(
-    tx: &mut Transaction,
-    origin: &Origin,
-    tenant: Uuid,
-    user: Uuid,
-    family: Uuid,
-) -> Result<(), ApiError> {
-    let mut entry = origin.entry("auth.logout", "session", Some(tenant));
-    entry.user_id = Some(user);
-    entry.resource_id = Some(family.to_string());
-    audit::insert(tx, &entry).await.map_err(ApiError::from)
 }

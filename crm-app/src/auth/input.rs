@@ -3,6 +3,8 @@
 
 use ops_kit::FieldError;
 use unicode_normalization::UnicodeNormalization;
+use utoipa::openapi::ObjectBuilder;
+use utoipa::openapi::schema::{KnownFormat, SchemaFormat, Type};
 
 use crate::api::fields::{BIDI_OVERRIDE, is_bidi_override, is_invisible};
 
@@ -11,6 +13,15 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// The longest accepted password (argon2 would take anything; a bound
 /// keeps hashing time predictable).
 pub const MAX_PASSWORD_CHARS: usize = 256;
+/// The longest email address (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// The longest display name (a user's, a tenant's).
+pub const MAX_NAME_CHARS: usize = 200;
+/// What [`name`] accepts: no control characters, no bidirectional
+/// overrides.
+pub const NAME_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
+/// The roles a client may give, as a pattern.
+pub const ROLE_PATTERN: &str = "^(?:admin|member)$";
 
 /// An email address in its one stored form: NFKC-normalized and
 /// lowercased (then normalized again, as lowercasing can undo it), so that
@@ -33,7 +44,7 @@ pub fn email(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
         ));
         return email;
     }
-    let valid = email.len() <= 254
+    let valid = email.len() <= MAX_EMAIL_CHARS
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && match email.split_once('@') {
             Some((local, domain)) => {
@@ -69,12 +80,12 @@ pub fn password(field: &str, value: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// A display name of 1 to 200 characters, trimmed, without control
+/// A display name of 1 to [`MAX_NAME_CHARS`] characters, trimmed, without control
 /// characters or bidirectional overrides (a console shows it).
 pub fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
     let name = value.trim().to_owned();
     let chars = name.chars().count();
-    if chars == 0 || chars > 200 || name.chars().any(char::is_control) {
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         errors.push(FieldError::new(
             field,
             "must be 1 to 200 characters, without control characters",
@@ -83,6 +94,47 @@ pub fn name(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
         errors.push(FieldError::new(field, BIDI_OVERRIDE));
     }
     name
+}
+
+/// The document's description of an email field that [`email`] checks.
+pub(crate) fn email_schema() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .max_length(Some(MAX_EMAIL_CHARS))
+        .build()
+}
+
+/// The document's description of a name field that [`name`] checks.
+pub(crate) fn name_schema() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_NAME_CHARS))
+        .pattern(Some(NAME_PATTERN))
+        .build()
+}
+
+/// The document's description of a new password that [`password`]
+/// checks.
+pub(crate) fn password_schema() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(format!(
+            "{MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters."
+        )))
+        .min_length(Some(MIN_PASSWORD_CHARS))
+        .max_length(Some(MAX_PASSWORD_CHARS))
+        .build()
+}
+
+/// The document's description of a role a client gives.
+pub(crate) fn role_schema() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("`admin` or `member`."))
+        .pattern(Some(ROLE_PATTERN))
+        .build()
 }
 
 #[cfg(test)]

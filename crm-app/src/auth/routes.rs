@@ -16,9 +16,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::events::{self, Origin};
+use super::events::{self, Origin, SessionEvent};
 use super::{input, password, store};
+use crate::api::{self, Unique};
 use crate::state::AppState;
+pub use crate::users::model::UserView;
 
 /// The one message for every failed login: it does not say whether the
 /// email exists.
@@ -44,22 +46,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RegisterInput {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-    )]
+    #[schema(schema_with = input::name_schema)]
     tenant_name: String,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$"
-    )]
+    #[schema(schema_with = input::name_schema)]
     name: String,
-    #[schema(format = Email, max_length = 254)]
+    #[schema(schema_with = input::email_schema)]
     email: String,
-    /// 8 to 256 characters.
-    #[schema(min_length = 8, max_length = 256)]
+    #[schema(schema_with = input::password_schema)]
     password: String,
 }
 
@@ -78,29 +71,6 @@ struct LoginInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RefreshInput {
     refresh_token: String,
-}
-
-/// A user as clients see it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    id: Uuid,
-    email: String,
-    name: String,
-    role: String,
-    tenant_id: Uuid,
-}
-
-impl From<&store::UserRow> for UserView {
-    fn from(u: &store::UserRow) -> Self {
-        Self {
-            id: u.id,
-            email: u.email.clone(),
-            name: u.name.clone(),
-            role: u.role.clone(),
-            tenant_id: u.tenant_id,
-        }
-    }
 }
 
 /// The body of register, login and refresh.
@@ -123,11 +93,11 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// A database error as the client sees it: 503 with `Retry-After` when
-/// the database is out of reach, the connection was lost or it is busy,
-/// 500 otherwise (see [`ApiError::database`]).
+/// A database error of the sign-in and user routes: [`api::database`]
+/// with [`Unique::Fault`], as these routes answer a taken email
+/// themselves.
 pub fn db(err: sqlx::Error) -> ApiError {
-    ApiError::database(err)
+    api::database(err, Unique::Fault)
 }
 
 fn token_hash(token: &str) -> Vec<u8> {
@@ -355,7 +325,15 @@ async fn login(
         .map_err(db)?;
     let family = Uuid::new_v4();
     let session = issue_session(state, &mut tx, user, family).await?;
-    events::login(&mut tx, origin, user.tenant_id, user.id, family).await?;
+    events::session(
+        &mut tx,
+        origin,
+        SessionEvent::Login,
+        user.tenant_id,
+        user.id,
+        family,
+    )
+    .await?;
     tx.commit().await.map_err(ApiError::database_commit)?;
     Ok(session)
 }
@@ -408,15 +386,12 @@ async fn auth_refresh(
     if stored.used_at.is_some() {
         // A token that was already exchanged is back: someone holds a copy.
         // End the whole login.
-        store::revoke_family(&mut tx, claims.tid, stored.family_id)
-            .await
-            .map_err(db)?;
-        events::refresh_reuse(
+        end_login(
             &mut tx,
             &origin,
+            SessionEvent::RefreshReuse,
             claims.tid,
-            stored.user_id,
-            stored.family_id,
+            &stored,
         )
         .await?;
         tx.commit().await.map_err(ApiError::database_commit)?;
@@ -442,6 +417,21 @@ async fn auth_refresh(
     Ok(Json(session))
 }
 
+/// Revokes every token of the login `stored` belongs to, and writes the
+/// entry saying why (`event`).
+async fn end_login(
+    tx: &mut Transaction,
+    origin: &Origin,
+    event: SessionEvent,
+    tenant: Uuid,
+    stored: &store::RefreshRow,
+) -> Result<(), ApiError> {
+    store::revoke_family(tx, tenant, stored.family_id)
+        .await
+        .map_err(db)?;
+    events::session(tx, origin, event, tenant, stored.user_id, stored.family_id).await
+}
+
 /// Ends the login the refresh token belongs to.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(()), request_body = RefreshInput,
     responses((status = 204, description = "Logged out"), (status = 401, description = "Invalid refresh token", body = crate::openapi::schemas::Error)))]
@@ -461,17 +451,7 @@ async fn auth_logout(
         .await
         .map_err(db)?
     {
-        store::revoke_family(&mut tx, claims.tid, stored.family_id)
-            .await
-            .map_err(db)?;
-        events::logout(
-            &mut tx,
-            &origin,
-            claims.tid,
-            stored.user_id,
-            stored.family_id,
-        )
-        .await?;
+        end_login(&mut tx, &origin, SessionEvent::Logout, claims.tid, &stored).await?;
     }
     tx.commit().await.map_err(ApiError::database_commit)?;
     Ok(StatusCode::NO_CONTENT)

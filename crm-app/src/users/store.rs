@@ -14,14 +14,14 @@ pub async fn token_epoch(
     tenant: Uuid,
     user: Uuid,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = on_backend!(tx, conn => {
-        sqlx::query_as("SELECT token_epoch FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(user)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
-    Ok(row.map(|(epoch,)| epoch))
+    epoch(
+        tx,
+        "SELECT token_epoch FROM users WHERE tenant_id = $1 AND id = $2",
+        tenant,
+        user,
+        None,
+    )
+    .await
 }
 
 /// Moves the user's token epoch on by one, so that every token issued
@@ -32,16 +32,33 @@ pub async fn bump_epoch(
     user: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
+    epoch(
+        tx,
+        "UPDATE users SET token_epoch = token_epoch + 1, updated_at = $3 \
+         WHERE tenant_id = $1 AND id = $2 RETURNING token_epoch",
+        tenant,
+        user,
+        Some(now),
+    )
+    .await
+}
+
+/// Runs `sql`, a statement on the user `user` of `tenant` (`$1`, `$2`,
+/// and `$3` = `at` when given) giving its token epoch.
+async fn epoch(
+    tx: &mut Transaction,
+    sql: &str,
+    tenant: Uuid,
+    user: Uuid,
+    at: Option<DateTime<Utc>>,
+) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64,)> = on_backend!(tx, conn => {
-        sqlx::query_as(
-            "UPDATE users SET token_epoch = token_epoch + 1, updated_at = $3 \
-             WHERE tenant_id = $1 AND id = $2 RETURNING token_epoch",
-        )
-        .bind(tenant)
-        .bind(user)
-        .bind(now)
-        .fetch_optional(&mut **conn)
-        .await?
+        let query = sqlx::query_as(sql).bind(tenant).bind(user);
+        let query = match at {
+            Some(at) => query.bind(at),
+            None => query,
+        };
+        query.fetch_optional(&mut **conn).await?
     });
     Ok(row.map(|(epoch,)| epoch))
 }
@@ -145,18 +162,15 @@ pub async fn revoke_all_refresh(
     user: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_backend!(tx, conn => {
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $3 \
-             WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(tenant)
-        .bind(user)
-        .bind(now)
-        .execute(&mut **conn)
-        .await?;
-    });
-    Ok(())
+    on_user(
+        tx,
+        "UPDATE refresh_tokens SET revoked_at = $3 \
+         WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        tenant,
+        user,
+        Some(now),
+    )
+    .await
 }
 
 /// Removes the user: its leads and activities are left unassigned (their
@@ -168,36 +182,45 @@ pub async fn remove(
     user: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_backend!(tx, conn => {
-        sqlx::query(
+    for (sql, at) in [
+        (
             "UPDATE leads SET owner_user_id = NULL, version = version + 1, updated_at = $3 \
              WHERE tenant_id = $1 AND owner_user_id = $2",
-        )
-        .bind(tenant)
-        .bind(user)
-        .bind(now)
-        .execute(&mut **conn)
-        .await?;
-        sqlx::query(
+            Some(now),
+        ),
+        (
             "UPDATE activities SET assigned_user_id = NULL, version = version + 1, updated_at = $3 \
              WHERE tenant_id = $1 AND assigned_user_id = $2",
-        )
-        .bind(tenant)
-        .bind(user)
-        .bind(now)
-        .execute(&mut **conn)
-        .await?;
+            Some(now),
+        ),
         // refresh_tokens cascade.
-        sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(user)
-            .execute(&mut **conn)
-            .await?;
-        sqlx::query("DELETE FROM user_logins WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant)
-            .bind(user)
-            .execute(&mut **conn)
-            .await?;
+        ("DELETE FROM users WHERE tenant_id = $1 AND id = $2", None),
+        (
+            "DELETE FROM user_logins WHERE tenant_id = $1 AND user_id = $2",
+            None,
+        ),
+    ] {
+        on_user(tx, sql, tenant, user, at).await?;
+    }
+    Ok(())
+}
+
+/// Runs `sql`, a statement on the user `user` of `tenant` (`$1`, `$2`,
+/// and `$3` = `at` when given).
+async fn on_user(
+    tx: &mut Transaction,
+    sql: &str,
+    tenant: Uuid,
+    user: Uuid,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    on_backend!(tx, conn => {
+        let query = sqlx::query(sql).bind(tenant).bind(user);
+        let query = match at {
+            Some(at) => query.bind(at),
+            None => query,
+        };
+        query.execute(&mut **conn).await?;
     });
     Ok(())
 }
