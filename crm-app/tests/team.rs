@@ -565,24 +565,13 @@ async fn team_changes_are_audited_with_the_request_and_never_a_password(h: &Harn
 /// refused by the other at once, with no wait for a cache entry to expire.
 #[tokio::test]
 async fn with_redis_a_change_on_one_instance_revokes_the_token_on_every_instance() {
-    let db = TestDb::postgres().await;
-    crm_app::migrate::run(&db.pool).await.unwrap();
     let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let one = App::new(&db.pool, &[("REDIS_URL", &redis)]);
-    let two = App::new(&db.pool, &[("REDIS_URL", &redis)]);
-    let (status, body) = one.call("POST", "/api/auth/register", None, Some(json!({"tenantName": "T", "name": "Ada", "email": "ada@example.com", "password": "dovetail-joint"}))).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let ada = User::from_session(&body);
-    one.call("POST", "/api/users", Some(&ada.access), Some(json!({"email": "joe@example.com", "name": "Joe", "password": "router-table", "role": "admin"}))).await;
-    let (_, body) = two
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "joe@example.com", "password": "router-table"})),
-        )
-        .await;
-    let joe = User::from_session(&body);
+    let env = [("REDIS_URL", redis.as_str())];
+    let h = Harness::start_with(TestDb::postgres().await, &env).await;
+    let (one, two) = (&h.app, App::new(&h.pool, &env));
+    let ada = one.tenant("ada@example.com").await;
+    one.add_user(&ada, "joe@example.com", "admin").await;
+    let joe = two.sign_in("joe@example.com", "router-table").await;
     // Instance two has Joe's epoch cached.
     assert_eq!(
         two.call("GET", "/api/auth/me", Some(&joe.access), None)
@@ -625,7 +614,7 @@ async fn with_redis_a_change_on_one_instance_revokes_the_token_on_every_instance
         .0,
         StatusCode::UNAUTHORIZED
     );
-    db.drop_db().await;
+    h.finish().await;
 }
 
 /// Without Redis each instance caches on its own: a token issued after a
@@ -633,22 +622,10 @@ async fn with_redis_a_change_on_one_instance_revokes_the_token_on_every_instance
 /// it defers to the database).
 #[tokio::test]
 async fn without_redis_a_token_newer_than_another_instances_cache_is_accepted() {
-    let db = TestDb::sqlite().await;
-    crm_app::migrate::run(&db.pool).await.unwrap();
-    let one = App::new(&db.pool, &[]);
-    let two = App::new(&db.pool, &[]);
-    let (_, body) = one.call("POST", "/api/auth/register", None, Some(json!({"tenantName": "T", "name": "Ada", "email": "ada@example.com", "password": "dovetail-joint"}))).await;
-    let ada = User::from_session(&body);
-    one.call("POST", "/api/users", Some(&ada.access), Some(json!({"email": "joe@example.com", "name": "Joe", "password": "router-table", "role": "member"}))).await;
-    let (_, body) = one
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "joe@example.com", "password": "router-table"})),
-        )
-        .await;
-    let joe = User::from_session(&body);
+    let h = Harness::start(TestDb::sqlite().await).await;
+    let (one, two) = (&h.app, App::new(&h.pool, &[]));
+    let ada = one.tenant("ada@example.com").await;
+    let joe = one.add(&ada, "joe@example.com", "member").await;
     assert_eq!(
         two.call("GET", "/api/auth/me", Some(&joe.access), None)
             .await
@@ -676,5 +653,5 @@ async fn without_redis_a_token_newer_than_another_instances_cache_is_accepted() 
         .call("GET", "/api/users", Some(&promoted.access), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    db.drop_db().await;
+    h.finish().await;
 }

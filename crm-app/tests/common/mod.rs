@@ -264,8 +264,15 @@ impl App {
         .await
     }
 
-    /// Adds a user with `role` to the admin's tenant, and signs them in.
-    pub(crate) async fn add(&self, admin: &User, email: &str, role: &str) -> User {
+    /// Signs `email` in: the user.
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) -> User {
+        let (status, body) = self.login(email, password).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        User::from_session(&body)
+    }
+
+    /// Adds a user with `role` to the admin's tenant, not signed in.
+    pub(crate) async fn add_user(&self, admin: &User, email: &str, role: &str) {
         let r = self
             .post(
                 "/api/users",
@@ -274,9 +281,12 @@ impl App {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-        let (status, body) = self.login(email, USER_PASSWORD).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        User::from_session(&body)
+    }
+
+    /// Adds a user with `role` to the admin's tenant, and signs them in.
+    pub(crate) async fn add(&self, admin: &User, email: &str, role: &str) -> User {
+        self.add_user(admin, email, role).await;
+        self.sign_in(email, USER_PASSWORD).await
     }
 
     /// Adds a member to the admin's tenant, signed in.
