@@ -171,12 +171,7 @@ async fn registration_is_throttled_per_client_address_with_429_and_retry_after(h
     assert_eq!(body["code"], "too_many_registrations");
     assert!(body["requestId"].is_string());
     // Nothing was created past the limit, and another address may register.
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "ada99@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, _) = h.login("ada99@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let response = h
         .post_from(
@@ -224,20 +219,10 @@ async fn an_email_with_accounts_in_two_tenants_signs_in_to_the_one_its_password_
         .call("POST", "/api/users", b["accessToken"].as_str(), Some(json!({"email": "ada@example.com", "name": "Ada B", "password": "router-table", "role": "member"})))
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, in_a) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, in_a) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(in_a["user"]["tenantId"], a["user"]["tenantId"]);
-    let (status, in_b) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "router-table"}),
-        )
-        .await;
+    let (status, in_b) = h.login("ada@example.com", "router-table").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(in_b["user"]["tenantId"], b["user"]["tenantId"]);
     assert_eq!(in_b["user"]["role"], "member");
@@ -255,12 +240,7 @@ async fn an_email_with_accounts_in_two_tenants_signs_in_to_the_one_its_password_
         .call("POST", "/api/users", c["accessToken"].as_str(), Some(json!({"email": "ada@example.com", "name": "Ada C", "password": "dovetail-joint", "role": "member"})))
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, body) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "tenant_required");
     let (status, in_c) = h
@@ -282,12 +262,7 @@ async fn lookalike_forms_of_an_email_sign_in_to_its_account_and_invisible_ones_a
         "\u{FF21}da@example.com",
         " ada@ｅxample.com ",
     ] {
-        let (status, body) = h
-            .post_anonymous(
-                "/api/auth/login",
-                json!({"email": form, "password": "dovetail-joint"}),
-            )
-            .await;
+        let (status, body) = h.login(form, "dovetail-joint").await;
         assert_eq!(status, StatusCode::OK, "{form:?}");
         assert_eq!(body["user"]["id"], session["user"]["id"]);
     }
@@ -327,12 +302,7 @@ async fn an_account_stored_before_emails_were_nfkc_normalized_still_signs_in(h: 
         }
     });
     tx.commit().await.unwrap();
-    let (status, body) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": old_form, "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, body) = h.login(old_form, "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["id"], session["user"]["id"]);
 }
@@ -499,26 +469,11 @@ async fn a_failed_sign_in_for_an_unknown_email_is_audited_without_a_tenant_or_wh
 
 async fn login_answers_one_message_for_a_wrong_email_or_password(h: &Harness) {
     h.register("ada@example.com").await;
-    let (status, session) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, session) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK);
     assert!(session["accessToken"].is_string() && session["refreshToken"].is_string());
-    let (wrong_password, a) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "mortise-tenon"}),
-        )
-        .await;
-    let (unknown_email, b) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "nobody@example.com", "password": "mortise-tenon"}),
-        )
-        .await;
+    let (wrong_password, a) = h.login("ada@example.com", "mortise-tenon").await;
+    let (unknown_email, b) = h.login("nobody@example.com", "mortise-tenon").await;
     assert_eq!(wrong_password, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown_email, StatusCode::UNAUTHORIZED);
     assert_eq!(a["error"], "invalid email or password");
@@ -527,62 +482,27 @@ async fn login_answers_one_message_for_a_wrong_email_or_password(h: &Harness) {
 
 async fn refresh_rotates_and_a_reused_token_revokes_the_whole_login(h: &Harness) {
     let first = h.register("ada@example.com").await;
-    let (status, second) = h
-        .post_anonymous(
-            "/api/auth/refresh",
-            json!({"refreshToken": first["refreshToken"]}),
-        )
-        .await;
+    let (status, second) = h.refresh(&first["refreshToken"]).await;
     assert_eq!(status, StatusCode::OK);
     assert_ne!(second["refreshToken"], first["refreshToken"]);
     // The first token has been used: presenting it again is a theft signal…
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/refresh",
-            json!({"refreshToken": first["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&first["refreshToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // …so the whole login is revoked, including the token issued since.
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/refresh",
-            json!({"refreshToken": second["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&second["refreshToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Another login is unaffected.
-    let (status, other) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, other) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/refresh",
-            json!({"refreshToken": other["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&other["refreshToken"]).await;
     assert_eq!(status, StatusCode::OK);
 }
 
 async fn logout_revokes_the_refresh_token(h: &Harness) {
     let session = h.register("ada@example.com").await;
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/logout",
-            json!({"refreshToken": session["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.logout(&session["refreshToken"]).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/refresh",
-            json!({"refreshToken": session["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&session["refreshToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -646,12 +566,7 @@ async fn an_admin_adds_users_and_a_member_may_not(h: &Harness) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["details"][0]["field"], "role");
 
-    let (status, session) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "joe@example.com", "password": "router-table"}),
-        )
-        .await;
+    let (status, session) = h.login("joe@example.com", "router-table").await;
     assert_eq!(status, StatusCode::OK);
     let member = session["accessToken"].as_str().unwrap();
     let (status, body) = h
@@ -686,12 +601,7 @@ async fn users_of_one_tenant_never_see_another_tenants_users(h: &Harness) {
 async fn the_development_seed_signs_in_the_dev_admin_and_is_idempotent(h: &Harness) {
     crm_app::seed::run(&h.db.pool).await.unwrap();
     crm_app::seed::run(&h.db.pool).await.unwrap();
-    let (status, session) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "admin@cutlist.pro", "password": "admin123"}),
-        )
-        .await;
+    let (status, session) = h.login("admin@cutlist.pro", "admin123").await;
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["user"]["role"], "admin");
 }
@@ -771,12 +681,7 @@ async fn every_kind_of_bad_token_is_refused_with_the_envelope(h: &Harness) {
         assert!(body["requestId"].is_string(), "{what}");
     }
     // And an access token is not a refresh token.
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/refresh",
-            json!({"refreshToken": session["accessToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&session["accessToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -803,12 +708,7 @@ async fn a_new_session_removes_the_users_expired_refresh_tokens(h: &Harness) {
     .unwrap();
     tx.commit().await.unwrap();
 
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, _) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK);
     let mut tx = h.db.pool.begin_for_tenant(tenant).await.unwrap();
     let left = crm_app::auth::store::refresh_for_update(&mut tx, tenant, stale)
@@ -841,25 +741,10 @@ async fn a_stale_access_token_sent_along_does_not_block_refresh_or_login(h: &Har
 
 async fn logout_ends_the_whole_login(h: &Harness) {
     let first = h.register("ada@example.com").await;
-    let (_, second) = h
-        .post_anonymous(
-            "/api/auth/refresh",
-            json!({"refreshToken": first["refreshToken"]}),
-        )
-        .await;
+    let (_, second) = h.refresh(&first["refreshToken"]).await;
     // Logging out with the older (already exchanged) token still ends the login.
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/logout",
-            json!({"refreshToken": first["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.logout(&first["refreshToken"]).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = h
-        .post_anonymous(
-            "/api/auth/refresh",
-            json!({"refreshToken": second["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&second["refreshToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

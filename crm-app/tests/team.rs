@@ -15,16 +15,6 @@ impl App {
         self.call("GET", "/api/auth/me", Some(token), None).await.0
     }
 
-    async fn refresh(&self, token: &str) -> (StatusCode, Value) {
-        self.call(
-            "POST",
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refreshToken": token})),
-        )
-        .await
-    }
-
     async fn set_role(&self, admin: &User, id: &str, role: &str) -> (StatusCode, Value) {
         self.call(
             "PATCH",

@@ -271,6 +271,18 @@ impl App {
         User::from_session(&body)
     }
 
+    /// Exchanges a refresh token (any JSON value) for a new session.
+    pub(crate) async fn refresh(&self, token: impl serde::Serialize) -> (StatusCode, Value) {
+        self.post_anonymous("/api/auth/refresh", json!({"refreshToken": token}))
+            .await
+    }
+
+    /// Signs out the login of a refresh token (any JSON value).
+    pub(crate) async fn logout(&self, token: impl serde::Serialize) -> (StatusCode, Value) {
+        self.post_anonymous("/api/auth/logout", json!({"refreshToken": token}))
+            .await
+    }
+
     /// Adds a user with `role` to the admin's tenant, not signed in.
     pub(crate) async fn add_user(&self, admin: &User, email: &str, role: &str) {
         let r = self
