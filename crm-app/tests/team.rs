@@ -563,47 +563,13 @@ async fn with_redis_a_change_on_one_instance_revokes_the_token_on_every_instance
     one.add_user(&ada, "joe@example.com", "admin").await;
     let joe = two.sign_in("joe@example.com", "router-table").await;
     // Instance two has Joe's epoch cached.
-    assert_eq!(
-        two.call("GET", "/api/auth/me", Some(&joe.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
-    let (status, _) = one
-        .call(
-            "PATCH",
-            &format!("/api/users/{}", joe.id),
-            Some(&ada.access),
-            Some(json!({"role": "member"})),
-        )
-        .await;
+    assert_eq!(two.me(&joe.access).await, StatusCode::OK);
+    let (status, _) = one.set_role(&ada, &joe.id, "member").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        two.call("GET", "/api/auth/me", Some(&joe.access), None)
-            .await
-            .0,
-        StatusCode::UNAUTHORIZED
-    );
-    let (status, _) = one
-        .call(
-            "DELETE",
-            &format!("/api/users/{}", joe.id),
-            Some(&ada.access),
-            None,
-        )
-        .await;
+    assert_eq!(two.me(&joe.access).await, StatusCode::UNAUTHORIZED);
+    let (status, _) = one.remove(&ada, &joe.id).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        two.call(
-            "POST",
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refreshToken": joe.refresh}))
-        )
-        .await
-        .0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(two.refresh(&joe.refresh).await.0, StatusCode::UNAUTHORIZED);
     h.finish().await;
 }
 
@@ -616,27 +582,9 @@ async fn without_redis_a_token_newer_than_another_instances_cache_is_accepted() 
     let (one, two) = (&h.app, App::new(&h.pool, &[]));
     let ada = one.tenant("ada@example.com").await;
     let joe = one.add(&ada, "joe@example.com", "member").await;
-    assert_eq!(
-        two.call("GET", "/api/auth/me", Some(&joe.access), None)
-            .await
-            .0,
-        StatusCode::OK
-    );
-    one.call(
-        "PATCH",
-        &format!("/api/users/{}", joe.id),
-        Some(&ada.access),
-        Some(json!({"role": "admin"})),
-    )
-    .await;
-    let (status, body) = one
-        .call(
-            "POST",
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refreshToken": joe.refresh})),
-        )
-        .await;
+    assert_eq!(two.me(&joe.access).await, StatusCode::OK);
+    one.set_role(&ada, &joe.id, "admin").await;
+    let (status, body) = one.refresh(&joe.refresh).await;
     assert_eq!(status, StatusCode::OK);
     let promoted = User::from_session(&body);
     let (status, _) = two
