@@ -115,12 +115,7 @@ async fn register_accepts_an_email_another_tenant_holds_and_refuses_invalid_fiel
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = body["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = common::fields(&body);
     assert_eq!(fields, ["tenantName", "email", "password"]);
 }
 
@@ -315,12 +310,7 @@ async fn names_with_bidirectional_overrides_are_refused(h: &Harness) {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = body["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = common::fields(&body);
     assert_eq!(fields, ["tenantName", "name"]);
     // Right-to-left names, with their marks and joiners, are welcome.
     let (status, body) = h

@@ -187,12 +187,7 @@ async fn text_shown_to_people_refuses_bidirectional_overrides_and_writes_nothing
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
-    let fields: Vec<&str> = r.body["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = common::fields(&r.body);
     assert_eq!(fields, ["name", "company"]);
     let lead = h.lead(&ada, json!({"name": "Ana Ruiz"})).await;
     let r = h

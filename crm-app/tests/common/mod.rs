@@ -88,6 +88,16 @@ pub(crate) fn etag(r: &Resp) -> String {
     r.headers["etag"].to_str().unwrap().to_owned()
 }
 
+/// The fields an error's `details` name, in order.
+pub(crate) fn fields(body: &Value) -> Vec<&str> {
+    body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect()
+}
+
 impl Harness {
     /// The service on `db`, migrated, with the service's own grants.
     pub(crate) async fn start(db: TestDb) -> Self {
