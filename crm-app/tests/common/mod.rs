@@ -5,9 +5,8 @@
 //!
 //! Each file in `tests/` is its own crate and declares `mod common;`; a test
 //! written once for both databases is a plain `async fn name(h: &Harness)`
-//! listed in [`on_both_databases!`]. Helpers for one resource only live in
-//! that resource's test file, as further `impl App` or `impl Harness`
-//! blocks.
+//! listed in [`on_both_databases!`]. Helpers that one test file alone uses
+//! live in that file, as further `impl App` or `impl Harness` blocks.
 
 // Every test crate uses a different part of the harness.
 #![allow(dead_code)]
@@ -350,6 +349,41 @@ impl App {
         let r = self.get(&format!("/api/audit-logs?{query}"), admin).await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
         r.body["data"].as_array().unwrap().clone()
+    }
+}
+
+/// Three line items of a kitchen quote: a discounted, taxed cabinet line,
+/// edge banding by the metre, and untaxed installation hours.
+pub(crate) fn kitchen_lines() -> Value {
+    json!([
+        {"kind": "cabinet", "name": "Base cabinet 600 mm", "unit": "ea", "quantity": "4", "unitPrice": "385.00",
+         "discount": {"type": "percent", "value": "10"}, "taxable": true, "taxRate": "8.25", "unitCost": "210.00"},
+        {"kind": "edge_banding", "name": "Walnut edge banding", "unit": "m", "quantity": "37.5", "unitPrice": "0.4375",
+         "taxable": true, "taxRate": "8.25"},
+        {"kind": "installation", "name": "Installation", "unit": "hr", "quantity": "6", "unitPrice": "72.50"}
+    ])
+}
+
+impl App {
+    /// Creates a quote of the kitchen lines for `lead`, with `extra` fields.
+    pub(crate) async fn quote(&self, user: &User, lead: &Value, extra: Value) -> Value {
+        let mut body = json!({"leadId": lead["id"], "title": "Kitchen", "currency": "USD", "lineItems": kitchen_lines()});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let r = self.post("/api/crm/quotes", user, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        r.body
+    }
+
+    /// POSTs a lifecycle action (`send`, `accept`, …) on `quote`.
+    pub(crate) async fn act(&self, user: &User, quote: &Value, action: &str, body: Value) -> Resp {
+        self.post(
+            &format!("/api/crm/quotes/{}/{action}", quote["id"].as_str().unwrap()),
+            user,
+            body,
+        )
+        .await
     }
 }
 
