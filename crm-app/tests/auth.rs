@@ -1,140 +1,42 @@
 //! Registration, login, refresh rotation with reuse detection, logout and
 //! the current user, on PostgreSQL and on SQLite.
 
-use axum::Router;
+mod common;
+
 use axum::body::Body;
-use crm_app::config::Config;
-use http::{Request, StatusCode};
+use common::{Harness, on_both_databases};
+use http::StatusCode;
 use http_body_util::BodyExt;
-use ops_kit::config::Env;
 use ops_kit::testing::TestDb;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-struct Harness {
-    db: TestDb,
-    router: Router,
-}
-
-async fn harness(db: TestDb) -> Harness {
-    harness_with(db, &[]).await
-}
-
-async fn harness_with(mut db: TestDb, env: &[(&str, &str)]) -> Harness {
-    crm_app::migrate::run(&db.pool).await.unwrap();
-    // On PostgreSQL the service connects as an ordinary role, so that
-    // Row-Level Security applies as in production; `db.pool` stays the
-    // owner's, for the tests' own reads.
-    let pool = match db.pool.backend() {
-        ops_kit::sql::Backend::Postgres => {
-            db.pool_as_new_role(&crm_app::grants::statements("{role}"))
-                .await
-        }
-        _ => db.pool.clone(),
-    };
-    // One trusted proxy: a test names its client's address in
-    // X-Forwarded-For.
-    let mut pairs = vec![
-        ("JWT_SECRET", "k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)"),
-        ("TRUSTED_PROXY_HOPS", "1"),
-    ];
-    pairs.extend_from_slice(env);
-    let config = Config::load(&Env::from_pairs(pairs)).unwrap();
-    let router = crm_app::build(&config, pool).into_router();
-    Harness { db, router }
-}
+/// One trusted proxy: a test names its client's address in
+/// X-Forwarded-For.
+const ONE_PROXY: &[(&str, &str)] = &[("TRUSTED_PROXY_HOPS", "1")];
 
 impl Harness {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            req = req.header("authorization", format!("Bearer {token}"));
-        }
-        let req = match body {
-            Some(body) => req
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.router.clone().oneshot(req).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
     async fn login_response(&self, email: &str, password: &str) -> http::Response<Body> {
-        let req = Request::post("/api/auth/login")
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"email": email, "password": password}).to_string(),
-            ))
-            .unwrap();
-        self.router.clone().oneshot(req).await.unwrap()
+        self.post_raw(
+            "/api/auth/login",
+            json!({"email": email, "password": password}),
+            &[],
+        )
+        .await
     }
 
     /// POSTs `body` as the client at `ip`, with a user agent.
     async fn post_from(&self, ip: &str, path: &str, body: Value) -> http::Response<Body> {
-        let req = Request::post(path)
-            .header("content-type", "application/json")
-            .header("x-forwarded-for", ip)
-            .header("user-agent", "auth-tests/1.0")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        self.router.clone().oneshot(req).await.unwrap()
+        self.post_raw(
+            path,
+            body,
+            &[("x-forwarded-for", ip), ("user-agent", "auth-tests/1.0")],
+        )
+        .await
     }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call("POST", path, None, Some(body)).await
-    }
-
-    async fn register(&self, email: &str) -> Value {
-        let (status, body) = self
-            .post(
-                "/api/auth/register",
-                json!({"tenantName": "Maple & Oak Cabinetry", "name": "Ada", "email": email, "password": "dovetail-joint"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body
-    }
-}
-
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let h = super::harness(super::TestDb::postgres().await).await;
-                    super::$name(&h).await;
-                    h.db.drop_db().await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let h = super::harness(super::TestDb::sqlite().await).await;
-                    super::$name(&h).await;
-                    h.db.drop_db().await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_databases!(
+    env = ONE_PROXY;
     register_creates_a_tenant_and_its_admin_and_signs_them_in,
     register_accepts_an_email_another_tenant_holds_and_refuses_invalid_fields,
     eight_correct_logins_sent_at_once_all_sign_in,
@@ -165,18 +67,18 @@ async fn bypass_auth_in_development_acts_as_the_dev_admin_only_without_a_token()
     let db = TestDb::sqlite().await;
     crm_app::migrate::run(&db.pool).await.unwrap();
     crm_app::seed::run(&db.pool).await.unwrap();
-    let h = harness_with(db, &[("BYPASS_AUTH", "true")]).await;
+    let h = Harness::start_with(db, &[ONE_PROXY[0], ("BYPASS_AUTH", "true")]).await;
     let (status, me) = h.call("GET", "/api/auth/me", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["email"], "admin@cutlist.pro");
     let (status, _) = h.call("GET", "/api/auth/me", Some("garbage"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    h.db.drop_db().await;
+    h.finish().await;
 
-    let h = harness(TestDb::sqlite().await).await;
+    let h = Harness::start_with(TestDb::sqlite().await, ONE_PROXY).await;
     let (status, _) = h.call("GET", "/api/auth/me", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    h.db.drop_db().await;
+    h.finish().await;
 }
 
 async fn register_creates_a_tenant_and_its_admin_and_signs_them_in(h: &Harness) {
@@ -199,7 +101,7 @@ async fn register_accepts_an_email_another_tenant_holds_and_refuses_invalid_fiel
     // A new tenant's admin may use an address another tenant holds: the
     // answer says nothing about other tenants.
     let (status, body) = h
-        .post(
+        .post_anonymous(
             "/api/auth/register",
             json!({"tenantName": "Other", "name": "Ada", "email": "ADA@example.com", "password": "long enough"}),
         )
@@ -207,18 +109,13 @@ async fn register_accepts_an_email_another_tenant_holds_and_refuses_invalid_fiel
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_ne!(body["user"]["tenantId"], first["user"]["tenantId"]);
     let (status, body) = h
-        .post(
+        .post_anonymous(
             "/api/auth/register",
             json!({"tenantName": "", "name": "Eve", "email": "not-an-email", "password": "short"}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = body["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = common::fields(&body);
     assert_eq!(fields, ["tenantName", "email", "password"]);
 }
 
@@ -269,12 +166,7 @@ async fn registration_is_throttled_per_client_address_with_429_and_retry_after(h
     assert_eq!(body["code"], "too_many_registrations");
     assert!(body["requestId"].is_string());
     // Nothing was created past the limit, and another address may register.
-    let (status, _) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "ada99@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, _) = h.login("ada99@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let response = h
         .post_from(
@@ -322,26 +214,16 @@ async fn an_email_with_accounts_in_two_tenants_signs_in_to_the_one_its_password_
         .call("POST", "/api/users", b["accessToken"].as_str(), Some(json!({"email": "ada@example.com", "name": "Ada B", "password": "router-table", "role": "member"})))
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, in_a) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, in_a) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(in_a["user"]["tenantId"], a["user"]["tenantId"]);
-    let (status, in_b) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "router-table"}),
-        )
-        .await;
+    let (status, in_b) = h.login("ada@example.com", "router-table").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(in_b["user"]["tenantId"], b["user"]["tenantId"]);
     assert_eq!(in_b["user"]["role"], "member");
     // Naming the tenant restricts the check to its account.
     let (status, _) = h
-        .post(
+        .post_anonymous(
             "/api/auth/login",
             json!({"email": "ada@example.com", "password": "router-table", "tenantId": a["user"]["tenantId"]}),
         )
@@ -353,16 +235,11 @@ async fn an_email_with_accounts_in_two_tenants_signs_in_to_the_one_its_password_
         .call("POST", "/api/users", c["accessToken"].as_str(), Some(json!({"email": "ada@example.com", "name": "Ada C", "password": "dovetail-joint", "role": "member"})))
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, body) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "tenant_required");
     let (status, in_c) = h
-        .post(
+        .post_anonymous(
             "/api/auth/login",
             json!({"email": "ada@example.com", "password": "dovetail-joint", "tenantId": c["user"]["tenantId"]}),
         )
@@ -380,12 +257,7 @@ async fn lookalike_forms_of_an_email_sign_in_to_its_account_and_invisible_ones_a
         "\u{FF21}da@example.com",
         " ada@ｅxample.com ",
     ] {
-        let (status, body) = h
-            .post(
-                "/api/auth/login",
-                json!({"email": form, "password": "dovetail-joint"}),
-            )
-            .await;
+        let (status, body) = h.login(form, "dovetail-joint").await;
         assert_eq!(status, StatusCode::OK, "{form:?}");
         assert_eq!(body["user"]["id"], session["user"]["id"]);
     }
@@ -396,7 +268,7 @@ async fn lookalike_forms_of_an_email_sign_in_to_its_account_and_invisible_ones_a
         "ada\u{2066}@example.com",
     ] {
         let (status, body) = h
-            .post(
+            .post_anonymous(
                 "/api/auth/register",
                 json!({"tenantName": "Shop", "name": "Eve", "email": lookalike, "password": "dovetail-joint"}),
             )
@@ -425,34 +297,24 @@ async fn an_account_stored_before_emails_were_nfkc_normalized_still_signs_in(h: 
         }
     });
     tx.commit().await.unwrap();
-    let (status, body) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": old_form, "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, body) = h.login(old_form, "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["id"], session["user"]["id"]);
 }
 
 async fn names_with_bidirectional_overrides_are_refused(h: &Harness) {
     let (status, body) = h
-        .post(
+        .post_anonymous(
             "/api/auth/register",
             json!({"tenantName": "Shop \u{202E}emoh", "name": "\u{2067}Ada", "email": "ada@example.com", "password": "dovetail-joint"}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = body["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = common::fields(&body);
     assert_eq!(fields, ["tenantName", "name"]);
     // Right-to-left names, with their marks and joiners, are welcome.
     let (status, body) = h
-        .post(
+        .post_anonymous(
             "/api/auth/register",
             json!({"tenantName": "\u{05E0}\u{05D2}\u{05E8}\u{05D5}\u{05EA}\u{200F} Ltd", "name": "\u{0645}\u{06CC}\u{200C}\u{0634}\u{0648}\u{062F}", "email": "ada@example.com", "password": "dovetail-joint"}),
         )
@@ -597,26 +459,11 @@ async fn a_failed_sign_in_for_an_unknown_email_is_audited_without_a_tenant_or_wh
 
 async fn login_answers_one_message_for_a_wrong_email_or_password(h: &Harness) {
     h.register("ada@example.com").await;
-    let (status, session) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, session) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK);
     assert!(session["accessToken"].is_string() && session["refreshToken"].is_string());
-    let (wrong_password, a) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "mortise-tenon"}),
-        )
-        .await;
-    let (unknown_email, b) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "nobody@example.com", "password": "mortise-tenon"}),
-        )
-        .await;
+    let (wrong_password, a) = h.login("ada@example.com", "mortise-tenon").await;
+    let (unknown_email, b) = h.login("nobody@example.com", "mortise-tenon").await;
     assert_eq!(wrong_password, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown_email, StatusCode::UNAUTHORIZED);
     assert_eq!(a["error"], "invalid email or password");
@@ -625,62 +472,27 @@ async fn login_answers_one_message_for_a_wrong_email_or_password(h: &Harness) {
 
 async fn refresh_rotates_and_a_reused_token_revokes_the_whole_login(h: &Harness) {
     let first = h.register("ada@example.com").await;
-    let (status, second) = h
-        .post(
-            "/api/auth/refresh",
-            json!({"refreshToken": first["refreshToken"]}),
-        )
-        .await;
+    let (status, second) = h.refresh(&first["refreshToken"]).await;
     assert_eq!(status, StatusCode::OK);
     assert_ne!(second["refreshToken"], first["refreshToken"]);
     // The first token has been used: presenting it again is a theft signal…
-    let (status, _) = h
-        .post(
-            "/api/auth/refresh",
-            json!({"refreshToken": first["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&first["refreshToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // …so the whole login is revoked, including the token issued since.
-    let (status, _) = h
-        .post(
-            "/api/auth/refresh",
-            json!({"refreshToken": second["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&second["refreshToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Another login is unaffected.
-    let (status, other) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, other) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = h
-        .post(
-            "/api/auth/refresh",
-            json!({"refreshToken": other["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&other["refreshToken"]).await;
     assert_eq!(status, StatusCode::OK);
 }
 
 async fn logout_revokes_the_refresh_token(h: &Harness) {
     let session = h.register("ada@example.com").await;
-    let (status, _) = h
-        .post(
-            "/api/auth/logout",
-            json!({"refreshToken": session["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.logout(&session["refreshToken"]).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = h
-        .post(
-            "/api/auth/refresh",
-            json!({"refreshToken": session["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&session["refreshToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -744,12 +556,7 @@ async fn an_admin_adds_users_and_a_member_may_not(h: &Harness) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["details"][0]["field"], "role");
 
-    let (status, session) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "joe@example.com", "password": "router-table"}),
-        )
-        .await;
+    let (status, session) = h.login("joe@example.com", "router-table").await;
     assert_eq!(status, StatusCode::OK);
     let member = session["accessToken"].as_str().unwrap();
     let (status, body) = h
@@ -784,12 +591,7 @@ async fn users_of_one_tenant_never_see_another_tenants_users(h: &Harness) {
 async fn the_development_seed_signs_in_the_dev_admin_and_is_idempotent(h: &Harness) {
     crm_app::seed::run(&h.db.pool).await.unwrap();
     crm_app::seed::run(&h.db.pool).await.unwrap();
-    let (status, session) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "admin@cutlist.pro", "password": "admin123"}),
-        )
-        .await;
+    let (status, session) = h.login("admin@cutlist.pro", "admin123").await;
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["user"]["role"], "admin");
 }
@@ -869,12 +671,7 @@ async fn every_kind_of_bad_token_is_refused_with_the_envelope(h: &Harness) {
         assert!(body["requestId"].is_string(), "{what}");
     }
     // And an access token is not a refresh token.
-    let (status, _) = h
-        .post(
-            "/api/auth/refresh",
-            json!({"refreshToken": session["accessToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&session["accessToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -901,12 +698,7 @@ async fn a_new_session_removes_the_users_expired_refresh_tokens(h: &Harness) {
     .unwrap();
     tx.commit().await.unwrap();
 
-    let (status, _) = h
-        .post(
-            "/api/auth/login",
-            json!({"email": "ada@example.com", "password": "dovetail-joint"}),
-        )
-        .await;
+    let (status, _) = h.login("ada@example.com", "dovetail-joint").await;
     assert_eq!(status, StatusCode::OK);
     let mut tx = h.db.pool.begin_for_tenant(tenant).await.unwrap();
     let left = crm_app::auth::store::refresh_for_update(&mut tx, tenant, stale)
@@ -939,25 +731,10 @@ async fn a_stale_access_token_sent_along_does_not_block_refresh_or_login(h: &Har
 
 async fn logout_ends_the_whole_login(h: &Harness) {
     let first = h.register("ada@example.com").await;
-    let (_, second) = h
-        .post(
-            "/api/auth/refresh",
-            json!({"refreshToken": first["refreshToken"]}),
-        )
-        .await;
+    let (_, second) = h.refresh(&first["refreshToken"]).await;
     // Logging out with the older (already exchanged) token still ends the login.
-    let (status, _) = h
-        .post(
-            "/api/auth/logout",
-            json!({"refreshToken": first["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.logout(&first["refreshToken"]).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = h
-        .post(
-            "/api/auth/refresh",
-            json!({"refreshToken": second["refreshToken"]}),
-        )
-        .await;
+    let (status, _) = h.refresh(&second["refreshToken"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
