@@ -133,7 +133,7 @@ async fn activity_create(
     };
     activity.apply(&map, now, &mut errors);
     if let Some(lead_id) = lead_id {
-        match leads::store::get(&mut tx, principal.tenant_id, lead_id, true)
+        match leads::store::get_for_update(&mut tx, principal.tenant_id, lead_id)
             .await
             .map_err(db)?
         {
@@ -150,8 +150,8 @@ async fn activity_create(
             &mut tx,
             &principal,
             activity.lead_id,
-            "contacted",
-            &["new"],
+            leads::model::LeadStatus::Contacted,
+            &[leads::model::LeadStatus::New],
             format!("activity {} completed", activity.id),
         )
         .await
@@ -398,8 +398,8 @@ async fn activity_update(
             &mut tx,
             &principal,
             activity.lead_id,
-            "contacted",
-            &["new"],
+            leads::model::LeadStatus::Contacted,
+            &[leads::model::LeadStatus::New],
             format!("activity {} completed", activity.id),
         )
         .await
@@ -473,7 +473,7 @@ async fn activity_restore(
     if_match.check(activity.version)?;
     let now = now();
     if activity.deleted_at.is_some() {
-        match leads::store::get(&mut tx, principal.tenant_id, activity.lead_id, false)
+        match leads::store::get(&mut tx, principal.tenant_id, activity.lead_id)
             .await
             .map_err(db)?
         {

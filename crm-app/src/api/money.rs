@@ -186,6 +186,45 @@ pub fn format_to(e4: i64, decimals: u32, buf: &mut [u8; 32]) -> &str {
     std::str::from_utf8(&buf[start..len]).unwrap_or_default()
 }
 
+/// An amount as shown: ten-thousandths with its currency's decimals, sent
+/// as the decimal string [`format`] writes.
+///
+/// ```
+/// use crm_app::api::money::Amount;
+/// let shown = Amount::shown(Some(184_505_000), Some("BHD")).unwrap();
+/// assert_eq!(serde_json::to_string(&shown).unwrap(), r#""18450.500""#);
+/// assert_eq!(Amount::shown(Some(5), None), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount {
+    /// The amount in ten-thousandths.
+    pub e4: i64,
+    /// The decimals shown.
+    pub decimals: u32,
+}
+
+impl Amount {
+    /// A stored value shown in its currency (two decimals for a code the
+    /// table does not know); `None` unless both are there.
+    pub fn shown(e4: Option<i64>, currency: Option<&str>) -> Option<Self> {
+        Some(Self {
+            e4: e4?,
+            decimals: decimals(currency?).unwrap_or(2),
+        })
+    }
+
+    /// The text, in a buffer on the stack.
+    pub fn format_to(self, buf: &mut [u8; 32]) -> &str {
+        format_to(self.e4, self.decimals, buf)
+    }
+}
+
+impl serde::Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.format_to(&mut [0; 32]))
+    }
+}
+
 /// Formats ten-thousandths given as decimal digits (a sum that may pass
 /// `i64`) with exactly `decimals` decimals; `None` when `e4` is not made
 /// of ASCII digits only.

@@ -1,10 +1,19 @@
-//! Applying a JSON object to a lead's profile fields: the one set of rules
-//! behind create, upsert and merge-patch.
+//! What a client writes to a lead: the body of an upsert or a merge patch
+//! ([`LeadFields`], described as [`LeadInput`]) and of a status move
+//! ([`StatusChange`]), and the one set of rules that applies them to a
+//! lead, behind create, upsert and merge-patch.
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
 
-use super::model::{LeadRow, PROJECT_TYPES, SOURCES};
-use crate::api::fields::{self, Errors};
+use super::domain::Transition;
+use super::model::{LeadRow, LeadSource, LeadStatus, LostReason, ProjectType};
+use crate::api::fields::schema::{self, text};
+use crate::api::fields::{
+    self, DATE_PATTERN, DECIMAL_PATTERN, Errors, MAX_ADDRESS, MAX_EMAIL, MAX_NAME, MAX_NOTES,
+    MAX_PHONE, PHONE_PATTERN,
+};
 use crate::api::money;
 
 /// The fields a client may write.
@@ -39,6 +48,61 @@ pub const READ_ONLY: &[&str] = &[
     "created",
 ];
 
+/// The most characters of a status move's note.
+pub const MAX_STATUS_NOTE: usize = 2000;
+
+/// The writable fields of a request, their names checked: applied to a
+/// lead by [`apply`], field by field, as JSON Merge Patch asks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeadFields {
+    /// Upserts only: the lead to update (or the new lead's id).
+    pub id: Option<Uuid>,
+    /// The profile fields as sent (`id` aside).
+    pub fields: Map<String, Value>,
+}
+
+impl LeadFields {
+    /// The body of an upsert: every field checked, on a fresh lead, so
+    /// that every problem is in one refusal before any lookup.
+    pub fn upsert(body: Value) -> Result<Self, Errors> {
+        let mut fields = object(body)?;
+        let mut errors = Errors::default();
+        let mut writable = WRITABLE.to_vec();
+        writable.push("id");
+        let read_only: Vec<&str> = READ_ONLY.iter().copied().filter(|k| *k != "id").collect();
+        fields::known_keys(&fields, &writable, &read_only, &mut errors);
+        let id = fields
+            .get("id")
+            .and_then(|v| fields::uuid("id", v, &mut errors));
+        fields.remove("id");
+        let mut scratch = LeadRow::new(Uuid::nil(), Uuid::nil(), crate::api::now());
+        apply(&fields, &mut scratch, &mut errors);
+        errors.check()?;
+        Ok(Self { id, fields })
+    }
+
+    /// The body of a merge patch, its names checked (its values are
+    /// checked against the lead they change).
+    pub fn patch(body: Value) -> Result<Self, Errors> {
+        let fields = object(body)?;
+        let mut errors = Errors::default();
+        fields::known_keys(&fields, WRITABLE, READ_ONLY, &mut errors);
+        errors.check()?;
+        Ok(Self { id: None, fields })
+    }
+}
+
+fn object(body: Value) -> Result<Map<String, Value>, Errors> {
+    match body {
+        Value::Object(map) => Ok(map),
+        _ => {
+            let mut errors = Errors::default();
+            errors.add("body", "must be a JSON object");
+            Err(errors)
+        }
+    }
+}
+
 /// Applies `map` to `lead`: absent fields stay, `null` clears, values
 /// replace. Every problem is added to `errors`; `lead` may be half-changed
 /// when there are any, and must then be dropped.
@@ -46,20 +110,23 @@ pub fn apply(map: &Map<String, Value>, lead: &mut LeadRow, errors: &mut Errors) 
     for (key, value) in map {
         match key.as_str() {
             "externalId" => {
-                if let Some(v) = fields::opt_text(key, value, 200, errors) {
+                if let Some(v) = fields::opt_text(key, value, MAX_NAME, errors) {
                     lead.external_id = v;
                 }
             }
             "name" => {
-                if let Some(v) = fields::text(key, value, 200, errors) {
+                if let Some(v) = fields::text(key, value, MAX_NAME, errors) {
                     lead.name = v;
                 }
             }
-            "company" => set(&mut lead.company, fields::opt_text(key, value, 200, errors)),
+            "company" => set(
+                &mut lead.company,
+                fields::opt_text(key, value, MAX_NAME, errors),
+            ),
             "email" => set(&mut lead.email, fields::opt_email(key, value, errors)),
             "phone" => {
-                if let Some(v) = fields::opt_text(key, value, 40, errors) {
-                    if v.as_deref().is_some_and(|p| !is_phone(p)) {
+                if let Some(v) = fields::opt_text(key, value, MAX_PHONE, errors) {
+                    if v.as_deref().is_some_and(|p| !fields::is_phone(p)) {
                         errors.add(
                             key,
                             "must be a phone number: digits, spaces and + ( ) - . only",
@@ -71,21 +138,23 @@ pub fn apply(map: &Map<String, Value>, lead: &mut LeadRow, errors: &mut Errors) 
             }
             "source" => {
                 if let Some(v) = non_null(key, value, errors)
-                    .and_then(|v| fields::one_of(key, v, SOURCES, errors))
+                    .and_then(|v| fields::one_of(key, v, LeadSource::NAMES, errors))
+                    .and_then(|v| LeadSource::parse(&v))
                 {
                     lead.source = v;
                 }
             }
             "projectType" => {
                 if let Some(v) = non_null(key, value, errors)
-                    .and_then(|v| fields::one_of(key, v, PROJECT_TYPES, errors))
+                    .and_then(|v| fields::one_of(key, v, ProjectType::NAMES, errors))
+                    .and_then(|v| ProjectType::parse(&v))
                 {
                     lead.project_type = v;
                 }
             }
             "siteAddress" => set(
                 &mut lead.site_address,
-                fields::opt_text(key, value, 500, errors),
+                fields::opt_text(key, value, MAX_ADDRESS, errors),
             ),
             "desiredInstallDate" => set(
                 &mut lead.desired_install_date,
@@ -102,7 +171,7 @@ pub fn apply(map: &Map<String, Value>, lead: &mut LeadRow, errors: &mut Errors) 
             }
             "notes" => set(
                 &mut lead.notes,
-                fields::opt_text(key, value, 10_000, errors),
+                fields::opt_text(key, value, MAX_NOTES, errors),
             ),
             // Money is checked as a pair below.
             "estimatedValue" | "currency" => {}
@@ -125,13 +194,6 @@ fn non_null<'a>(key: &str, value: &'a Value, errors: &mut Errors) -> Option<&'a 
     } else {
         Some(value)
     }
-}
-
-fn is_phone(text: &str) -> bool {
-    text.chars().filter(char::is_ascii_digit).count() >= 3
-        && text
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +()-.".contains(c))
 }
 
 /// `estimatedValue` and `currency` go together: clearing the value clears
@@ -203,6 +265,217 @@ fn apply_money(map: &Map<String, Value>, lead: &mut LeadRow, errors: &mut Errors
     }
 }
 
+/// The body of a status change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StatusChange {
+    /// The new status.
+    #[schema(schema_with = statuses)]
+    pub status: String,
+    /// Why the lead was lost (required for `lost`, refused otherwise).
+    #[schema(schema_with = lost_reasons, required = false)]
+    pub lost_reason: Option<String>,
+    /// A note kept with the status event.
+    #[schema(schema_with = status_note, required = false)]
+    pub note: Option<String>,
+}
+
+fn statuses() -> utoipa::openapi::Object {
+    schema::one_of(LeadStatus::NAMES, false, "The new status.")
+}
+
+fn lost_reasons() -> utoipa::openapi::Object {
+    schema::one_of(
+        LostReason::NAMES,
+        true,
+        "Why the lead was lost: required for `lost`, refused otherwise.",
+    )
+}
+
+fn status_note() -> utoipa::openapi::Object {
+    schema::string(true)
+        .description(Some("A note kept with the status event."))
+        .max_length(Some(MAX_STATUS_NOTE))
+        .pattern(Some(fields::CONTROL_FREE_PATTERN))
+        .build()
+}
+
+impl StatusChange {
+    /// The move, checked: every problem in one refusal.
+    pub fn check(self) -> Result<Transition, Errors> {
+        let mut errors = Errors::default();
+        let to = fields::one_of(
+            "status",
+            &json!(self.status),
+            LeadStatus::NAMES,
+            &mut errors,
+        )
+        .and_then(|s| LeadStatus::parse(&s));
+        let lost = self.status == LeadStatus::Lost.as_str();
+        let lost_reason = match (&self.lost_reason, lost) {
+            (Some(reason), true) => {
+                fields::one_of("lostReason", &json!(reason), LostReason::NAMES, &mut errors)
+                    .and_then(|r| LostReason::parse(&r))
+            }
+            (None, true) => {
+                errors.add(
+                    "lostReason",
+                    format!(
+                        "is required when the status is lost ({})",
+                        LostReason::NAMES.join(", ")
+                    ),
+                );
+                None
+            }
+            (Some(_), false) => {
+                errors.add("lostReason", "is only for the status lost");
+                None
+            }
+            (None, false) => None,
+        };
+        let note = match &self.note {
+            Some(note) => {
+                fields::opt_text("note", &json!(note), MAX_STATUS_NOTE, &mut errors).flatten()
+            }
+            None => None,
+        };
+        errors.check()?;
+        Ok(Transition {
+            to: to.unwrap_or(LeadStatus::New),
+            lost_reason,
+            note,
+        })
+    }
+}
+
+/// The writable fields of a lead, as the document describes the bodies
+/// [`LeadFields`] reads (the schemas come from the constants [`apply`]
+/// checks against).
+#[allow(dead_code)]
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(
+    description = "The writable fields of a lead. On PATCH, an absent field is left\nalone and null clears it."
+)]
+pub struct LeadInput {
+    /// Upsert only: the lead to update.
+    pub id: Option<Uuid>,
+    #[schema(schema_with = name_text, required = false)]
+    /// The id in the system it came from.
+    pub external_id: Option<String>,
+    /// Required when creating.
+    #[schema(schema_with = required_name, required = false)]
+    pub name: Option<String>,
+    /// Their company.
+    #[schema(schema_with = name_text, required = false)]
+    pub company: Option<String>,
+    /// Their email.
+    #[schema(schema_with = email, required = false)]
+    pub email: Option<String>,
+    /// Digits, spaces and + ( ) - . only, with at least three digits.
+    #[schema(schema_with = phone, required = false)]
+    pub phone: Option<String>,
+    /// Where the lead came from.
+    #[schema(schema_with = source, required = false)]
+    pub source: Option<String>,
+    /// What kind of job it is.
+    #[schema(schema_with = project_type, required = false)]
+    pub project_type: Option<String>,
+    /// A non-negative decimal string, with at most the currency's decimals.
+    #[schema(schema_with = estimated_value, required = false)]
+    pub estimated_value: Option<String>,
+    /// An ISO 4217 code.
+    #[schema(schema_with = currency, required = false)]
+    pub currency: Option<String>,
+    /// Where the work is installed.
+    #[schema(schema_with = site_address, required = false)]
+    pub site_address: Option<String>,
+    /// Years 1900 to 2200.
+    #[schema(schema_with = install_date, required = false)]
+    pub desired_install_date: Option<String>,
+    #[allow(missing_docs)] // Undescribed in the document.
+    pub owner_user_id: Option<Uuid>,
+    /// Free labels.
+    #[schema(schema_with = schema::tags, required = false)]
+    pub tags: Option<Vec<String>>,
+    /// Free notes.
+    #[schema(schema_with = notes, required = false)]
+    pub notes: Option<String>,
+}
+
+fn name_text() -> utoipa::openapi::Object {
+    text(true, MAX_NAME).build()
+}
+
+fn required_name() -> utoipa::openapi::Object {
+    text(false, MAX_NAME)
+        .min_length(Some(1))
+        .description(Some("Required when creating."))
+        .build()
+}
+
+fn email() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+    schema::string(true)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .max_length(Some(MAX_EMAIL))
+        .build()
+}
+
+fn phone() -> utoipa::openapi::Object {
+    schema::string(true)
+        .description(Some(
+            "Digits, spaces and + ( ) - . only, with at least three digits.",
+        ))
+        .max_length(Some(MAX_PHONE))
+        .pattern(Some(PHONE_PATTERN))
+        .build()
+}
+
+fn source() -> utoipa::openapi::Object {
+    schema::one_of(LeadSource::NAMES, false, "Where the lead came from.")
+}
+
+fn project_type() -> utoipa::openapi::Object {
+    schema::one_of(ProjectType::NAMES, false, "What kind of job it is.")
+}
+
+#[allow(deprecated)] // OpenAPI 3.1 prefers `examples`; the document has always said `example`.
+fn estimated_value() -> utoipa::openapi::Object {
+    schema::string(true)
+        .description(Some(
+            "A non-negative decimal string, with at most the currency's\ndecimals; needs a currency.",
+        ))
+        .example(Some(json!("18450.00")))
+        .pattern(Some(DECIMAL_PATTERN))
+        .build()
+}
+
+fn currency() -> utoipa::openapi::Object {
+    schema::one_of(
+        money::codes(),
+        true,
+        "An active ISO 4217 code; needed with an estimated value.",
+    )
+}
+
+fn site_address() -> utoipa::openapi::Object {
+    text(true, MAX_ADDRESS).build()
+}
+
+fn install_date() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+    schema::string(true)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .description(Some("Years 1900 to 2200."))
+        .pattern(Some(DATE_PATTERN))
+        .build()
+}
+
+fn notes() -> utoipa::openapi::Object {
+    text(true, MAX_NOTES).build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,7 +538,10 @@ mod tests {
             )
             .is_empty()
         );
-        assert_eq!(l.view()["estimatedValue"], "18450.50");
+        assert_eq!(
+            serde_json::to_value(l.view()).unwrap()["estimatedValue"],
+            "18450.50"
+        );
         // Switching to a currency without decimals re-checks the amount.
         assert_eq!(
             patch(&mut l, json!({"currency": "JPY"})),
