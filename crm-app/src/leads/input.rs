@@ -55,13 +55,21 @@ pub const MAX_STATUS_NOTE: usize = 2000;
 /// lead by [`apply`], field by field, as JSON Merge Patch asks.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeadFields {
-    /// Upserts only: the lead to update (or the new lead's id).
-    pub id: Option<Uuid>,
-    /// The profile fields as sent (`id` aside).
-    pub fields: Map<String, Value>,
+    id: Option<Uuid>,
+    fields: Map<String, Value>,
 }
 
 impl LeadFields {
+    /// Upserts only: the lead to update (or the new lead's id).
+    pub fn id(&self) -> Option<Uuid> {
+        self.id
+    }
+
+    /// The profile fields as sent (`id` aside).
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+
     /// The body of an upsert: every field checked, on a fresh lead, so
     /// that every problem is in one refusal before any lookup.
     pub fn upsert(body: Value) -> Result<Self, Errors> {

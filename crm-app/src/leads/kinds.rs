@@ -1,5 +1,6 @@
 //! The closed sets of values of a lead's fields: [`LeadStatus`],
-//! [`LostReason`], [`LeadSource`], [`ProjectType`]. Each is stored and
+//! [`LostReason`], [`LeadSource`], [`ProjectType`], and of its timeline's
+//! entries ([`TimelineKind`]). Each is stored and
 //! sent as its snake_case name; the pipeline's rules are methods of
 //! [`LeadStatus`] (see [`super::pipeline`]).
 
@@ -144,5 +145,17 @@ text_enum!(
         Commercial = "commercial",
         /// Anything else.
         Other = "other",
+    }
+);
+
+text_enum!(
+    /// What a timeline entry is.
+    TimelineKind {
+        /// An activity (a call, a meeting, a note…).
+        Activity = "activity",
+        /// A status change of the lead.
+        StatusChange = "status_change",
+        /// An event of one of its quotes.
+        QuoteEvent = "quote_event",
     }
 );

@@ -472,7 +472,8 @@ pub struct LeadStatuses {
 pub struct TimelineEntry {
     /// `activity` or `status_change`.
     #[serde(rename = "type")]
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: super::kinds::TimelineKind,
     pub id: Uuid,
     #[serde(serialize_with = "crate::api::time::rfc3339")]
     pub at: DateTime<Utc>,

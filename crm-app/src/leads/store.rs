@@ -9,6 +9,7 @@ use ops_kit::sql::{Backend, Transaction};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::kinds::TimelineKind;
 use super::model::{COLUMNS, Lead, LeadRow, LeadSource, LeadStatus, LostReason};
 use crate::api::list::{Cursor, Deleted, KeyKind, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
@@ -390,7 +391,7 @@ pub async fn summary(
 }
 
 /// One entry of a lead's timeline.
-pub type TimelineKey = (String, Uuid, DateTime<Utc>);
+pub type TimelineKey = (TimelineKind, Uuid, DateTime<Utc>);
 
 /// The one sort of a timeline: newest first.
 pub const TIMELINE_SORT: &[SortField] = &[("at", "at", KeyKind::Time)];

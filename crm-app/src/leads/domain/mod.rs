@@ -137,13 +137,13 @@ pub async fn upsert(
 ) -> Result<Upserted, LeadError> {
     let tenant = actor.tenant_id;
     let now = now();
-    let profile = input.fields;
+    let profile = input.fields();
     // Every field was checked (on a scratch lead) before any lookup.
-    let mut scratch = LeadRow::new(tenant, input.id.unwrap_or_else(Uuid::new_v4), now);
-    input::apply(&profile, &mut scratch, &mut Errors::default());
+    let mut scratch = LeadRow::new(tenant, input.id().unwrap_or_else(Uuid::new_v4), now);
+    input::apply(profile, &mut scratch, &mut Errors::default());
 
     let mut found: Vec<(&'static str, LeadRow)> = Vec::new();
-    if let Some(id) = input.id
+    if let Some(id) = input.id()
         && let Some(lead) = store::get_for_update(tx, tenant, id).await?
     {
         found.push(("id", lead));
@@ -166,7 +166,7 @@ pub async fn upsert(
     let mut ids: Vec<Uuid> = found.iter().map(|(_, l)| l.id).collect();
     // A client-chosen id that names no lead is a new lead's id: another
     // key matching an existing lead contradicts it.
-    if let Some(id) = input.id {
+    if let Some(id) = input.id() {
         ids.push(id);
     }
     ids.sort();
@@ -184,7 +184,7 @@ pub async fn upsert(
             }
             let mut lead = existing.clone();
             let mut errors = Errors::default();
-            input::apply(&profile, &mut lead, &mut errors);
+            input::apply(profile, &mut lead, &mut errors);
             errors.check()?;
             check_owner(tx, actor, &lead, Some(&existing)).await?;
             if lead != existing {
@@ -243,7 +243,7 @@ pub async fn update(
     check_version(if_match, &before)?;
     let mut lead = before.clone();
     let mut errors = Errors::default();
-    input::apply(&patch.fields, &mut lead, &mut errors);
+    input::apply(patch.fields(), &mut lead, &mut errors);
     errors.check()?;
     if lead == before {
         return Ok(Written {

@@ -10,6 +10,7 @@ use super::LeadError;
 use crate::api::fields::{self, Errors};
 use crate::api::list::{self, Cursor, Deleted, Page, Sort};
 use crate::api::{money, now};
+use crate::leads::kinds::TimelineKind;
 use crate::leads::model::{
     CurrencyTotal, LeadRow, LeadSource, LeadStatus, LeadStatuses, LeadSummary, LostReason,
     ProjectType, StatusMoves, StatusSummary, TimelineEntry,
@@ -172,11 +173,14 @@ pub async fn timeline(
     }
     let keys = store::timeline(tx, tenant, id, sort, cursor, limit).await?;
     let shown = &keys[..keys.len().min(limit as usize)];
-    let ids =
-        |kind: &str| -> Vec<Uuid> { shown.iter().filter(|k| k.0 == kind).map(|k| k.1).collect() };
-    let events = store::events(tx, tenant, &ids("status_change")).await?;
-    let activities = crate::activities::store::by_ids(tx, tenant, &ids("activity")).await?;
-    let quote_events = crate::quotes::store::events(tx, tenant, &ids("quote_event")).await?;
+    let ids = |kind: TimelineKind| -> Vec<Uuid> {
+        shown.iter().filter(|k| k.0 == kind).map(|k| k.1).collect()
+    };
+    let events = store::events(tx, tenant, &ids(TimelineKind::StatusChange)).await?;
+    let activities =
+        crate::activities::store::by_ids(tx, tenant, &ids(TimelineKind::Activity)).await?;
+    let quote_events =
+        crate::quotes::store::events(tx, tenant, &ids(TimelineKind::QuoteEvent)).await?;
     let now = now();
     Ok(list::page(
         &keys,
@@ -187,20 +191,20 @@ pub async fn timeline(
             id: *id,
         },
         |(kind, id, at)| {
-            let item = match kind.as_str() {
-                "activity" => activities.iter().find(|a| a.id == *id).map(|a| a.view(now)),
-                "quote_event" => quote_events.iter().find(|e| e.0 == *id).map(
+            let item = match kind {
+                TimelineKind::Activity => activities.iter().find(|a| a.id == *id).map(|a| a.view(now)),
+                TimelineKind::QuoteEvent => quote_events.iter().find(|e| e.0 == *id).map(
                     |(id, quote, action, user, at)| {
                         json!({ "id": id, "quoteId": quote, "action": action, "userId": user, "occurredAt": at })
                     },
                 ),
-                _ => events
+                TimelineKind::StatusChange => events
                     .iter()
                     .find(|e| e.id == *id)
                     .map(|e| serde_json::to_value(e).unwrap_or_default()),
             };
             TimelineEntry {
-                kind: kind.clone(),
+                kind: *kind,
                 id: *id,
                 at: *at,
                 item: item.unwrap_or_default(),
