@@ -1,7 +1,7 @@
-//! What a client writes to a lead: the body of an upsert or a merge patch
-//! ([`LeadFields`], described as [`LeadInput`]) and of a status move
-//! ([`StatusChange`]), and the one set of rules that applies them to a
-//! lead, behind create, upsert and merge-patch.
+//! What a client writes to a lead: the fields of an upsert or a merge
+//! patch ([`LeadInput`], read from a [`LeadPatch`] once the lead is found)
+//! and a status move ([`StatusChange`]), with the one set of rules behind
+//! create, upsert and merge-patch.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -51,27 +51,34 @@ pub const READ_ONLY: &[&str] = &[
 /// The most characters of a status move's note.
 pub const MAX_STATUS_NOTE: usize = 2000;
 
-/// The writable fields of a request, their names checked: applied to a
-/// lead by [`apply`], field by field, as JSON Merge Patch asks.
+/// The body of a merge patch, its names checked. Its values are judged
+/// once the lead is found ([`LeadInput::parse`] in
+/// [`super::domain::update`]): a patch of a missing lead is a 404, of a
+/// changed one a 412, whatever it holds.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LeadFields {
-    id: Option<Uuid>,
+pub struct LeadPatch {
     fields: Map<String, Value>,
 }
 
-impl LeadFields {
-    /// Upserts only: the lead to update (or the new lead's id).
-    pub fn id(&self) -> Option<Uuid> {
-        self.id
+impl LeadPatch {
+    /// The body of a merge patch, its names checked.
+    pub fn new(body: Value) -> Result<Self, Errors> {
+        let fields = object(body)?;
+        let mut errors = Errors::default();
+        fields::known_keys(&fields, WRITABLE, READ_ONLY, &mut errors);
+        errors.check()?;
+        Ok(Self { fields })
     }
 
-    /// The profile fields as sent (`id` aside).
+    /// The fields as sent.
     pub fn fields(&self) -> &Map<String, Value> {
         &self.fields
     }
+}
 
-    /// The body of an upsert: every field checked, on a fresh lead, so
-    /// that every problem is in one refusal before any lookup.
+impl LeadInput {
+    /// The body of an upsert, every field checked (the amount on a fresh
+    /// lead), so that every problem is in one refusal before any lookup.
     pub fn upsert(body: Value) -> Result<Self, Errors> {
         let mut fields = object(body)?;
         let mut errors = Errors::default();
@@ -83,20 +90,14 @@ impl LeadFields {
             .get("id")
             .and_then(|v| fields::uuid("id", v, &mut errors));
         fields.remove("id");
+        let input = Self {
+            id,
+            ..Self::parse(&fields, &mut errors)
+        };
         let mut scratch = LeadRow::new(Uuid::nil(), Uuid::nil(), crate::api::now());
-        apply(&fields, &mut scratch, &mut errors);
+        input.apply(&mut scratch, &mut errors);
         errors.check()?;
-        Ok(Self { id, fields })
-    }
-
-    /// The body of a merge patch, its names checked (its values are
-    /// checked against the lead they change).
-    pub fn patch(body: Value) -> Result<Self, Errors> {
-        let fields = object(body)?;
-        let mut errors = Errors::default();
-        fields::known_keys(&fields, WRITABLE, READ_ONLY, &mut errors);
-        errors.check()?;
-        Ok(Self { id: None, fields })
+        Ok(input)
     }
 }
 
@@ -115,78 +116,94 @@ fn object(body: Value) -> Result<Map<String, Value>, Errors> {
 /// replace. Every problem is added to `errors`; `lead` may be half-changed
 /// when there are any, and must then be dropped.
 pub fn apply(map: &Map<String, Value>, lead: &mut LeadRow, errors: &mut Errors) {
-    for (key, value) in map {
-        match key.as_str() {
-            "externalId" => {
-                if let Some(v) = fields::opt_text(key, value, MAX_NAME, errors) {
-                    lead.external_id = v;
+    LeadInput::parse(map, errors).apply(lead, errors);
+}
+
+impl LeadInput {
+    /// Reads the writable fields of `map` (other keys are left to
+    /// [`fields::known_keys`]): each absent field is `None`, each cleared
+    /// one `Some(None)`; a refused value is left out and its problem added
+    /// to `errors`, in the order of the keys. The amount and its currency
+    /// are checked together, against the lead, by [`LeadInput::apply`].
+    pub fn parse(map: &Map<String, Value>, errors: &mut Errors) -> Self {
+        let mut input = Self::default();
+        for (key, value) in map {
+            match key.as_str() {
+                "externalId" => input.external_id = fields::opt_text(key, value, MAX_NAME, errors),
+                "name" => input.name = fields::text(key, value, MAX_NAME, errors),
+                "company" => input.company = fields::opt_text(key, value, MAX_NAME, errors),
+                "email" => input.email = fields::opt_email(key, value, errors),
+                "phone" => {
+                    input.phone = fields::opt_text(key, value, MAX_PHONE, errors).filter(|v| {
+                        let ok = v.as_deref().is_none_or(fields::is_phone);
+                        if !ok {
+                            errors.add(
+                                key,
+                                "must be a phone number: digits, spaces and + ( ) - . only",
+                            );
+                        }
+                        ok
+                    })
                 }
-            }
-            "name" => {
-                if let Some(v) = fields::text(key, value, MAX_NAME, errors) {
-                    lead.name = v;
+                "source" => {
+                    input.source = non_null(key, value, errors)
+                        .and_then(|v| fields::one_of(key, v, LeadSource::NAMES, errors))
+                        .and_then(|v| LeadSource::parse(&v))
                 }
-            }
-            "company" => set(
-                &mut lead.company,
-                fields::opt_text(key, value, MAX_NAME, errors),
-            ),
-            "email" => set(&mut lead.email, fields::opt_email(key, value, errors)),
-            "phone" => {
-                if let Some(v) = fields::opt_text(key, value, MAX_PHONE, errors) {
-                    if v.as_deref().is_some_and(|p| !fields::is_phone(p)) {
-                        errors.add(
-                            key,
-                            "must be a phone number: digits, spaces and + ( ) - . only",
-                        );
-                    } else {
-                        lead.phone = v;
-                    }
+                "projectType" => {
+                    input.project_type = non_null(key, value, errors)
+                        .and_then(|v| fields::one_of(key, v, ProjectType::NAMES, errors))
+                        .and_then(|v| ProjectType::parse(&v))
                 }
-            }
-            "source" => {
-                if let Some(v) = non_null(key, value, errors)
-                    .and_then(|v| fields::one_of(key, v, LeadSource::NAMES, errors))
-                    .and_then(|v| LeadSource::parse(&v))
-                {
-                    lead.source = v;
+                "siteAddress" => {
+                    input.site_address = fields::opt_text(key, value, MAX_ADDRESS, errors)
                 }
-            }
-            "projectType" => {
-                if let Some(v) = non_null(key, value, errors)
-                    .and_then(|v| fields::one_of(key, v, ProjectType::NAMES, errors))
-                    .and_then(|v| ProjectType::parse(&v))
-                {
-                    lead.project_type = v;
+                "desiredInstallDate" => {
+                    input.desired_install_date = fields::opt_date(key, value, errors)
                 }
+                "ownerUserId" => input.owner_user_id = fields::opt_uuid(key, value, errors),
+                "tags" => input.tags = fields::tags(key, value, errors),
+                "notes" => input.notes = fields::opt_text(key, value, MAX_NOTES, errors),
+                "estimatedValue" => input.estimated_value = Some(value.clone()),
+                "currency" => input.currency = Some(value.clone()),
+                _ => {}
             }
-            "siteAddress" => set(
-                &mut lead.site_address,
-                fields::opt_text(key, value, MAX_ADDRESS, errors),
-            ),
-            "desiredInstallDate" => set(
-                &mut lead.desired_install_date,
-                fields::opt_date(key, value, errors),
-            ),
-            "ownerUserId" => set(
-                &mut lead.owner_user_id,
-                fields::opt_uuid(key, value, errors),
-            ),
-            "tags" => {
-                if let Some(v) = fields::tags(key, value, errors) {
-                    lead.tags.0 = v;
-                }
-            }
-            "notes" => set(
-                &mut lead.notes,
-                fields::opt_text(key, value, MAX_NOTES, errors),
-            ),
-            // Money is checked as a pair below.
-            "estimatedValue" | "currency" => {}
-            _ => {}
         }
+        input
     }
-    apply_money(map, lead, errors);
+
+    /// Applies the input to `lead`: absent fields stay, cleared ones are
+    /// cleared, values replace. The amount's problems are added to
+    /// `errors`; `lead` may be half-changed when there are any, and must
+    /// then be dropped.
+    pub fn apply(&self, lead: &mut LeadRow, errors: &mut Errors) {
+        set(&mut lead.external_id, self.external_id.clone());
+        if let Some(name) = &self.name {
+            lead.name.clone_from(name);
+        }
+        set(&mut lead.company, self.company.clone());
+        set(&mut lead.email, self.email.clone());
+        set(&mut lead.phone, self.phone.clone());
+        if let Some(source) = self.source {
+            lead.source = source;
+        }
+        if let Some(project_type) = self.project_type {
+            lead.project_type = project_type;
+        }
+        set(&mut lead.site_address, self.site_address.clone());
+        set(&mut lead.desired_install_date, self.desired_install_date);
+        set(&mut lead.owner_user_id, self.owner_user_id);
+        if let Some(tags) = &self.tags {
+            lead.tags.0.clone_from(tags);
+        }
+        set(&mut lead.notes, self.notes.clone());
+        apply_money(
+            self.estimated_value.as_ref(),
+            self.currency.as_ref(),
+            lead,
+            errors,
+        );
+    }
 }
 
 fn set<T>(field: &mut Option<T>, value: Option<Option<T>>) {
@@ -207,9 +224,12 @@ fn non_null<'a>(key: &str, value: &'a Value, errors: &mut Errors) -> Option<&'a 
 /// `estimatedValue` and `currency` go together: clearing the value clears
 /// the currency, a value needs a currency (sent now or stored), and the
 /// value may not have more decimals than the currency allows.
-fn apply_money(map: &Map<String, Value>, lead: &mut LeadRow, errors: &mut Errors) {
-    let value = map.get("estimatedValue");
-    let currency = map.get("currency");
+fn apply_money(
+    value: Option<&Value>,
+    currency: Option<&Value>,
+    lead: &mut LeadRow,
+    errors: &mut Errors,
+) {
     if value.is_none() && currency.is_none() {
         return;
     }
@@ -356,59 +376,61 @@ impl StatusChange {
     }
 }
 
-/// The writable fields of a lead, as the document describes the bodies
-/// [`LeadFields`] reads (the schemas come from the constants [`apply`]
-/// checks against).
-#[allow(dead_code)]
-#[derive(Debug, utoipa::ToSchema)]
+/// The writable fields of a lead, checked (see [`LeadInput::parse`]): an
+/// absent field is `None`, a cleared one `Some(None)`. Its schema is the
+/// document's description of the upsert and merge-patch bodies, built
+/// from the constants the checks use.
+#[derive(Debug, Clone, Default, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(
     description = "The writable fields of a lead. On PATCH, an absent field is left\nalone and null clears it."
 )]
 pub struct LeadInput {
     /// Upsert only: the lead to update.
+    #[schema(value_type = Option<Uuid>)]
     pub id: Option<Uuid>,
-    #[schema(schema_with = name_text, required = false)]
     /// The id in the system it came from.
-    pub external_id: Option<String>,
+    #[schema(schema_with = name_text, required = false)]
+    pub external_id: Option<Option<String>>,
     /// Required when creating.
     #[schema(schema_with = required_name, required = false)]
     pub name: Option<String>,
     /// Their company.
     #[schema(schema_with = name_text, required = false)]
-    pub company: Option<String>,
+    pub company: Option<Option<String>>,
     /// Their email.
     #[schema(schema_with = email, required = false)]
-    pub email: Option<String>,
+    pub email: Option<Option<String>>,
     /// Digits, spaces and + ( ) - . only, with at least three digits.
     #[schema(schema_with = phone, required = false)]
-    pub phone: Option<String>,
+    pub phone: Option<Option<String>>,
     /// Where the lead came from.
     #[schema(schema_with = source, required = false)]
-    pub source: Option<String>,
+    pub source: Option<LeadSource>,
     /// What kind of job it is.
     #[schema(schema_with = project_type, required = false)]
-    pub project_type: Option<String>,
-    /// A non-negative decimal string, with at most the currency's decimals.
+    pub project_type: Option<ProjectType>,
+    /// The amount as sent, checked with the currency against the lead.
     #[schema(schema_with = estimated_value, required = false)]
-    pub estimated_value: Option<String>,
-    /// An ISO 4217 code.
+    pub estimated_value: Option<Value>,
+    /// The currency as sent, checked with the amount.
     #[schema(schema_with = currency, required = false)]
-    pub currency: Option<String>,
+    pub currency: Option<Value>,
     /// Where the work is installed.
     #[schema(schema_with = site_address, required = false)]
-    pub site_address: Option<String>,
-    /// Years 1900 to 2200.
+    pub site_address: Option<Option<String>>,
+    /// When the customer wants it installed.
     #[schema(schema_with = install_date, required = false)]
-    pub desired_install_date: Option<String>,
+    pub desired_install_date: Option<Option<chrono::NaiveDate>>,
     #[allow(missing_docs)] // Undescribed in the document.
-    pub owner_user_id: Option<Uuid>,
-    /// Free labels.
+    #[schema(value_type = Option<Uuid>)]
+    pub owner_user_id: Option<Option<Uuid>>,
+    /// Free labels (`Some(empty)` clears them).
     #[schema(schema_with = schema::tags, required = false)]
     pub tags: Option<Vec<String>>,
     /// Free notes.
     #[schema(schema_with = notes, required = false)]
-    pub notes: Option<String>,
+    pub notes: Option<Option<String>>,
 }
 
 fn name_text() -> utoipa::openapi::Object {

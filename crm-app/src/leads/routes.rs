@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::domain::{self, ListFilters, Written};
-use super::input::{LeadFields, LeadInput, StatusChange};
+use super::input::{LeadInput, LeadPatch, StatusChange};
 use super::model::{LeadPage, LeadRow, LeadStatuses, LeadSummary, LeadUpserted, TimelinePage};
 use super::store::{self, SORTS, TIMELINE_SORT};
 use crate::api::etag::{self, IfMatch, IfMatchHeader};
@@ -71,7 +71,7 @@ async fn leads_upsert(
     mut tx: Tx,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
-    let input = LeadFields::upsert(body).map_err(domain::LeadError::from)?;
+    let input = LeadInput::upsert(body).map_err(domain::LeadError::from)?;
     let upserted = domain::upsert(tx.transaction().await?, &principal, input).await?;
     tx.commit().await.map_err(db_commit)?;
     let status = if upserted.created {
@@ -203,7 +203,7 @@ async fn lead_update(
     mut tx: Tx,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
-    let patch = LeadFields::patch(body).map_err(domain::LeadError::from)?;
+    let patch = LeadPatch::new(body).map_err(domain::LeadError::from)?;
     let written = domain::update(tx.transaction().await?, &principal, id, &if_match, patch).await?;
     settle(tx, &written).await?;
     Ok(shown(&written.lead))

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::api::etag::IfMatch;
 use crate::api::fields::Errors;
 use crate::api::now;
-use crate::leads::input::{self, LeadFields};
+use crate::leads::input::{LeadInput, LeadPatch};
 use crate::leads::model::{LeadRow, LeadStatus, LostReason};
 use crate::leads::store::{self, Key, StatusEvent};
 
@@ -133,17 +133,18 @@ async fn check_unique(
 pub async fn upsert(
     tx: &mut Transaction,
     actor: &Principal,
-    input: LeadFields,
+    input: LeadInput,
 ) -> Result<Upserted, LeadError> {
     let tenant = actor.tenant_id;
     let now = now();
-    let profile = input.fields();
-    // Every field was checked (on a scratch lead) before any lookup.
-    let mut scratch = LeadRow::new(tenant, input.id().unwrap_or_else(Uuid::new_v4), now);
-    input::apply(profile, &mut scratch, &mut Errors::default());
+    let mut scratch = LeadRow::new(tenant, input.id.unwrap_or_else(Uuid::new_v4), now);
+    let mut errors = Errors::default();
+    input.apply(&mut scratch, &mut errors);
+    // `LeadInput::upsert` checked every field on a fresh lead already.
+    errors.check()?;
 
     let mut found: Vec<(&'static str, LeadRow)> = Vec::new();
-    if let Some(id) = input.id()
+    if let Some(id) = input.id
         && let Some(lead) = store::get_for_update(tx, tenant, id).await?
     {
         found.push(("id", lead));
@@ -151,14 +152,12 @@ pub async fn upsert(
     if let Some(ext) = scratch
         .external_id
         .clone()
-        .filter(|_| profile.contains_key("externalId"))
+        .filter(|_| input.external_id.is_some())
         && let Some(lead) = store::find_by(tx, tenant, Key::ExternalId, &ext).await?
     {
         found.push(("externalId", lead));
     }
-    if let Some(key) = scratch
-        .email_key()
-        .filter(|_| profile.contains_key("email"))
+    if let Some(key) = scratch.email_key().filter(|_| input.email.is_some())
         && let Some(lead) = store::find_by(tx, tenant, Key::EmailKey, &key).await?
     {
         found.push(("email", lead));
@@ -166,7 +165,7 @@ pub async fn upsert(
     let mut ids: Vec<Uuid> = found.iter().map(|(_, l)| l.id).collect();
     // A client-chosen id that names no lead is a new lead's id: another
     // key matching an existing lead contradicts it.
-    if let Some(id) = input.id() {
+    if let Some(id) = input.id {
         ids.push(id);
     }
     ids.sort();
@@ -184,7 +183,7 @@ pub async fn upsert(
             }
             let mut lead = existing.clone();
             let mut errors = Errors::default();
-            input::apply(profile, &mut lead, &mut errors);
+            input.apply(&mut lead, &mut errors);
             errors.check()?;
             check_owner(tx, actor, &lead, Some(&existing)).await?;
             if lead != existing {
@@ -198,7 +197,7 @@ pub async fn upsert(
             })
         }
         None => {
-            if !profile.contains_key("name") {
+            if input.name.is_none() {
                 return Err(LeadError::Invalid(vec![FieldError::new(
                     "name",
                     "is required",
@@ -237,13 +236,13 @@ pub async fn update(
     actor: &Principal,
     id: Uuid,
     if_match: &IfMatch,
-    patch: LeadFields,
+    patch: LeadPatch,
 ) -> Result<Written, LeadError> {
     let before = live_lead(tx, actor, id).await?;
     check_version(if_match, &before)?;
     let mut lead = before.clone();
     let mut errors = Errors::default();
-    input::apply(patch.fields(), &mut lead, &mut errors);
+    LeadInput::parse(patch.fields(), &mut errors).apply(&mut lead, &mut errors);
     errors.check()?;
     if lead == before {
         return Ok(Written {
