@@ -22,6 +22,7 @@ use crate::api::list::{self, Cursor, Deleted, Page, Sort};
 use crate::api::sql::Arg;
 use crate::api::{db, now};
 use crate::leads;
+use crate::leads::model::LeadStatus;
 
 /// Why an activity step was refused.
 #[derive(Debug, thiserror::Error)]
@@ -120,8 +121,8 @@ async fn follow(
             tx,
             actor,
             after.lead_id,
-            "contacted",
-            &["new"],
+            LeadStatus::Contacted,
+            &[LeadStatus::New],
             format!("activity {} completed", after.id),
         )
         .await?;
@@ -147,7 +148,7 @@ pub async fn create(
     );
     input.changes().apply(&mut activity, now, &mut invalid);
     if lead_read {
-        match leads::store::get(tx, actor.tenant_id, input.lead_id, true).await? {
+        match leads::store::get_for_update(tx, actor.tenant_id, input.lead_id).await? {
             Some(lead) if lead.deleted_at.is_none() => {}
             Some(_) => invalid.add("leadId", "is a deleted lead"),
             None => invalid.add("leadId", "is not a lead of this tenant"),
@@ -230,7 +231,7 @@ pub async fn restore(
     check_version(if_match, activity.version)?;
     let now = now();
     if activity.deleted_at.is_some() {
-        match leads::store::get(tx, actor.tenant_id, activity.lead_id, false).await? {
+        match leads::store::get(tx, actor.tenant_id, activity.lead_id).await? {
             Some(lead) if lead.deleted_at.is_none() => {}
             _ => return Err(ActivityError::LeadDeleted),
         }

@@ -65,15 +65,29 @@ impl IfMatch {
         match self {
             Self::Absent | Self::Any => Ok(()),
             Self::Versions(versions) if versions.contains(&current) => Ok(()),
-            Self::Versions(_) => Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "version_mismatch",
-                "the resource has changed since it was read; fetch it again and retry",
-            )
-            .with_field("currentVersion", json!(current))
-            .with_header(header::ETAG, etag(current))),
+            Self::Versions(_) => Err(mismatch(current)),
         }
     }
+
+    /// Whether the precondition holds for `current`.
+    pub fn holds(&self, current: i64) -> bool {
+        match self {
+            Self::Absent | Self::Any => true,
+            Self::Versions(versions) => versions.contains(&current),
+        }
+    }
+}
+
+/// The 412 for a write whose `If-Match` does not name `current`, carrying
+/// the current version and its `ETag`.
+pub fn mismatch(current: i64) -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "version_mismatch",
+        "the resource has changed since it was read; fetch it again and retry",
+    )
+    .with_field("currentVersion", json!(current))
+    .with_header(header::ETAG, etag(current))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {

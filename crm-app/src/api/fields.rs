@@ -11,6 +11,39 @@ use ops_kit::{ApiError, FieldError};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+/// The most characters of a name, title, company or external id.
+pub const MAX_NAME: usize = 200;
+/// The most characters of a text filter in a query string.
+pub const MAX_QUERY: usize = 200;
+/// The most characters of an address.
+pub const MAX_ADDRESS: usize = 500;
+/// The most characters of free notes.
+pub const MAX_NOTES: usize = 10_000;
+/// The most characters of an email address.
+pub const MAX_EMAIL: usize = 254;
+/// The most characters of a phone number.
+pub const MAX_PHONE: usize = 40;
+/// The most tags of a record.
+pub const MAX_TAGS: usize = 20;
+/// The most characters of a tag.
+pub const MAX_TAG: usize = 50;
+
+/// Text [`clean`] accepts, as a JSON Schema pattern: no control characters
+/// but line breaks and tabs, no bidirectional overrides.
+pub const TEXT_PATTERN: &str =
+    r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
+/// [`TEXT_PATTERN`] as the older fields state it, without the overrides.
+pub const CONTROL_FREE_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
+/// The years [`opt_date`] and [`timestamp`] accept, as the start of a
+/// pattern.
+pub const YEAR_PATTERN: &str = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-";
+/// A date [`opt_date`] accepts.
+pub const DATE_PATTERN: &str = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$";
+/// An amount [`crate::api::money::parse`] reads.
+pub const DECIMAL_PATTERN: &str = r"^[0-9]+(?:\.[0-9]+)?$";
+/// A phone number [`is_phone`] accepts.
+pub const PHONE_PATTERN: &str = r"^[ +().-]*(?:[0-9][ +().-]*){3,}$";
+
 /// The problems found so far.
 #[derive(Debug, Default)]
 pub struct Errors(pub Vec<FieldError>);
@@ -19,6 +52,11 @@ impl Errors {
     /// Records a problem with `field`.
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
+    }
+
+    /// `Ok` when nothing was recorded, the problems otherwise.
+    pub fn check(self) -> Result<(), Errors> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
     }
 
     /// `Ok` when nothing was recorded, the 422 otherwise.
@@ -303,7 +341,7 @@ pub fn boolean(field: &str, value: &Value, errors: &mut Errors) -> Option<bool> 
 /// An optional email address, kept as written (trimmed); `None` when
 /// refused.
 pub fn opt_email(field: &str, value: &Value, errors: &mut Errors) -> Option<Option<String>> {
-    let text = opt_text(field, value, 254, errors)?;
+    let text = opt_text(field, value, MAX_EMAIL, errors)?;
     match text {
         None => Some(None),
         Some(email) if is_email(&email) => Some(Some(email)),
@@ -332,7 +370,8 @@ pub fn is_email(text: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
 }
 
-/// Tags: at most 20 distinct strings of 1 to 50 characters (`null` clears).
+/// Tags: at most [`MAX_TAGS`] distinct strings of 1 to [`MAX_TAG`]
+/// characters (`null` clears).
 pub fn tags(field: &str, value: &Value, errors: &mut Errors) -> Option<Vec<String>> {
     let items = match value {
         Value::Null => return Some(Vec::new()),
@@ -342,8 +381,8 @@ pub fn tags(field: &str, value: &Value, errors: &mut Errors) -> Option<Vec<Strin
             return None;
         }
     };
-    if items.len() > 20 {
-        errors.add(field, "must have at most 20 tags");
+    if items.len() > MAX_TAGS {
+        errors.add(field, format!("must have at most {MAX_TAGS} tags"));
         return None;
     }
     let mut tags: Vec<String> = Vec::with_capacity(items.len());
@@ -353,7 +392,7 @@ pub fn tags(field: &str, value: &Value, errors: &mut Errors) -> Option<Vec<Strin
             errors.add(&name, "must be a string");
             return None;
         };
-        let tag = clean(&name, s, 1, 50, errors)?;
+        let tag = clean(&name, s, 1, MAX_TAG, errors)?;
         if !tags.contains(&tag) {
             tags.push(tag);
         }
@@ -361,13 +400,78 @@ pub fn tags(field: &str, value: &Value, errors: &mut Errors) -> Option<Vec<Strin
     Some(tags)
 }
 
-/// Checks a query-string text filter (at most 200 characters, no control
-/// characters).
+/// Whether `text` is a phone number: digits, spaces and `+ ( ) - .`, with
+/// at least three digits ([`PHONE_PATTERN`]).
+pub fn is_phone(text: &str) -> bool {
+    text.chars().filter(char::is_ascii_digit).count() >= 3
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +()-.".contains(c))
+}
+
+/// Checks a query-string text filter (at most [`MAX_QUERY`] characters, no
+/// control characters).
 pub fn query_text(field: &str, text: &str) -> Result<String, ApiError> {
     let mut errors = Errors::default();
-    let text = clean(field, text, 1, 200, &mut errors);
+    let text = clean(field, text, 1, MAX_QUERY, &mut errors);
     errors.finish()?;
     Ok(text.unwrap_or_default())
+}
+
+/// The JSON Schemas of these checks, for the OpenAPI document, built from
+/// the same constants so that the document cannot state other limits than
+/// the ones enforced. Used with utoipa's `schema_with`, whose attributes
+/// take only literals.
+pub mod schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+
+    use super::{MAX_TAG, MAX_TAGS, TEXT_PATTERN};
+
+    fn string_type(nullable: bool) -> SchemaType {
+        if nullable {
+            SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            SchemaType::new(Type::String)
+        }
+    }
+
+    /// A string (or null when `nullable`).
+    pub fn string(nullable: bool) -> ObjectBuilder {
+        ObjectBuilder::new().schema_type(string_type(nullable))
+    }
+
+    /// Text [`super::clean`] accepts, of at most `max` characters.
+    pub fn text(nullable: bool, max: usize) -> ObjectBuilder {
+        string(nullable)
+            .max_length(Some(max))
+            .pattern(Some(TEXT_PATTERN))
+    }
+
+    /// One of `values`, or null when `nullable`.
+    pub fn one_of(values: &[&str], nullable: bool, description: &str) -> utoipa::openapi::Object {
+        let null = nullable.then_some(serde_json::Value::Null);
+        string(nullable)
+            .description(Some(description))
+            .enum_values(Some(
+                values
+                    .iter()
+                    .map(|v| serde_json::Value::from(*v))
+                    .chain(null),
+            ))
+            .build()
+    }
+
+    /// Tags as [`super::tags`] accepts them; null clears them.
+    pub fn tags() -> utoipa::openapi::Array {
+        ArrayBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            .description(Some(format!(
+                "At most {MAX_TAGS} labels of 1 to {MAX_TAG} characters; null clears them."
+            )))
+            .max_items(Some(MAX_TAGS))
+            .items(text(false, MAX_TAG).min_length(Some(1)))
+            .build()
+    }
 }
 
 #[cfg(test)]

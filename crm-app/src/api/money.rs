@@ -1,10 +1,19 @@
-//! Amounts as exact decimal strings, stored as whole ten-thousandths.
+//! Money, for leads and quotes alike: amounts are `rust_decimal`
+//! [`Decimal`]s, read from and sent as exact decimal strings, in a
+//! currency of the ISO 4217 table here ([`decimals`], [`codes`]).
 //!
 //! Clients send and receive amounts as strings (`"18450.00"`) so that no
 //! JSON number ever rounds them. An amount may carry at most as many
 //! decimals as its currency's minor unit (two for USD, none for JPY, three
-//! for KWD); it is stored as an integer count of 0.0001 units, exact on
-//! both databases, and formatted back with the currency's decimals.
+//! for KWD). Stored, an amount is a whole number: a lead's estimate counts
+//! 0.0001 units ([`parse`], [`format`], [`Amount`]), a quote's amounts
+//! count minor units ([`to_minor`], [`format_minor`]); both are exact on
+//! both databases.
+
+use std::str::FromStr as _;
+
+use rust_decimal::prelude::ToPrimitive as _;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 /// The active ISO 4217 currencies whose minor unit is not two decimals.
 const EXPONENTS: &[(&str, u32)] = &[
@@ -89,17 +98,15 @@ pub fn decimals(currency: &str) -> Option<u32> {
     )
 }
 
-/// Parses a non-negative decimal string into ten-thousandths, allowing at
-/// most `max_decimals` decimals. The error says what is wrong.
+/// Reads a non-negative decimal string of at most [`MAX_UNITS`] units
+/// and at most `max_decimals` decimals. The error says what is wrong.
 ///
 /// ```
-/// use crm_app::api::money::parse;
-/// assert_eq!(parse("18450.5", 2), Ok(184_505_000));
-/// assert!(parse("1.005", 2).is_err());
-/// assert!(parse("-3", 2).is_err());
-/// assert!(parse("1e3", 2).is_err());
+/// use crm_app::api::money::parse_decimal;
+/// assert_eq!(parse_decimal("18450.5", 2).unwrap().to_string(), "18450.5");
+/// assert!(parse_decimal("1.005", 2).is_err());
 /// ```
-pub fn parse(text: &str, max_decimals: u32) -> Result<i64, String> {
+pub fn parse_decimal(text: &str, max_decimals: u32) -> Result<Decimal, String> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty()
@@ -115,25 +122,74 @@ pub fn parse(text: &str, max_decimals: u32) -> Result<i64, String> {
             n => format!("must have at most {n} decimals in this currency"),
         });
     }
-    let whole: i64 = whole
-        .trim_start_matches('0')
-        .parse()
-        .or_else(|_| {
-            if whole.bytes().all(|b| b == b'0') {
-                Ok(0)
-            } else {
-                Err(())
-            }
-        })
-        .map_err(|()| "is too large".to_string())?;
-    if whole > MAX_UNITS {
-        return Err("is too large".into());
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        w => w,
+    };
+    let too_large = || "is too large".to_string();
+    let value = if fraction.is_empty() {
+        Decimal::from_str(whole)
+    } else {
+        Decimal::from_str(&format!("{whole}.{fraction}"))
     }
-    let mut fraction_e4: i64 = 0;
-    for (i, b) in fraction.bytes().enumerate() {
-        fraction_e4 += i64::from(b - b'0') * 10_i64.pow(3 - i as u32);
+    .map_err(|_| too_large())?;
+    if value > Decimal::from(MAX_UNITS) {
+        return Err(too_large());
     }
-    Ok(whole * 10_000 + fraction_e4)
+    Ok(value)
+}
+
+/// Parses a non-negative decimal string into ten-thousandths, allowing at
+/// most `max_decimals` decimals (see [`parse_decimal`]).
+///
+/// ```
+/// use crm_app::api::money::parse;
+/// assert_eq!(parse("18450.5", 2), Ok(184_505_000));
+/// assert!(parse("1.005", 2).is_err());
+/// assert!(parse("-3", 2).is_err());
+/// assert!(parse("1e3", 2).is_err());
+/// ```
+pub fn parse(text: &str, max_decimals: u32) -> Result<i64, String> {
+    let value = parse_decimal(text, max_decimals.min(4))?;
+    to_e4(value).ok_or_else(|| "is too large".to_string())
+}
+
+/// An amount in ten-thousandths (truncated past four decimals), `None`
+/// past `i64`.
+pub fn to_e4(value: Decimal) -> Option<i64> {
+    (value * Decimal::from(10_000)).trunc().to_i64()
+}
+
+/// Ten-thousandths as a decimal.
+pub fn from_e4(e4: i64) -> Decimal {
+    Decimal::new(e4, 4)
+}
+
+/// Rounds half-up (away from zero; amounts are never negative) to
+/// `decimals` and returns minor units.
+///
+/// ```
+/// use crm_app::api::money::to_minor;
+/// assert_eq!(to_minor("12.345".parse().unwrap(), 2), 1235);
+/// ```
+pub fn to_minor(value: Decimal, decimals: u32) -> i64 {
+    let rounded = value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
+    let scaled = rounded * Decimal::from(10_i64.pow(decimals));
+    i64::try_from(scaled.trunc()).unwrap_or(i64::MAX)
+}
+
+/// Minor units as a decimal string with `decimals` decimals.
+///
+/// ```
+/// use crm_app::api::money::format_minor;
+/// assert_eq!(format_minor(1235, 2), "12.35");
+/// assert_eq!(format_minor(7, 0), "7");
+/// ```
+pub fn format_minor(minor: i64, decimals: u32) -> String {
+    let mut value = Decimal::from(minor);
+    // Scales up to 28 are valid; currencies have at most 4 decimals.
+    let _ = value.set_scale(decimals.min(28));
+    value.to_string()
 }
 
 /// Formats ten-thousandths with exactly `decimals` decimals.
@@ -149,7 +205,8 @@ pub fn format(e4: i64, decimals: u32) -> String {
 }
 
 /// [`format`] into a buffer on the stack, without allocating: a page of
-/// leads formats one amount per lead.
+/// leads formats one amount per lead. The text is the one `rust_decimal`
+/// writes for [`from_e4`] truncated to `decimals` (a test compares them).
 ///
 /// ```
 /// use crm_app::api::money::format_to;
@@ -184,6 +241,45 @@ pub fn format_to(e4: i64, decimals: u32, buf: &mut [u8; 32]) -> &str {
     };
     // Only ASCII digits, a sign and a point were written.
     std::str::from_utf8(&buf[start..len]).unwrap_or_default()
+}
+
+/// An amount as shown: ten-thousandths with its currency's decimals, sent
+/// as the decimal string [`format`] writes.
+///
+/// ```
+/// use crm_app::api::money::Amount;
+/// let shown = Amount::shown(Some(184_505_000), Some("BHD")).unwrap();
+/// assert_eq!(serde_json::to_string(&shown).unwrap(), r#""18450.500""#);
+/// assert_eq!(Amount::shown(Some(5), None), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount {
+    /// The amount in ten-thousandths.
+    pub e4: i64,
+    /// The decimals shown.
+    pub decimals: u32,
+}
+
+impl Amount {
+    /// A stored value shown in its currency (two decimals for a code the
+    /// table does not know); `None` unless both are there.
+    pub fn shown(e4: Option<i64>, currency: Option<&str>) -> Option<Self> {
+        Some(Self {
+            e4: e4?,
+            decimals: decimals(currency?).unwrap_or(2),
+        })
+    }
+
+    /// The text, in a buffer on the stack.
+    pub fn format_to(self, buf: &mut [u8; 32]) -> &str {
+        format_to(self.e4, self.decimals, buf)
+    }
+}
+
+impl serde::Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.format_to(&mut [0; 32]))
+    }
 }
 
 /// Formats ten-thousandths given as decimal digits (a sum that may pass
@@ -244,6 +340,20 @@ mod tests {
         ] {
             let e4 = parse(text, dec).unwrap();
             assert_eq!(format(e4, dec), text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_format_is_the_decimal_one(e4 in 0..i64::MAX, decimals in 0u32..=4) {
+            let decimal = from_e4(e4).trunc_with_scale(decimals);
+            proptest::prop_assert_eq!(format(e4, decimals), format!("{decimal:.*}", decimals as usize));
+        }
+
+        #[test]
+        fn parsing_reads_what_formatting_writes(e4 in 0..=MAX_UNITS * 10_000, decimals in 0u32..=4) {
+            let e4 = e4 - e4 % 10_i64.pow(4 - decimals);
+            proptest::prop_assert_eq!(parse(&format(e4, decimals), decimals), Ok(e4));
         }
     }
 

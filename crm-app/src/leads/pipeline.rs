@@ -8,46 +8,57 @@
 //!     (reopen: lost → new | contacted)
 //! ```
 
-/// Every status, in pipeline order.
-pub const STATUSES: &[&str] = &["new", "contacted", "qualified", "quoted", "won", "lost"];
+pub use super::model::{LeadStatus, LostReason};
+use LeadStatus::{Contacted, Lost, New, Qualified, Quoted, Won};
 
-/// Why a lead was lost (required when moving to `lost`).
-pub const LOST_REASONS: &[&str] = &[
-    "price",
-    "timing",
-    "competitor",
-    "no_response",
-    "scope",
-    "other",
-];
+/// Every status's name, in pipeline order.
+pub const STATUSES: &[&str] = LeadStatus::NAMES;
 
-/// The statuses `from` may move to.
+/// The names of the reasons a lead is lost.
+pub const LOST_REASONS: &[&str] = LostReason::NAMES;
+
+impl LeadStatus {
+    /// The statuses a user may move a lead in this status to.
+    ///
+    /// ```
+    /// use crm_app::leads::model::LeadStatus::*;
+    /// assert_eq!(New.allowed(), [Contacted, Qualified, Lost]);
+    /// assert!(Won.allowed().contains(&Qualified));
+    /// ```
+    pub const fn allowed(self) -> &'static [LeadStatus] {
+        match self {
+            New => &[Contacted, Qualified, Lost],
+            Contacted => &[Qualified, Lost],
+            Qualified => &[Contacted, Quoted, Lost],
+            Quoted => &[Qualified, Won, Lost],
+            Won => &[Qualified],
+            Lost => &[New, Contacted],
+        }
+    }
+
+    /// Whether the move to `to` needs an admin: reopening a won job.
+    pub fn admin_only(self, to: LeadStatus) -> bool {
+        self == Won && to == Qualified
+    }
+
+    /// Whether a move from this status reopens a lost lead (its reason is
+    /// cleared).
+    pub fn reopens(self) -> bool {
+        self == Lost
+    }
+}
+
+/// The names of the statuses `from` may move to (none for a name that is
+/// not a status).
 ///
 /// ```
 /// use crm_app::leads::pipeline::allowed;
 /// assert_eq!(allowed("new"), ["contacted", "qualified", "lost"]);
-/// assert!(allowed("won").contains(&"qualified"));
 /// ```
-pub fn allowed(from: &str) -> &'static [&'static str] {
-    match from {
-        "new" => &["contacted", "qualified", "lost"],
-        "contacted" => &["qualified", "lost"],
-        "qualified" => &["contacted", "quoted", "lost"],
-        "quoted" => &["qualified", "won", "lost"],
-        "won" => &["qualified"],
-        "lost" => &["new", "contacted"],
-        _ => &[],
-    }
-}
-
-/// Whether the move needs an admin: reopening a won job.
-pub fn admin_only(from: &str, to: &str) -> bool {
-    from == "won" && to == "qualified"
-}
-
-/// Whether the move reopens a lost lead (its reason is cleared).
-pub fn reopens(from: &str) -> bool {
-    from == "lost"
+pub fn allowed(from: &str) -> Vec<&'static str> {
+    LeadStatus::parse(from)
+        .map(|s| s.allowed().iter().map(|t| t.as_str()).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -55,22 +66,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_target_is_a_status_and_no_status_moves_to_itself() {
-        for from in STATUSES {
-            for to in allowed(from) {
-                assert!(STATUSES.contains(to), "{from} -> {to}");
-                assert_ne!(from, to);
-            }
+    fn no_status_moves_to_itself() {
+        for from in LeadStatus::ALL {
+            assert!(!from.allowed().contains(from), "{from}");
         }
     }
 
     #[test]
     fn only_reopening_a_won_lead_is_for_admins() {
-        let admin_moves: Vec<_> = STATUSES
+        let admin_moves: Vec<_> = LeadStatus::ALL
             .iter()
-            .flat_map(|f| allowed(f).iter().map(move |t| (*f, *t)))
-            .filter(|(f, t)| admin_only(f, t))
+            .flat_map(|f| f.allowed().iter().map(move |t| (*f, *t)))
+            .filter(|(f, t)| f.admin_only(*t))
             .collect();
-        assert_eq!(admin_moves, [("won", "qualified")]);
+        assert_eq!(admin_moves, [(Won, Qualified)]);
     }
 }

@@ -1,5 +1,7 @@
-//! The database steps of leads. Each names its tenant even where
-//! Row-Level Security would filter anyway.
+//! The database steps of leads: every SQL text about leads, their status
+//! events, their pipeline totals and their timeline, including the list
+//! queries whose filters depend on the request. Each names its tenant even
+//! where Row-Level Security would filter anyway.
 
 use chrono::{DateTime, Utc};
 use ops_kit::on_backend;
@@ -7,7 +9,9 @@ use ops_kit::sql::{Backend, Transaction};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::model::{COLUMNS, LeadRef, LeadRow};
+use super::kinds::TimelineKind;
+use super::model::{COLUMNS, Lead, LeadRow, LeadSource, LeadStatus, LostReason};
+use crate::api::list::{Cursor, Deleted, KeyKind, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
 use crate::bind_args;
 
@@ -20,33 +24,66 @@ pub fn for_update(tx: &Transaction) -> &'static str {
     }
 }
 
-/// A lead of the tenant, deleted or not, locked for the rest of the
-/// transaction when `lock`.
+/// A lead of the tenant, deleted or not.
 pub async fn get(
     tx: &mut Transaction,
     tenant: Uuid,
     id: Uuid,
-    lock: bool,
 ) -> Result<Option<LeadRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM leads WHERE tenant_id = $1 AND id = $2{}",
-        if lock { for_update(tx) } else { "" }
-    );
+    fetch(tx, tenant, id, "").await
+}
+
+/// [`get`], locked for the rest of the transaction.
+pub async fn get_for_update(
+    tx: &mut Transaction,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<Option<LeadRow>, sqlx::Error> {
+    let lock = for_update(tx);
+    fetch(tx, tenant, id, lock).await
+}
+
+async fn fetch(
+    tx: &mut Transaction,
+    tenant: Uuid,
+    id: Uuid,
+    lock: &str,
+) -> Result<Option<LeadRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM leads WHERE tenant_id = $1 AND id = $2{lock}");
     on_backend!(tx, conn => {
         sqlx::query_as(&sql).bind(tenant).bind(id).fetch_optional(&mut **conn).await
     })
 }
 
-/// The lead with this external id or email key (deleted ones too).
+/// A key that names at most one lead of a tenant, besides its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// `externalId`, as written.
+    ExternalId,
+    /// `email`, ignoring case (its lower-cased form).
+    EmailKey,
+}
+
+impl Key {
+    fn column(self) -> &'static str {
+        match self {
+            Key::ExternalId => "external_id",
+            Key::EmailKey => "email_key",
+        }
+    }
+}
+
+/// The lead with this external id or email key (deleted ones too), locked
+/// for the rest of the transaction.
 pub async fn find_by(
     tx: &mut Transaction,
     tenant: Uuid,
-    column: &'static str,
+    key: Key,
     value: &str,
 ) -> Result<Option<LeadRow>, sqlx::Error> {
-    debug_assert!(matches!(column, "external_id" | "email_key"));
     let sql = format!(
-        "SELECT {COLUMNS} FROM leads WHERE tenant_id = $1 AND {column} = $2{}",
+        "SELECT {COLUMNS} FROM leads WHERE tenant_id = $1 AND {} = $2{}",
+        key.column(),
         for_update(tx)
     );
     on_backend!(tx, conn => {
@@ -112,8 +149,8 @@ async fn write(tx: &mut Transaction, lead: &LeadRow, sql: &str) -> Result<(), sq
             .bind(&lead.email)
             .bind(&email_key)
             .bind(&lead.phone)
-            .bind(&lead.source)
-            .bind(&lead.project_type)
+            .bind(lead.source.as_str())
+            .bind(lead.project_type.as_str())
             .bind(lead.estimated_value_e4)
             .bind(&lead.currency)
             .bind(&lead.site_address)
@@ -121,8 +158,8 @@ async fn write(tx: &mut Transaction, lead: &LeadRow, sql: &str) -> Result<(), sq
             .bind(lead.owner_user_id)
             .bind(Json(&lead.tags.0))
             .bind(&lead.notes)
-            .bind(&lead.status)
-            .bind(&lead.lost_reason)
+            .bind(lead.status.as_str())
+            .bind(lead.lost_reason.map(LostReason::as_str))
             .bind(lead.status_changed_at)
             .bind(lead.created_at)
             .bind(lead.updated_at)
@@ -134,43 +171,30 @@ async fn write(tx: &mut Transaction, lead: &LeadRow, sql: &str) -> Result<(), sq
     Ok(())
 }
 
-/// A status change of a lead.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A status change of a lead; its serde form is the item of a timeline
+/// entry.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StatusEvent {
     /// Its tenant.
+    #[serde(skip)]
     pub tenant_id: Uuid,
     /// The event.
     pub id: Uuid,
     /// The lead.
     pub lead_id: Uuid,
     /// The status before (`None` for the lead's creation).
-    pub from_status: Option<String>,
+    pub from_status: Option<LeadStatus>,
     /// The status after.
-    pub to_status: String,
+    pub to_status: LeadStatus,
     /// Why it was lost.
-    pub lost_reason: Option<String>,
+    pub lost_reason: Option<LostReason>,
     /// A note from the user.
     pub note: Option<String>,
     /// Who moved it (`None` when the service did, on its own rule).
     pub user_id: Option<Uuid>,
     /// When.
     pub occurred_at: DateTime<Utc>,
-}
-
-impl StatusEvent {
-    /// The JSON shown in a timeline.
-    pub fn view(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "leadId": self.lead_id,
-            "fromStatus": self.from_status,
-            "toStatus": self.to_status,
-            "lostReason": self.lost_reason,
-            "note": self.note,
-            "userId": self.user_id,
-            "occurredAt": self.occurred_at,
-        })
-    }
 }
 
 /// Appends a status event.
@@ -183,9 +207,9 @@ pub async fn insert_event(tx: &mut Transaction, event: &StatusEvent) -> Result<(
         .bind(event.tenant_id)
         .bind(event.id)
         .bind(event.lead_id)
-        .bind(&event.from_status)
-        .bind(&event.to_status)
-        .bind(&event.lost_reason)
+        .bind(event.from_status.map(LeadStatus::as_str))
+        .bind(event.to_status.as_str())
+        .bind(event.lost_reason.map(LostReason::as_str))
         .bind(&event.note)
         .bind(event.user_id)
         .bind(event.occurred_at)
@@ -195,8 +219,101 @@ pub async fn insert_event(tx: &mut Transaction, event: &StatusEvent) -> Result<(
     Ok(())
 }
 
-/// Runs a list query built with [`Sql`] (selecting [`COLUMNS`]).
-pub async fn list(tx: &mut Transaction, sql: &Sql) -> Result<Rows, sqlx::Error> {
+/// The sorts of the lead list: API name, column, kind.
+pub const SORTS: &[SortField] = &[
+    ("createdAt", "created_at", KeyKind::Time),
+    ("updatedAt", "updated_at", KeyKind::Time),
+    ("name", "name", KeyKind::Text),
+];
+
+/// The filters of a page of leads, checked.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Any of these statuses (all when empty).
+    pub statuses: Vec<LeadStatus>,
+    /// Only this source.
+    pub source: Option<LeadSource>,
+    /// Only this owner.
+    pub owner_user_id: Option<Uuid>,
+    /// Text in the name, company, email or phone (a `LIKE` pattern).
+    pub contains: Option<String>,
+    /// Changed after this time.
+    pub updated_after: Option<DateTime<Utc>>,
+    /// Whether soft-deleted leads are shown.
+    pub deleted: Deleted,
+}
+
+/// The sort key of a listed lead, for the next page's cursor.
+pub fn sort_key(lead: &Lead<'_>, sort: &Sort) -> Cursor {
+    let key = match sort.column {
+        "updated_at" => Arg::Time(lead.updated_at),
+        "name" => Arg::Text(lead.name.to_owned()),
+        _ => Arg::Time(lead.created_at),
+    };
+    Cursor { key, id: lead.id }
+}
+
+/// A page of the tenant's leads: `limit + 1` rows (the extra one says
+/// another page follows) after `cursor` in `sort` order.
+pub async fn list(
+    tx: &mut Transaction,
+    tenant: Uuid,
+    filter: &Filter,
+    sort: &Sort,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> Result<Rows, sqlx::Error> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM leads WHERE tenant_id = $1"));
+    sql.args.push(Arg::Uuid(tenant));
+    sql.push(filter.deleted.condition());
+    // Several statuses are read as one branch each (see `merge_branches`).
+    const STATUS_MARKER: &str = "\u{1}status\u{1}";
+    let statuses: Vec<String> = filter
+        .statuses
+        .iter()
+        .map(|status| sql.arg(Arg::Text(status.as_str().into())))
+        .collect();
+    match statuses.as_slice() {
+        [] => {}
+        [one] => {
+            sql.push(&format!(" AND status = {one}"));
+        }
+        _ => {
+            sql.push(&format!(" AND status = {STATUS_MARKER}"));
+        }
+    }
+    if let Some(source) = filter.source {
+        sql.and(" AND source = ?", [Arg::Text(source.as_str().into())]);
+    }
+    if let Some(owner) = filter.owner_user_id {
+        sql.and(" AND owner_user_id = ?", [Arg::Uuid(owner)]);
+    }
+    if let Some(pattern) = &filter.contains {
+        sql.and(
+            " AND (lower(name) LIKE ? ESCAPE '\\' OR lower(coalesce(company, '')) LIKE ? ESCAPE '\\' \
+             OR coalesce(email_key, '') LIKE ? ESCAPE '\\' OR coalesce(phone, '') LIKE ? ESCAPE '\\')",
+            std::iter::repeat_n(Arg::Text(pattern.clone()), 4),
+        );
+    }
+    if let Some(after) = filter.updated_after {
+        sql.and(" AND updated_at > ?", [Arg::Time(after)]);
+    }
+    if let Some(cursor) = cursor {
+        sort.after(&mut sql, cursor, "id");
+    }
+    let order_by = sort.order_by("id");
+    sql.push(&order_by);
+    let page = sql.arg(Arg::Int(limit + 1));
+    sql.push(&format!(" LIMIT {page}"));
+    if statuses.len() > 1 {
+        sql.text =
+            crate::api::list::merge_branches(&sql.text, STATUS_MARKER, &statuses, &order_by, &page);
+    }
+    rows(tx, &sql).await
+}
+
+/// Runs a query selecting [`COLUMNS`].
+async fn rows(tx: &mut Transaction, sql: &Sql) -> Result<Rows, sqlx::Error> {
     Ok(match tx {
         Transaction::Postgres(conn) => Rows::Postgres(
             bind_args!(sqlx::query(&sql.text), &sql.args)
@@ -212,7 +329,7 @@ pub async fn list(tx: &mut Transaction, sql: &Sql) -> Result<Rows, sqlx::Error> 
 }
 
 /// The rows of a list query as the database sent them, to be read as
-/// [`LeadRef`]s that borrow their text from the rows.
+/// [`Lead`]s that borrow their text from the rows.
 pub enum Rows {
     /// From PostgreSQL.
     Postgres(Vec<sqlx::postgres::PgRow>),
@@ -232,11 +349,11 @@ impl std::fmt::Debug for Rows {
 
 impl Rows {
     /// The leads, in the rows' order.
-    pub fn leads(&self) -> Result<Vec<LeadRef<'_>>, sqlx::Error> {
+    pub fn leads(&self) -> Result<Vec<Lead<'_>>, sqlx::Error> {
         use sqlx::FromRow as _;
         match self {
-            Rows::Postgres(rows) => rows.iter().map(LeadRef::from_row).collect(),
-            Rows::Sqlite(rows) => rows.iter().map(LeadRef::from_row).collect(),
+            Rows::Postgres(rows) => rows.iter().map(Lead::from_row).collect(),
+            Rows::Sqlite(rows) => rows.iter().map(Lead::from_row).collect(),
         }
     }
 }
@@ -249,7 +366,7 @@ impl Rows {
 pub async fn summary(
     tx: &mut Transaction,
     tenant: Uuid,
-) -> Result<Vec<(String, Option<String>, i64, String)>, sqlx::Error> {
+) -> Result<Vec<(LeadStatus, Option<String>, i64, String)>, sqlx::Error> {
     match tx {
         Transaction::Postgres(conn) => {
             sqlx::query_as(
@@ -274,10 +391,37 @@ pub async fn summary(
 }
 
 /// One entry of a lead's timeline.
-pub type TimelineKey = (String, Uuid, DateTime<Utc>);
+pub type TimelineKey = (TimelineKind, Uuid, DateTime<Utc>);
 
-/// A page of a lead's timeline keys (`kind`, `id`, `at`), newest first.
-pub async fn timeline(tx: &mut Transaction, sql: &Sql) -> Result<Vec<TimelineKey>, sqlx::Error> {
+/// The one sort of a timeline: newest first.
+pub const TIMELINE_SORT: &[SortField] = &[("at", "at", KeyKind::Time)];
+
+/// A page of a lead's timeline keys (`kind`, `id`, `at`): its activities,
+/// status events and quote events, `limit + 1` of them after `cursor`,
+/// newest first.
+pub async fn timeline(
+    tx: &mut Transaction,
+    tenant: Uuid,
+    lead: Uuid,
+    sort: &Sort,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<TimelineKey>, sqlx::Error> {
+    let mut sql = Sql::new(
+        "SELECT kind, id, at FROM (\
+         SELECT 'activity' AS kind, id, COALESCE(occurred_at, completed_at, created_at) AS at FROM activities \
+         WHERE tenant_id = $1 AND lead_id = $2 AND deleted_at IS NULL \
+         UNION ALL SELECT 'status_change' AS kind, id, occurred_at AS at FROM lead_status_events \
+         WHERE tenant_id = $1 AND lead_id = $2 \
+         UNION ALL SELECT 'quote_event' AS kind, id, occurred_at AS at FROM quote_events \
+         WHERE tenant_id = $1 AND lead_id = $2) AS timeline WHERE 1 = 1",
+    );
+    sql.args.extend([Arg::Uuid(tenant), Arg::Uuid(lead)]);
+    if let Some(cursor) = cursor {
+        sort.after(&mut sql, cursor, "id");
+    }
+    sql.push(&sort.order_by("id"));
+    sql.and(" LIMIT ?", [Arg::Int(limit + 1)]);
     on_backend!(tx, conn => {
         bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut **conn).await
     })

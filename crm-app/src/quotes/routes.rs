@@ -1,5 +1,6 @@
 //! `/api/crm/quotes`.
 
+use crate::leads::model::LeadStatus;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{StatusCode, request::Parts};
@@ -118,8 +119,8 @@ async fn lead_follows(
     tx: &mut Tx,
     caller: &Caller,
     q: &QuoteRow,
-    to: &str,
-    from: &[&str],
+    to: LeadStatus,
+    from: &[LeadStatus],
     cause: &str,
 ) -> Result<(), ApiError> {
     let Some(lead) = leads::domain::follow(
@@ -248,10 +249,7 @@ async fn quote_upsert(
             let mut errors = Errors::default();
             match lead_id {
                 None => errors.add("leadId", "is required"),
-                Some(lead) => match leads::store::get(&mut tx, tenant, lead, false)
-                    .await
-                    .map_err(db)?
-                {
+                Some(lead) => match leads::store::get(&mut tx, tenant, lead).await.map_err(db)? {
                     Some(l) if l.deleted_at.is_none() => {}
                     _ => errors.add("leadId", "is not a lead of this tenant"),
                 },
@@ -666,8 +664,12 @@ async fn quote_send(
                 tx,
                 &caller,
                 q,
-                "quoted",
-                &["new", "contacted", "qualified"],
+                LeadStatus::Quoted,
+                &[
+                    LeadStatus::New,
+                    LeadStatus::Contacted,
+                    LeadStatus::Qualified,
+                ],
                 "quote.send",
             )
             .await?;
@@ -712,11 +714,11 @@ async fn quote_accept(
                 .with_field("validUntil", json!(q.valid_until)));
             }
             let tenant = caller.principal.tenant_id;
-            if let Some(lead) = leads::store::get(tx, tenant, q.lead_id, true)
+            if let Some(lead) = leads::store::get_for_update(tx, tenant, q.lead_id)
                 .await
                 .map_err(db)?
             {
-                accept::check_lead(lead.id, &lead.status, lead.deleted_at)?;
+                accept::check_lead(lead.id, lead.status.as_str(), lead.deleted_at)?;
             }
             q.status = "accepted".into();
             q.accepted_at = Some(now());
@@ -724,8 +726,13 @@ async fn quote_accept(
                 tx,
                 &caller,
                 q,
-                "won",
-                &["new", "contacted", "qualified", "quoted"],
+                LeadStatus::Won,
+                &[
+                    LeadStatus::New,
+                    LeadStatus::Contacted,
+                    LeadStatus::Qualified,
+                    LeadStatus::Quoted,
+                ],
                 "quote.accept",
             )
             .await?;
