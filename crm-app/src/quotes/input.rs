@@ -7,7 +7,10 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::model::{KINDS, LineRow, QuoteRow, UNITS};
+use super::model::{
+    DiscountKind, LineKind, LineRow, MAX_DESCRIPTION, MAX_LINES, MAX_NAME, MAX_SKU, MAX_TEXT,
+    QuoteRow, Unit,
+};
 use super::totals::{self, Discount, LineInput};
 use crate::api::fields::{self, Errors};
 use crate::api::money;
@@ -79,9 +82,6 @@ const LINE_COMPUTED: &[&str] = &[
     "lineTotal",
 ];
 
-/// The most lines a quote may have.
-pub const MAX_LINES: usize = 500;
-
 /// A non-negative decimal string with at most `scale` decimals and at most
 /// `max`.
 pub fn decimal(
@@ -123,7 +123,7 @@ pub fn discount(
     value: &Value,
     decimals: u32,
     errors: &mut Errors,
-) -> Option<Option<(String, Decimal)>> {
+) -> Option<Option<(DiscountKind, Decimal)>> {
     let map = match value {
         Value::Null => return Some(None),
         Value::Object(map) => map,
@@ -142,11 +142,12 @@ pub fn discount(
     let kind = fields::one_of(
         &format!("{field}.type"),
         map.get("type").unwrap_or(&Value::Null),
-        &["percent", "amount"],
+        DiscountKind::NAMES,
         errors,
-    )?;
+    )
+    .and_then(|kind| DiscountKind::parse(&kind))?;
     let amount = map.get("value").unwrap_or(&Value::Null);
-    let value = if kind == "percent" {
+    let value = if kind == DiscountKind::Percent {
         decimal(&format!("{field}.value"), amount, 4, 100, errors)?
     } else {
         decimal(
@@ -160,11 +161,11 @@ pub fn discount(
     Some(Some((kind, value)))
 }
 
-fn to_discount(kind: &Option<String>, value: &Option<String>) -> Option<Discount> {
+fn to_discount(kind: Option<DiscountKind>, value: &Option<String>) -> Option<Discount> {
     let value = Decimal::from_str(value.as_deref()?).ok()?;
-    match kind.as_deref()? {
-        "percent" => Some(Discount::Percent(value)),
-        _ => Some(Discount::Amount(value)),
+    match kind? {
+        DiscountKind::Percent => Some(Discount::Percent(value)),
+        DiscountKind::Amount => Some(Discount::Amount(value)),
     }
 }
 
@@ -183,12 +184,12 @@ pub fn apply_header(map: &Map<String, Value>, quote: &mut QuoteRow, errors: &mut
     for (key, value) in map {
         match key.as_str() {
             "externalId" => {
-                if let Some(v) = fields::opt_text(key, value, 200, errors) {
+                if let Some(v) = fields::opt_text(key, value, MAX_NAME, errors) {
                     quote.external_id = v;
                 }
             }
             "title" => {
-                if let Some(v) = fields::text(key, value, 200, errors) {
+                if let Some(v) = fields::text(key, value, MAX_NAME, errors) {
                     quote.title = v;
                 }
             }
@@ -198,18 +199,18 @@ pub fn apply_header(map: &Map<String, Value>, quote: &mut QuoteRow, errors: &mut
                 None => {}
             },
             "terms" => {
-                if let Some(v) = fields::opt_text(key, value, 10_000, errors) {
+                if let Some(v) = fields::opt_text(key, value, MAX_TEXT, errors) {
                     quote.terms = v;
                 }
             }
             "notes" => {
-                if let Some(v) = fields::opt_text(key, value, 10_000, errors) {
+                if let Some(v) = fields::opt_text(key, value, MAX_TEXT, errors) {
                     quote.notes = v;
                 }
             }
             "discount" => {
                 if let Some(v) = discount(key, value, decimals, errors) {
-                    quote.discount_type = v.as_ref().map(|(k, _)| k.clone());
+                    quote.discount_type = v.map(|(k, _)| k);
                     quote.discount_value = v.map(|(_, d)| d.to_string());
                 }
             }
@@ -255,9 +256,15 @@ pub fn lines(value: &Value, quote: &QuoteRow, errors: &mut Errors) -> Option<Vec
             Some(v) => fields::uuid(&at("id"), v, errors).unwrap_or_default(),
             None => Uuid::new_v4(),
         };
-        let kind = fields::one_of(&at("kind"), get("kind"), KINDS, errors).unwrap_or_default();
-        let unit = fields::one_of(&at("unit"), get("unit"), UNITS, errors).unwrap_or_default();
-        let name = fields::text(&at("name"), get("name"), 200, errors).unwrap_or_default();
+        // A rejected kind or unit leaves a placeholder: the rows are only
+        // returned when nothing was rejected.
+        let kind = fields::one_of(&at("kind"), get("kind"), LineKind::NAMES, errors)
+            .and_then(|k| LineKind::parse(&k))
+            .unwrap_or(LineKind::Custom);
+        let unit = fields::one_of(&at("unit"), get("unit"), Unit::NAMES, errors)
+            .and_then(|u| Unit::parse(&u))
+            .unwrap_or(Unit::Each);
+        let name = fields::text(&at("name"), get("name"), MAX_NAME, errors).unwrap_or_default();
         let quantity = decimal(&at("quantity"), get("quantity"), 4, 1_000_000, errors);
         if quantity.is_some_and(|q| q.is_zero()) {
             errors.add(&at("quantity"), "must be more than 0");
@@ -281,13 +288,13 @@ pub fn lines(value: &Value, quote: &QuoteRow, errors: &mut Errors) -> Option<Vec
             id,
             quote_id: quote.id,
             position: i as i32 + 1,
-            section: text("section", 200, errors),
+            section: text("section", MAX_NAME, errors),
             kind,
             name,
-            description: text("description", 2000, errors),
-            sku: text("sku", 100, errors),
-            material: text("material", 200, errors),
-            finish: text("finish", 200, errors),
+            description: text("description", MAX_DESCRIPTION, errors),
+            sku: text("sku", MAX_SKU, errors),
+            material: text("material", MAX_NAME, errors),
+            finish: text("finish", MAX_NAME, errors),
             width_mm: dim("widthMm", errors),
             height_mm: dim("heightMm", errors),
             depth_mm: dim("depthMm", errors),
@@ -295,7 +302,7 @@ pub fn lines(value: &Value, quote: &QuoteRow, errors: &mut Errors) -> Option<Vec
             quantity: quantity.unwrap_or_default().to_string(),
             unit_price: unit_price.unwrap_or_default().to_string(),
             unit_cost: unit_cost.map(|c| c.to_string()),
-            discount_type: line_discount.as_ref().map(|(k, _)| k.clone()),
+            discount_type: line_discount.map(|(k, _)| k),
             discount_value: line_discount.map(|(_, v)| v.to_string()),
             taxable,
             tax_rate: tax_rate.unwrap_or_default().to_string(),
@@ -322,12 +329,12 @@ pub fn recompute(quote: &mut QuoteRow, lines: &mut [LineRow]) {
         .map(|l| LineInput {
             quantity: Decimal::from_str(&l.quantity).unwrap_or_default(),
             unit_price: Decimal::from_str(&l.unit_price).unwrap_or_default(),
-            discount: to_discount(&l.discount_type, &l.discount_value),
+            discount: to_discount(l.discount_type, &l.discount_value),
             taxable: l.taxable,
             tax_rate: Decimal::from_str(&l.tax_rate).unwrap_or_default(),
         })
         .collect();
-    let discount = to_discount(&quote.discount_type, &quote.discount_value);
+    let discount = to_discount(quote.discount_type, &quote.discount_value);
     let totals = totals::compute(&inputs, discount, quote.decimals());
     for (line, amounts) in lines.iter_mut().zip(&totals.lines) {
         line.subtotal_minor = amounts.subtotal;
