@@ -54,17 +54,26 @@ pub fn check_lead(
     Ok(())
 }
 
-/// The live quote `id`, locked, once `if_match` holds for it.
+/// The live quote `id`, locked, once `if_match` holds for it and its
+/// status is one of `from`; else the move to `action` (a past participle)
+/// is refused.
 async fn begin(
     tx: &mut Transaction,
     actor: &Principal,
-    id: Uuid,
-    if_match: &IfMatch,
+    (id, if_match): (Uuid, &IfMatch),
+    from: &[QuoteStatus],
+    action: &'static str,
 ) -> Result<QuoteRow, QuoteError> {
     let quote = live(tx, actor, id).await?;
     if_match
         .check(quote.version)
         .map_err(QuoteError::Rejected)?;
+    if !from.contains(&quote.status) {
+        return Err(QuoteError::IllegalTransition {
+            status: quote.status,
+            action,
+        });
+    }
     Ok(quote)
 }
 
@@ -114,20 +123,15 @@ pub async fn send(
     if_match: &IfMatch,
 ) -> Result<Quote, QuoteError> {
     let actor = &caller.principal;
-    let mut q = begin(tx, actor, id, if_match).await?;
-    if q.status != QuoteStatus::Draft {
-        return Err(QuoteError::IllegalTransition {
-            status: q.status,
-            action: "sent",
-        });
-    }
+    let from = [QuoteStatus::Draft];
+    let mut q = begin(tx, actor, (id, if_match), &from, "sent").await?;
     if q.total_minor == 0 && store::lines(tx, q.tenant_id, &[q.id]).await?.is_empty() {
         return Err(QuoteError::Empty);
     }
     q.status = QuoteStatus::Sent;
     q.sent_at = Some(now());
-    let from = ["new", "contacted", "qualified"];
-    lead_follows(tx, caller, &q, "quoted", &from, "quote.send").await?;
+    let leads_from = ["new", "contacted", "qualified"];
+    lead_follows(tx, caller, &q, "quoted", &leads_from, "quote.send").await?;
     finish(tx, actor, &mut q, "send", now()).await?;
     shown(tx, &q).await
 }
@@ -142,13 +146,8 @@ pub async fn accept(
     if_match: &IfMatch,
 ) -> Result<Quote, QuoteError> {
     let actor = &caller.principal;
-    let mut q = begin(tx, actor, id, if_match).await?;
-    if q.status != QuoteStatus::Sent {
-        return Err(QuoteError::IllegalTransition {
-            status: q.status,
-            action: "accepted",
-        });
-    }
+    let from = [QuoteStatus::Sent];
+    let mut q = begin(tx, actor, (id, if_match), &from, "accepted").await?;
     if q.is_expired(today()) {
         return Err(QuoteError::Expired {
             valid_until: q.valid_until,
@@ -159,8 +158,8 @@ pub async fn accept(
     }
     q.status = QuoteStatus::Accepted;
     q.accepted_at = Some(now());
-    let from = ["new", "contacted", "qualified", "quoted"];
-    lead_follows(tx, caller, &q, "won", &from, "quote.accept").await?;
+    let leads_from = ["new", "contacted", "qualified", "quoted"];
+    lead_follows(tx, caller, &q, "won", &leads_from, "quote.accept").await?;
     finish(tx, actor, &mut q, "accept", now()).await?;
     shown(tx, &q).await
 }
@@ -174,13 +173,8 @@ pub async fn reject(
     if_match: &IfMatch,
     reason: String,
 ) -> Result<Quote, QuoteError> {
-    let mut q = begin(tx, actor, id, if_match).await?;
-    if q.status != QuoteStatus::Sent {
-        return Err(QuoteError::IllegalTransition {
-            status: q.status,
-            action: "rejected",
-        });
-    }
+    let from = [QuoteStatus::Sent];
+    let mut q = begin(tx, actor, (id, if_match), &from, "rejected").await?;
     q.status = QuoteStatus::Rejected;
     q.rejected_at = Some(now());
     q.rejection_reason = Some(reason);
@@ -198,13 +192,8 @@ pub async fn revise(
     id: Uuid,
     if_match: &IfMatch,
 ) -> Result<Quote, QuoteError> {
-    let mut q = begin(tx, actor, id, if_match).await?;
-    if !matches!(q.status, QuoteStatus::Sent | QuoteStatus::Rejected) {
-        return Err(QuoteError::IllegalTransition {
-            status: q.status,
-            action: "revised",
-        });
-    }
+    let from = [QuoteStatus::Sent, QuoteStatus::Rejected];
+    let mut q = begin(tx, actor, (id, if_match), &from, "revised").await?;
     let new = q.next_revision(actor.user_id, now());
     q.status = QuoteStatus::Superseded;
     let at = now();

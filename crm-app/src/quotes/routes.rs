@@ -76,31 +76,33 @@ impl<S: Send + Sync> FromRequestParts<S> for ActionRequest {
     }
 }
 
-/// Runs the lifecycle action `name` once per `Idempotency-Key`: claims
-/// the key (a key used before answers with its stored answer), runs `act`
-/// and stores its answer, all in `tx`; answers with `status` and the
-/// quote.
+/// Runs the lifecycle action `name` once per `Idempotency-Key`, in the
+/// request's transaction: claims the key (a key used before answers with
+/// its stored answer), runs `act`, stores its answer and commits; answers
+/// with `status` and the quote.
 async fn idempotent(
-    tx: &mut Transaction,
+    mut tx: Tx,
     caller: &Caller,
     request: &ActionRequest,
     name: &str,
     body: &Value,
     status: StatusCode,
-    act: impl AsyncFnOnce(&mut Transaction) -> Result<Quote, QuoteError>,
+    act: impl AsyncFnOnce(&mut Transaction, Uuid, &IfMatch) -> Result<Quote, QuoteError>,
 ) -> Result<Response, ApiError> {
     let route = format!("POST /api/crm/quotes/{}/{name}", request.id);
     let tenant = caller.principal.tenant_id;
-    let claimed = match idempotency::claim(tx, tenant, &request.key, &route, body).await? {
+    let t = tx.transaction().await?;
+    let claimed = match idempotency::claim(t, tenant, &request.key, &route, body).await? {
         Claim::Replay(stored) => return Ok(stored.into_response()),
         Claim::Fresh(claimed) => Some(claimed),
         Claim::None => None,
     };
-    let quote = act(tx).await?;
+    let quote = act(t, request.id, &request.if_match).await?;
     let view = serde_json::to_value(&quote).map_err(ApiError::internal)?;
     if let Some(claimed) = claimed {
-        claimed.store(tx, status, &view).await?;
+        claimed.store(t, status, &view).await?;
     }
+    tx.commit().await.map_err(db_commit)?;
     Ok((status, etag::headers(quote.version), Json(view)).into_response())
 }
 
@@ -233,23 +235,19 @@ async fn quote_delete(
     responses((status = 200, description = "The sent quote", body = Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error))
 )]
 #[audited(action = "quote.send", resource = "quote", resource_id = path("id"))]
-async fn quote_send(
-    request: ActionRequest,
-    caller: Caller,
-    mut tx: Tx,
-) -> Result<Response, ApiError> {
-    let (id, if_match) = (request.id, &request.if_match);
+async fn quote_send(request: ActionRequest, caller: Caller, tx: Tx) -> Result<Response, ApiError> {
     let response = idempotent(
-        tx.transaction().await?,
+        tx,
         &caller,
         &request,
         "send",
         &Value::Null,
         StatusCode::OK,
-        async |tx: &mut Transaction| lifecycle::send(tx, &caller, id, if_match).await,
+        async |tx: &mut Transaction, id, if_match: &IfMatch| {
+            lifecycle::send(tx, &caller, id, if_match).await
+        },
     )
     .await?;
-    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 
@@ -266,20 +264,20 @@ async fn quote_send(
 async fn quote_accept(
     request: ActionRequest,
     caller: Caller,
-    mut tx: Tx,
+    tx: Tx,
 ) -> Result<Response, ApiError> {
-    let (id, if_match) = (request.id, &request.if_match);
     let response = idempotent(
-        tx.transaction().await?,
+        tx,
         &caller,
         &request,
         "accept",
         &Value::Null,
         StatusCode::OK,
-        async |tx: &mut Transaction| lifecycle::accept(tx, &caller, id, if_match).await,
+        async |tx: &mut Transaction, id, if_match: &IfMatch| {
+            lifecycle::accept(tx, &caller, id, if_match).await
+        },
     )
     .await?;
-    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 
@@ -295,24 +293,23 @@ async fn quote_accept(
 async fn quote_reject(
     request: ActionRequest,
     caller: Caller,
-    mut tx: Tx,
+    tx: Tx,
     Json(body): Json<Rejection>,
 ) -> Result<Response, ApiError> {
     let reason = body.reason()?;
     let raw = json!({ "reason": body.reason });
-    let (id, if_match) = (request.id, &request.if_match);
-    let actor = &caller.principal;
     let response = idempotent(
-        tx.transaction().await?,
+        tx,
         &caller,
         &request,
         "reject",
         &raw,
         StatusCode::OK,
-        async |tx: &mut Transaction| lifecycle::reject(tx, actor, id, if_match, reason).await,
+        async |tx: &mut Transaction, id, if_match: &IfMatch| {
+            lifecycle::reject(tx, &caller.principal, id, if_match, reason).await
+        },
     )
     .await?;
-    tx.commit().await.map_err(db_commit)?;
     Ok(response)
 }
 
@@ -330,21 +327,20 @@ async fn quote_reject(
 async fn quote_revise(
     request: ActionRequest,
     caller: Caller,
-    mut tx: Tx,
+    tx: Tx,
 ) -> Result<Response, ApiError> {
-    let (id, if_match) = (request.id, &request.if_match);
-    let actor = &caller.principal;
     let response = idempotent(
-        tx.transaction().await?,
+        tx,
         &caller,
         &request,
         "revise",
         &Value::Null,
         StatusCode::CREATED,
-        async |tx: &mut Transaction| lifecycle::revise(tx, actor, id, if_match).await,
+        async |tx: &mut Transaction, id, if_match: &IfMatch| {
+            lifecycle::revise(tx, &caller.principal, id, if_match).await
+        },
     )
     .await?;
-    tx.commit().await.map_err(db_commit)?;
     // The entry names the new revision; the one it replaces is in its
     // changes, so that each revision's audit log tells where it came from.
     let changes = AuditChanges(json!({ "supersedesQuoteId": request.id }));
