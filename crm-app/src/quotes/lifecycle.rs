@@ -114,6 +114,22 @@ async fn lead_follows(
     Ok(())
 }
 
+/// Moves the quote's lead to `to` when it is in one of `from` (see
+/// [`lead_follows`]; the move's cause is `quote.<action>`), then saves the
+/// quote with the event `action`; answers with the quote as shown.
+async fn finish_with_lead(
+    tx: &mut Transaction,
+    caller: &Caller,
+    q: &mut QuoteRow,
+    action: &str,
+    (to, from): (&str, &[&str]),
+) -> Result<Quote, QuoteError> {
+    let cause = format!("quote.{action}");
+    lead_follows(tx, caller, q, to, from, &cause).await?;
+    finish(tx, &caller.principal, q, action, now()).await?;
+    shown(tx, q).await
+}
+
 /// Sends a draft with lines to the customer; its lead moves to `quoted`
 /// when it was new, contacted or qualified.
 pub async fn send(
@@ -131,9 +147,7 @@ pub async fn send(
     q.status = QuoteStatus::Sent;
     q.sent_at = Some(now());
     let leads_from = ["new", "contacted", "qualified"];
-    lead_follows(tx, caller, &q, "quoted", &leads_from, "quote.send").await?;
-    finish(tx, actor, &mut q, "send", now()).await?;
-    shown(tx, &q).await
+    finish_with_lead(tx, caller, &mut q, "send", ("quoted", &leads_from)).await
 }
 
 /// The customer accepted a sent quote that has not expired; its lead
@@ -159,9 +173,7 @@ pub async fn accept(
     q.status = QuoteStatus::Accepted;
     q.accepted_at = Some(now());
     let leads_from = ["new", "contacted", "qualified", "quoted"];
-    lead_follows(tx, caller, &q, "won", &leads_from, "quote.accept").await?;
-    finish(tx, actor, &mut q, "accept", now()).await?;
-    shown(tx, &q).await
+    finish_with_lead(tx, caller, &mut q, "accept", ("won", &leads_from)).await
 }
 
 /// The customer rejected a sent quote, for `reason` (checked by
