@@ -26,6 +26,49 @@ use crate::api::etag::IfMatch;
 use crate::api::now;
 use crate::leads;
 
+/// A lifecycle move, for [`apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Move {
+    /// [`send`].
+    Send,
+    /// [`accept`].
+    Accept,
+    /// [`reject`], for this reason.
+    Reject(String),
+    /// [`revise`].
+    Revise,
+}
+
+impl Move {
+    /// The move's name, as routes and quote events know it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::Accept => "accept",
+            Self::Reject(_) => "reject",
+            Self::Revise => "revise",
+        }
+    }
+}
+
+/// Makes `step` on the quote `id` (see each move's function); `caller`
+/// is the acting user with the request's facts, for the audit entry of a
+/// lead move.
+pub async fn apply(
+    tx: &mut Transaction,
+    caller: &Caller,
+    id: Uuid,
+    if_match: &IfMatch,
+    step: Move,
+) -> Result<Quote, QuoteError> {
+    match step {
+        Move::Send => send(tx, caller, id, if_match).await,
+        Move::Accept => accept(tx, caller, id, if_match).await,
+        Move::Reject(reason) => reject(tx, &caller.principal, id, if_match, reason).await,
+        Move::Revise => revise(tx, &caller.principal, id, if_match).await,
+    }
+}
+
 /// `Ok` when the lead `lead_id`, in `status` and soft-deleted at
 /// `deleted_at` (if it is), may be won by accepting its quote.
 ///

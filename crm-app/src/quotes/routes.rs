@@ -12,7 +12,7 @@ use ops_kit::ApiError;
 use ops_kit::audit::AuditChanges;
 use ops_kit::audited;
 use ops_kit::auth::Principal;
-use ops_kit::sql::{Transaction, Tx};
+use ops_kit::sql::Tx;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,8 +20,7 @@ use uuid::Uuid;
 
 use super::body::{QuoteInput, QuoteListQuery, QuotePatch, Rejection};
 use super::domain::{self, Listing};
-use super::error::QuoteError;
-use super::lifecycle;
+use super::lifecycle::{self, Move};
 use super::view::{Quote, QuotePage, QuoteRevisions, QuoteTotals};
 use crate::api::caller::Caller;
 use crate::api::etag::{self, IfMatch, IfMatchHeader};
@@ -76,20 +75,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ActionRequest {
     }
 }
 
-/// Runs the lifecycle action `name` once per `Idempotency-Key`, in the
+/// Makes the lifecycle move `step` once per `Idempotency-Key`, in the
 /// request's transaction: claims the key (a key used before answers with
-/// its stored answer), runs `act`, stores its answer and commits; answers
-/// with `status` and the quote.
+/// its stored answer; `body` is the request's, for its hash), makes the
+/// move, stores its answer and commits. A revision answers 201, the other
+/// moves 200.
 async fn idempotent(
     mut tx: Tx,
     caller: &Caller,
     request: &ActionRequest,
-    name: &str,
     body: &Value,
-    status: StatusCode,
-    act: impl AsyncFnOnce(&mut Transaction, Uuid, &IfMatch) -> Result<Quote, QuoteError>,
+    step: Move,
 ) -> Result<Response, ApiError> {
-    let route = format!("POST /api/crm/quotes/{}/{name}", request.id);
+    let route = format!("POST /api/crm/quotes/{}/{}", request.id, step.name());
+    let status = match step {
+        Move::Revise => StatusCode::CREATED,
+        _ => StatusCode::OK,
+    };
     let tenant = caller.principal.tenant_id;
     let t = tx.transaction().await?;
     let claimed = match idempotency::claim(t, tenant, &request.key, &route, body).await? {
@@ -97,7 +99,7 @@ async fn idempotent(
         Claim::Fresh(claimed) => Some(claimed),
         Claim::None => None,
     };
-    let quote = act(t, request.id, &request.if_match).await?;
+    let quote = lifecycle::apply(t, caller, request.id, &request.if_match, step).await?;
     let view = serde_json::to_value(&quote).map_err(ApiError::internal)?;
     if let Some(claimed) = claimed {
         claimed.store(t, status, &view).await?;
@@ -236,19 +238,7 @@ async fn quote_delete(
 )]
 #[audited(action = "quote.send", resource = "quote", resource_id = path("id"))]
 async fn quote_send(request: ActionRequest, caller: Caller, tx: Tx) -> Result<Response, ApiError> {
-    let response = idempotent(
-        tx,
-        &caller,
-        &request,
-        "send",
-        &Value::Null,
-        StatusCode::OK,
-        async |tx: &mut Transaction, id, if_match: &IfMatch| {
-            lifecycle::send(tx, &caller, id, if_match).await
-        },
-    )
-    .await?;
-    Ok(response)
+    idempotent(tx, &caller, &request, &Value::Null, Move::Send).await
 }
 
 /// The customer accepted a sent quote; its lead moves to `won`. Accepted
@@ -266,19 +256,7 @@ async fn quote_accept(
     caller: Caller,
     tx: Tx,
 ) -> Result<Response, ApiError> {
-    let response = idempotent(
-        tx,
-        &caller,
-        &request,
-        "accept",
-        &Value::Null,
-        StatusCode::OK,
-        async |tx: &mut Transaction, id, if_match: &IfMatch| {
-            lifecycle::accept(tx, &caller, id, if_match).await
-        },
-    )
-    .await?;
-    Ok(response)
+    idempotent(tx, &caller, &request, &Value::Null, Move::Accept).await
 }
 
 /// The customer rejected a sent quote.
@@ -298,19 +276,7 @@ async fn quote_reject(
 ) -> Result<Response, ApiError> {
     let reason = body.reason()?;
     let raw = json!({ "reason": body.reason });
-    let response = idempotent(
-        tx,
-        &caller,
-        &request,
-        "reject",
-        &raw,
-        StatusCode::OK,
-        async |tx: &mut Transaction, id, if_match: &IfMatch| {
-            lifecycle::reject(tx, &caller.principal, id, if_match, reason).await
-        },
-    )
-    .await?;
-    Ok(response)
+    idempotent(tx, &caller, &request, &raw, Move::Reject(reason)).await
 }
 
 /// Starts a new revision of a sent or rejected quote: a draft with the same
@@ -329,18 +295,7 @@ async fn quote_revise(
     caller: Caller,
     tx: Tx,
 ) -> Result<Response, ApiError> {
-    let response = idempotent(
-        tx,
-        &caller,
-        &request,
-        "revise",
-        &Value::Null,
-        StatusCode::CREATED,
-        async |tx: &mut Transaction, id, if_match: &IfMatch| {
-            lifecycle::revise(tx, &caller.principal, id, if_match).await
-        },
-    )
-    .await?;
+    let response = idempotent(tx, &caller, &request, &Value::Null, Move::Revise).await?;
     // The entry names the new revision; the one it replaces is in its
     // changes, so that each revision's audit log tells where it came from.
     let changes = AuditChanges(json!({ "supersedesQuoteId": request.id }));
