@@ -3,6 +3,7 @@
 
 use std::str::FromStr;
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -169,54 +170,97 @@ fn to_discount(kind: Option<DiscountKind>, value: &Option<String>) -> Option<Dis
     }
 }
 
-/// Applies header fields of `map` to `quote` (absent stays, null clears).
+/// A checked change to a quote's header, JSON Merge Patch style: `None`
+/// leaves a field as it is, `Some(None)` clears a field that may be empty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HeaderPatch {
+    /// An active ISO 4217 code.
+    pub currency: Option<String>,
+    /// The client's own key.
+    pub external_id: Option<Option<String>>,
+    /// The title (never empty).
+    pub title: Option<String>,
+    /// The last valid day (never cleared).
+    pub valid_until: Option<NaiveDate>,
+    /// The terms.
+    pub terms: Option<Option<String>>,
+    /// The notes.
+    pub notes: Option<Option<String>>,
+    /// The quote-level discount.
+    pub discount: Option<Option<(DiscountKind, Decimal)>>,
+}
+
+impl HeaderPatch {
+    /// Reads the header fields of `map`, a change to `quote` (whose
+    /// currency sets a discount amount's decimals unless `map` changes it),
+    /// recording every problem in `errors` in the order of `map`'s keys.
+    pub fn parse(map: &Map<String, Value>, quote: &QuoteRow, errors: &mut Errors) -> Self {
+        let mut patch = Self::default();
+        if let Some(value) = map.get("currency") {
+            match value.as_str().filter(|c| money::decimals(c).is_some()) {
+                Some(code) => patch.currency = Some(code.to_owned()),
+                None => errors.add(
+                    "currency",
+                    "must be an ISO 4217 code in capitals, such as USD",
+                ),
+            }
+        }
+        let decimals = patch
+            .currency
+            .as_deref()
+            .and_then(money::decimals)
+            .unwrap_or_else(|| quote.decimals());
+        for (key, value) in map {
+            match key.as_str() {
+                "externalId" => {
+                    patch.external_id = fields::opt_text(key, value, MAX_NAME, errors);
+                }
+                "title" => patch.title = fields::text(key, value, MAX_NAME, errors),
+                "validUntil" => match fields::opt_date(key, value, errors) {
+                    Some(Some(date)) => patch.valid_until = Some(date),
+                    Some(None) => errors.add(key, "is required and cannot be cleared"),
+                    None => {}
+                },
+                "terms" => patch.terms = fields::opt_text(key, value, MAX_TEXT, errors),
+                "notes" => patch.notes = fields::opt_text(key, value, MAX_TEXT, errors),
+                "discount" => patch.discount = discount(key, value, decimals, errors),
+                _ => {}
+            }
+        }
+        patch
+    }
+
+    /// Writes the change into `quote`.
+    pub fn apply(self, quote: &mut QuoteRow) {
+        if let Some(currency) = self.currency {
+            quote.currency = currency;
+        }
+        if let Some(external_id) = self.external_id {
+            quote.external_id = external_id;
+        }
+        if let Some(title) = self.title {
+            quote.title = title;
+        }
+        if let Some(valid_until) = self.valid_until {
+            quote.valid_until = valid_until;
+        }
+        if let Some(terms) = self.terms {
+            quote.terms = terms;
+        }
+        if let Some(notes) = self.notes {
+            quote.notes = notes;
+        }
+        if let Some(discount) = self.discount {
+            quote.discount_type = discount.map(|(kind, _)| kind);
+            quote.discount_value = discount.map(|(_, value)| value.to_string());
+        }
+    }
+}
+
+/// Applies the header fields of `map` to `quote` (absent stays, null
+/// clears): [`HeaderPatch::parse`], then [`HeaderPatch::apply`].
 pub fn apply_header(map: &Map<String, Value>, quote: &mut QuoteRow, errors: &mut Errors) {
-    if let Some(value) = map.get("currency") {
-        match value.as_str().filter(|c| money::decimals(c).is_some()) {
-            Some(code) => quote.currency = code.to_owned(),
-            None => errors.add(
-                "currency",
-                "must be an ISO 4217 code in capitals, such as USD",
-            ),
-        }
-    }
-    let decimals = quote.decimals();
-    for (key, value) in map {
-        match key.as_str() {
-            "externalId" => {
-                if let Some(v) = fields::opt_text(key, value, MAX_NAME, errors) {
-                    quote.external_id = v;
-                }
-            }
-            "title" => {
-                if let Some(v) = fields::text(key, value, MAX_NAME, errors) {
-                    quote.title = v;
-                }
-            }
-            "validUntil" => match fields::opt_date(key, value, errors) {
-                Some(Some(date)) => quote.valid_until = date,
-                Some(None) => errors.add(key, "is required and cannot be cleared"),
-                None => {}
-            },
-            "terms" => {
-                if let Some(v) = fields::opt_text(key, value, MAX_TEXT, errors) {
-                    quote.terms = v;
-                }
-            }
-            "notes" => {
-                if let Some(v) = fields::opt_text(key, value, MAX_TEXT, errors) {
-                    quote.notes = v;
-                }
-            }
-            "discount" => {
-                if let Some(v) = discount(key, value, decimals, errors) {
-                    quote.discount_type = v.map(|(k, _)| k);
-                    quote.discount_value = v.map(|(_, d)| d.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
+    HeaderPatch::parse(map, quote, errors).apply(quote);
 }
 
 /// Reads `lineItems` into rows for `quote` (positions follow the list).
@@ -347,4 +391,63 @@ pub fn recompute(quote: &mut QuoteRow, lines: &mut [LineRow]) {
     quote.discount_minor = totals.discount_total;
     quote.tax_minor = totals.tax_total;
     quote.total_minor = totals.total;
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+
+    fn draft() -> QuoteRow {
+        let mut quote = QuoteRow::draft(Uuid::nil(), Uuid::nil(), Uuid::nil(), None, Utc::now());
+        quote.title = "Kitchen".into();
+        quote.terms = Some("Net 30".into());
+        quote
+    }
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_header_patch_clears_with_null_and_leaves_what_is_absent() {
+        let mut quote = draft();
+        let mut errors = Errors::default();
+        let body =
+            object(json!({ "terms": null, "discount": { "type": "percent", "value": "5" } }));
+        let patch = HeaderPatch::parse(&body, &quote, &mut errors);
+        assert!(errors.0.is_empty());
+        assert_eq!(patch.title, None);
+        assert_eq!(patch.terms, Some(None));
+        patch.apply(&mut quote);
+        assert_eq!((quote.title.as_str(), quote.terms), ("Kitchen", None));
+        assert_eq!(quote.discount_type, Some(DiscountKind::Percent));
+        assert_eq!(quote.discount_value.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn a_discount_amount_takes_the_decimals_of_the_currency_the_patch_sets() {
+        let quote = draft();
+        let mut errors = Errors::default();
+        let body = object(json!({
+            "currency": "JPY",
+            "validUntil": null,
+            "discount": { "type": "amount", "value": "10.5" },
+        }));
+        HeaderPatch::parse(&body, &quote, &mut errors);
+        let fields: Vec<(&str, &str)> = errors
+            .0
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("validUntil", "is required and cannot be cleared"),
+                ("discount.value", "must have at most 0 decimals"),
+            ]
+        );
+    }
 }
