@@ -78,7 +78,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ActionRequest {
 /// Makes the lifecycle move `step` once per `Idempotency-Key`, in the
 /// request's transaction: claims the key (a key used before answers with
 /// its stored answer; `body` is the request's, for its hash), makes the
-/// move, stores its answer and commits. A revision answers 201, the other
+/// move, stores its answer and commits (a replay commits too: it is
+/// audited like the first answer). A revision answers 201, the other
 /// moves 200.
 async fn idempotent(
     mut tx: Tx,
@@ -95,7 +96,11 @@ async fn idempotent(
     let tenant = caller.principal.tenant_id;
     let t = tx.transaction().await?;
     let claimed = match idempotency::claim(t, tenant, &request.key, &route, body).await? {
-        Claim::Replay(stored) => return Ok(stored.into_response()),
+        Claim::Replay(stored) => {
+            // Committed like a fresh answer, with the route's audit entry.
+            tx.commit().await.map_err(db_commit)?;
+            return Ok(stored.into_response());
+        }
         Claim::Fresh(claimed) => Some(claimed),
         Claim::None => None,
     };
