@@ -1,7 +1,7 @@
 //! The request bodies of quotes: `QuoteInput` (create or replace a draft),
 //! `QuotePatch` (change a draft's header) and `Rejection`, as the document
 //! describes them. The header fields both bodies take are declared once
-//! ([`quote_body!`]); their limits and patterns come from the constants the
+//! (`quote_body!`); their limits and patterns come from the constants the
 //! validation in [`super::input`] uses.
 
 use serde::Deserialize;

@@ -292,7 +292,7 @@ pub async fn get(
     shown(tx, &quote).await
 }
 
-/// A checked `GET /quotes` query: what [`list`] reads.
+/// A checked `GET /quotes` query: what [`list()`] reads.
 #[derive(Debug, Clone)]
 pub struct Listing {
     limit: i64,

@@ -2,7 +2,7 @@
 //! function of [`super::domain`] or [`super::lifecycle`] in the request's
 //! transaction, and answers with the quote as shown (its version as
 //! `ETag`) or the error's envelope. The lifecycle routes honour
-//! `Idempotency-Key` ([`idempotent`]).
+//! `Idempotency-Key` (`idempotent`).
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
