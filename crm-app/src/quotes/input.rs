@@ -3,11 +3,15 @@
 
 use std::str::FromStr;
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::model::{KINDS, LineRow, QuoteRow, UNITS};
+use super::model::{
+    DiscountKind, LineKind, LineRow, MAX_DESCRIPTION, MAX_LINES, MAX_NAME, MAX_SKU, MAX_TEXT,
+    QuoteRow, Unit,
+};
 use super::totals::{self, Discount, LineInput};
 use crate::api::fields::{self, Errors};
 use crate::api::money;
@@ -79,9 +83,6 @@ const LINE_COMPUTED: &[&str] = &[
     "lineTotal",
 ];
 
-/// The most lines a quote may have.
-pub const MAX_LINES: usize = 500;
-
 /// A non-negative decimal string with at most `scale` decimals and at most
 /// `max`.
 pub fn decimal(
@@ -123,7 +124,7 @@ pub fn discount(
     value: &Value,
     decimals: u32,
     errors: &mut Errors,
-) -> Option<Option<(String, Decimal)>> {
+) -> Option<Option<(DiscountKind, Decimal)>> {
     let map = match value {
         Value::Null => return Some(None),
         Value::Object(map) => map,
@@ -142,11 +143,12 @@ pub fn discount(
     let kind = fields::one_of(
         &format!("{field}.type"),
         map.get("type").unwrap_or(&Value::Null),
-        &["percent", "amount"],
+        DiscountKind::NAMES,
         errors,
-    )?;
+    )
+    .and_then(|kind| DiscountKind::parse(&kind))?;
     let amount = map.get("value").unwrap_or(&Value::Null);
-    let value = if kind == "percent" {
+    let value = if kind == DiscountKind::Percent {
         decimal(&format!("{field}.value"), amount, 4, 100, errors)?
     } else {
         decimal(
@@ -160,62 +162,105 @@ pub fn discount(
     Some(Some((kind, value)))
 }
 
-fn to_discount(kind: &Option<String>, value: &Option<String>) -> Option<Discount> {
+fn to_discount(kind: Option<DiscountKind>, value: &Option<String>) -> Option<Discount> {
     let value = Decimal::from_str(value.as_deref()?).ok()?;
-    match kind.as_deref()? {
-        "percent" => Some(Discount::Percent(value)),
-        _ => Some(Discount::Amount(value)),
+    match kind? {
+        DiscountKind::Percent => Some(Discount::Percent(value)),
+        DiscountKind::Amount => Some(Discount::Amount(value)),
     }
 }
 
-/// Applies header fields of `map` to `quote` (absent stays, null clears).
+/// A checked change to a quote's header, JSON Merge Patch style: `None`
+/// leaves a field as it is, `Some(None)` clears a field that may be empty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HeaderPatch {
+    /// An active ISO 4217 code.
+    pub currency: Option<String>,
+    /// The client's own key.
+    pub external_id: Option<Option<String>>,
+    /// The title (never empty).
+    pub title: Option<String>,
+    /// The last valid day (never cleared).
+    pub valid_until: Option<NaiveDate>,
+    /// The terms.
+    pub terms: Option<Option<String>>,
+    /// The notes.
+    pub notes: Option<Option<String>>,
+    /// The quote-level discount.
+    pub discount: Option<Option<(DiscountKind, Decimal)>>,
+}
+
+impl HeaderPatch {
+    /// Reads the header fields of `map`, a change to `quote` (whose
+    /// currency sets a discount amount's decimals unless `map` changes it),
+    /// recording every problem in `errors` in the order of `map`'s keys.
+    pub fn parse(map: &Map<String, Value>, quote: &QuoteRow, errors: &mut Errors) -> Self {
+        let mut patch = Self::default();
+        if let Some(value) = map.get("currency") {
+            match value.as_str().filter(|c| money::decimals(c).is_some()) {
+                Some(code) => patch.currency = Some(code.to_owned()),
+                None => errors.add(
+                    "currency",
+                    "must be an ISO 4217 code in capitals, such as USD",
+                ),
+            }
+        }
+        let decimals = patch
+            .currency
+            .as_deref()
+            .and_then(money::decimals)
+            .unwrap_or_else(|| quote.decimals());
+        for (key, value) in map {
+            match key.as_str() {
+                "externalId" => {
+                    patch.external_id = fields::opt_text(key, value, MAX_NAME, errors);
+                }
+                "title" => patch.title = fields::text(key, value, MAX_NAME, errors),
+                "validUntil" => match fields::opt_date(key, value, errors) {
+                    Some(Some(date)) => patch.valid_until = Some(date),
+                    Some(None) => errors.add(key, "is required and cannot be cleared"),
+                    None => {}
+                },
+                "terms" => patch.terms = fields::opt_text(key, value, MAX_TEXT, errors),
+                "notes" => patch.notes = fields::opt_text(key, value, MAX_TEXT, errors),
+                "discount" => patch.discount = discount(key, value, decimals, errors),
+                _ => {}
+            }
+        }
+        patch
+    }
+
+    /// Writes the change into `quote`.
+    pub fn apply(self, quote: &mut QuoteRow) {
+        if let Some(currency) = self.currency {
+            quote.currency = currency;
+        }
+        if let Some(external_id) = self.external_id {
+            quote.external_id = external_id;
+        }
+        if let Some(title) = self.title {
+            quote.title = title;
+        }
+        if let Some(valid_until) = self.valid_until {
+            quote.valid_until = valid_until;
+        }
+        if let Some(terms) = self.terms {
+            quote.terms = terms;
+        }
+        if let Some(notes) = self.notes {
+            quote.notes = notes;
+        }
+        if let Some(discount) = self.discount {
+            quote.discount_type = discount.map(|(kind, _)| kind);
+            quote.discount_value = discount.map(|(_, value)| value.to_string());
+        }
+    }
+}
+
+/// Applies the header fields of `map` to `quote` (absent stays, null
+/// clears): [`HeaderPatch::parse`], then [`HeaderPatch::apply`].
 pub fn apply_header(map: &Map<String, Value>, quote: &mut QuoteRow, errors: &mut Errors) {
-    if let Some(value) = map.get("currency") {
-        match value.as_str().filter(|c| money::decimals(c).is_some()) {
-            Some(code) => quote.currency = code.to_owned(),
-            None => errors.add(
-                "currency",
-                "must be an ISO 4217 code in capitals, such as USD",
-            ),
-        }
-    }
-    let decimals = quote.decimals();
-    for (key, value) in map {
-        match key.as_str() {
-            "externalId" => {
-                if let Some(v) = fields::opt_text(key, value, 200, errors) {
-                    quote.external_id = v;
-                }
-            }
-            "title" => {
-                if let Some(v) = fields::text(key, value, 200, errors) {
-                    quote.title = v;
-                }
-            }
-            "validUntil" => match fields::opt_date(key, value, errors) {
-                Some(Some(date)) => quote.valid_until = date,
-                Some(None) => errors.add(key, "is required and cannot be cleared"),
-                None => {}
-            },
-            "terms" => {
-                if let Some(v) = fields::opt_text(key, value, 10_000, errors) {
-                    quote.terms = v;
-                }
-            }
-            "notes" => {
-                if let Some(v) = fields::opt_text(key, value, 10_000, errors) {
-                    quote.notes = v;
-                }
-            }
-            "discount" => {
-                if let Some(v) = discount(key, value, decimals, errors) {
-                    quote.discount_type = v.as_ref().map(|(k, _)| k.clone());
-                    quote.discount_value = v.map(|(_, d)| d.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
+    HeaderPatch::parse(map, quote, errors).apply(quote);
 }
 
 /// Reads `lineItems` into rows for `quote` (positions follow the list).
@@ -255,9 +300,15 @@ pub fn lines(value: &Value, quote: &QuoteRow, errors: &mut Errors) -> Option<Vec
             Some(v) => fields::uuid(&at("id"), v, errors).unwrap_or_default(),
             None => Uuid::new_v4(),
         };
-        let kind = fields::one_of(&at("kind"), get("kind"), KINDS, errors).unwrap_or_default();
-        let unit = fields::one_of(&at("unit"), get("unit"), UNITS, errors).unwrap_or_default();
-        let name = fields::text(&at("name"), get("name"), 200, errors).unwrap_or_default();
+        // A rejected kind or unit leaves a placeholder: the rows are only
+        // returned when nothing was rejected.
+        let kind = fields::one_of(&at("kind"), get("kind"), LineKind::NAMES, errors)
+            .and_then(|k| LineKind::parse(&k))
+            .unwrap_or(LineKind::Custom);
+        let unit = fields::one_of(&at("unit"), get("unit"), Unit::NAMES, errors)
+            .and_then(|u| Unit::parse(&u))
+            .unwrap_or(Unit::Each);
+        let name = fields::text(&at("name"), get("name"), MAX_NAME, errors).unwrap_or_default();
         let quantity = decimal(&at("quantity"), get("quantity"), 4, 1_000_000, errors);
         if quantity.is_some_and(|q| q.is_zero()) {
             errors.add(&at("quantity"), "must be more than 0");
@@ -281,13 +332,13 @@ pub fn lines(value: &Value, quote: &QuoteRow, errors: &mut Errors) -> Option<Vec
             id,
             quote_id: quote.id,
             position: i as i32 + 1,
-            section: text("section", 200, errors),
+            section: text("section", MAX_NAME, errors),
             kind,
             name,
-            description: text("description", 2000, errors),
-            sku: text("sku", 100, errors),
-            material: text("material", 200, errors),
-            finish: text("finish", 200, errors),
+            description: text("description", MAX_DESCRIPTION, errors),
+            sku: text("sku", MAX_SKU, errors),
+            material: text("material", MAX_NAME, errors),
+            finish: text("finish", MAX_NAME, errors),
             width_mm: dim("widthMm", errors),
             height_mm: dim("heightMm", errors),
             depth_mm: dim("depthMm", errors),
@@ -295,7 +346,7 @@ pub fn lines(value: &Value, quote: &QuoteRow, errors: &mut Errors) -> Option<Vec
             quantity: quantity.unwrap_or_default().to_string(),
             unit_price: unit_price.unwrap_or_default().to_string(),
             unit_cost: unit_cost.map(|c| c.to_string()),
-            discount_type: line_discount.as_ref().map(|(k, _)| k.clone()),
+            discount_type: line_discount.map(|(k, _)| k),
             discount_value: line_discount.map(|(_, v)| v.to_string()),
             taxable,
             tax_rate: tax_rate.unwrap_or_default().to_string(),
@@ -322,12 +373,12 @@ pub fn recompute(quote: &mut QuoteRow, lines: &mut [LineRow]) {
         .map(|l| LineInput {
             quantity: Decimal::from_str(&l.quantity).unwrap_or_default(),
             unit_price: Decimal::from_str(&l.unit_price).unwrap_or_default(),
-            discount: to_discount(&l.discount_type, &l.discount_value),
+            discount: to_discount(l.discount_type, &l.discount_value),
             taxable: l.taxable,
             tax_rate: Decimal::from_str(&l.tax_rate).unwrap_or_default(),
         })
         .collect();
-    let discount = to_discount(&quote.discount_type, &quote.discount_value);
+    let discount = to_discount(quote.discount_type, &quote.discount_value);
     let totals = totals::compute(&inputs, discount, quote.decimals());
     for (line, amounts) in lines.iter_mut().zip(&totals.lines) {
         line.subtotal_minor = amounts.subtotal;
@@ -340,4 +391,63 @@ pub fn recompute(quote: &mut QuoteRow, lines: &mut [LineRow]) {
     quote.discount_minor = totals.discount_total;
     quote.tax_minor = totals.tax_total;
     quote.total_minor = totals.total;
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+
+    fn draft() -> QuoteRow {
+        let mut quote = QuoteRow::draft(Uuid::nil(), Uuid::nil(), Uuid::nil(), None, Utc::now());
+        quote.title = "Kitchen".into();
+        quote.terms = Some("Net 30".into());
+        quote
+    }
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_header_patch_clears_with_null_and_leaves_what_is_absent() {
+        let mut quote = draft();
+        let mut errors = Errors::default();
+        let body =
+            object(json!({ "terms": null, "discount": { "type": "percent", "value": "5" } }));
+        let patch = HeaderPatch::parse(&body, &quote, &mut errors);
+        assert!(errors.0.is_empty());
+        assert_eq!(patch.title, None);
+        assert_eq!(patch.terms, Some(None));
+        patch.apply(&mut quote);
+        assert_eq!((quote.title.as_str(), quote.terms), ("Kitchen", None));
+        assert_eq!(quote.discount_type, Some(DiscountKind::Percent));
+        assert_eq!(quote.discount_value.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn a_discount_amount_takes_the_decimals_of_the_currency_the_patch_sets() {
+        let quote = draft();
+        let mut errors = Errors::default();
+        let body = object(json!({
+            "currency": "JPY",
+            "validUntil": null,
+            "discount": { "type": "amount", "value": "10.5" },
+        }));
+        HeaderPatch::parse(&body, &quote, &mut errors);
+        let fields: Vec<(&str, &str)> = errors
+            .0
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("validUntil", "is required and cannot be cleared"),
+                ("discount.value", "must have at most 0 decimals"),
+            ]
+        );
+    }
 }

@@ -1,30 +1,209 @@
-//! A quote and its lines as stored and as shown.
+//! A quote and its lines as stored: the rows, the closed sets their
+//! statuses, kinds, units and discounts come from, and the limits the
+//! input and the document share.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{Value, json};
+use std::fmt;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::totals::format_minor;
 use crate::api::money;
 
-/// Quote statuses.
-pub const STATUSES: &[&str] = &["draft", "sent", "accepted", "rejected", "superseded"];
+/// How long a new quote or a new revision is valid by default.
+pub const VALIDITY_DAYS: i64 = 30;
 
-/// Line kinds.
-pub const KINDS: &[&str] = &[
-    "cabinet",
-    "sheet_good",
-    "edge_banding",
-    "hardware",
-    "labor",
-    "finishing",
-    "installation",
-    "delivery",
-    "custom",
-];
+/// The most lines a quote may have.
+pub const MAX_LINES: usize = 500;
 
-/// Line units.
-pub const UNITS: &[&str] = &["ea", "sheet", "sq_ft", "m2", "lin_ft", "m", "hr"];
+/// The longest `title`, `externalId`, line `name`, `section`, `material`
+/// and `finish` (characters). Shared with `api::fields`.
+pub const MAX_NAME: usize = 200;
+
+/// The longest `terms` and `notes`. Shared with `api::fields`.
+pub const MAX_TEXT: usize = 10_000;
+
+/// The longest line `description`.
+pub const MAX_DESCRIPTION: usize = 2000;
+
+/// The longest line `sku`.
+pub const MAX_SKU: usize = 100;
+
+/// The longest rejection `reason`.
+pub const MAX_REASON: usize = 1000;
+
+/// What a free-text field may hold: no control characters, no
+/// bidirectional overrides or isolates (what `fields::clean` refuses).
+/// Shared with `api::fields`.
+pub const TEXT_PATTERN: &str =
+    r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
+
+/// What a rejection reason may hold, as the document states it.
+pub const REASON_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
+
+/// A date `YYYY-MM-DD` in the years `fields::opt_date` accepts (1900 to
+/// 2200). Shared with `api::fields`.
+pub const DATE_PATTERN: &str = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$";
+
+/// A stored text that is not one of its set's names.
+#[derive(Debug, thiserror::Error)]
+#[error("{text:?} is not a known {set}")]
+pub struct UnknownName {
+    set: &'static str,
+    text: String,
+}
+
+/// A closed set of names, stored and sent as its snake_case text: the enum
+/// with `as_str`, `parse`, `ALL` and `NAMES`, serde, and sqlx encoding as
+/// text on both databases.
+macro_rules! names {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in the document's order.
+            pub const ALL: &[Self] = &[$(Self::$variant,)+];
+            /// Every value's text, in the same order.
+            pub const NAMES: &[&str] = &[$($text,)+];
+
+            /// The text sent and stored.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+
+            /// The value of `text`, if it is one.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            String: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <String as sqlx::Decode<'r, DB>>::decode(value)?;
+                Self::parse(&text).ok_or_else(|| {
+                    UnknownName { set: stringify!($name), text }.into()
+                })
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut DB::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                let text: &'q str = self.as_str();
+                <&'q str as sqlx::Encode<'q, DB>>::encode_by_ref(&text, buf)
+            }
+        }
+    };
+}
+
+names! {
+    /// Where a quote is in its lifecycle.
+    QuoteStatus {
+        /// Being written; the only editable status.
+        Draft = "draft",
+        /// With the customer.
+        Sent = "sent",
+        /// The customer said yes; locked.
+        Accepted = "accepted",
+        /// The customer said no.
+        Rejected = "rejected",
+        /// Replaced by a newer revision.
+        Superseded = "superseded",
+    }
+}
+
+names! {
+    /// What a line prices.
+    LineKind {
+        /// A cabinet.
+        Cabinet = "cabinet",
+        /// Sheet goods.
+        SheetGood = "sheet_good",
+        /// Edge banding.
+        EdgeBanding = "edge_banding",
+        /// Hardware.
+        Hardware = "hardware",
+        /// Labour.
+        Labor = "labor",
+        /// Finishing.
+        Finishing = "finishing",
+        /// Installation.
+        Installation = "installation",
+        /// Delivery.
+        Delivery = "delivery",
+        /// Anything else.
+        Custom = "custom",
+    }
+}
+
+names! {
+    /// The unit a line's quantity counts.
+    Unit {
+        /// Each.
+        Each = "ea",
+        /// Sheets.
+        Sheet = "sheet",
+        /// Square feet.
+        SqFt = "sq_ft",
+        /// Square metres.
+        M2 = "m2",
+        /// Linear feet.
+        LinFt = "lin_ft",
+        /// Metres.
+        M = "m",
+        /// Hours.
+        Hr = "hr",
+    }
+}
+
+names! {
+    /// How a discount's value is read.
+    DiscountKind {
+        /// Percent (0 to 100) of what it applies to.
+        Percent = "percent",
+        /// An amount of money, capped at what it applies to.
+        Amount = "amount",
+    }
+}
+
+/// What a sent quote still allows when it cannot be accepted.
+pub const ACTIONS_INSTEAD: &[&str] = &["reject", "revise"];
 
 /// The columns of [`QuoteRow`], in order.
 pub const COLUMNS: &str = "tenant_id, id, lead_id, external_id, quote_number, revision, supersedes_quote_id, \
@@ -49,12 +228,12 @@ pub struct QuoteRow {
     pub revision: i32,
     pub supersedes_quote_id: Option<Uuid>,
     pub title: String,
-    pub status: String,
+    pub status: QuoteStatus,
     pub currency: String,
     pub valid_until: NaiveDate,
     pub terms: Option<String>,
     pub notes: Option<String>,
-    pub discount_type: Option<String>,
+    pub discount_type: Option<DiscountKind>,
     pub discount_value: Option<String>,
     pub subtotal_minor: i64,
     pub discount_minor: i64,
@@ -80,7 +259,7 @@ pub struct LineRow {
     pub quote_id: Uuid,
     pub position: i32,
     pub section: Option<String>,
-    pub kind: String,
+    pub kind: LineKind,
     pub name: String,
     pub description: Option<String>,
     pub sku: Option<String>,
@@ -89,11 +268,11 @@ pub struct LineRow {
     pub width_mm: Option<i32>,
     pub height_mm: Option<i32>,
     pub depth_mm: Option<i32>,
-    pub unit: String,
+    pub unit: Unit,
     pub quantity: String,
     pub unit_price: String,
     pub unit_cost: Option<String>,
-    pub discount_type: Option<String>,
+    pub discount_type: Option<DiscountKind>,
     pub discount_value: Option<String>,
     pub taxable: bool,
     pub tax_rate: String,
@@ -104,18 +283,10 @@ pub struct LineRow {
     pub total_minor: i64,
 }
 
-fn discount_view(kind: &Option<String>, value: &Option<String>) -> Value {
-    match (kind, value) {
-        (Some(kind), Some(value)) => json!({ "type": kind, "value": value }),
-        _ => Value::Null,
-    }
-}
-
 impl QuoteRow {
     /// A new, empty draft (revision 1, valid for [`VALIDITY_DAYS`] from
     /// `now`); the number is assigned when it is saved.
     ///
-    /// [`VALIDITY_DAYS`]: super::routes::VALIDITY_DAYS
     pub fn draft(
         tenant_id: Uuid,
         id: Uuid,
@@ -132,9 +303,9 @@ impl QuoteRow {
             revision: 1,
             supersedes_quote_id: None,
             title: String::new(),
-            status: "draft".into(),
+            status: QuoteStatus::Draft,
             currency: "USD".into(),
-            valid_until: now.date_naive() + chrono::Duration::days(super::routes::VALIDITY_DAYS),
+            valid_until: valid_from(now),
             terms: None,
             notes: None,
             discount_type: None,
@@ -167,73 +338,36 @@ impl QuoteRow {
 
     /// Sent and past its validity.
     pub fn is_expired(&self, today: NaiveDate) -> bool {
-        self.status == "sent" && self.valid_until < today
+        self.status == QuoteStatus::Sent && self.valid_until < today
     }
 
-    /// The JSON shown to clients, with its lines.
-    pub fn view(&self, lines: &[LineRow], today: NaiveDate) -> Value {
-        let d = self.decimals();
-        json!({
-            "id": self.id,
-            "leadId": self.lead_id,
-            "externalId": self.external_id,
-            "quoteNumber": self.number(),
-            "revision": self.revision,
-            "supersedesQuoteId": self.supersedes_quote_id,
-            "title": self.title,
-            "status": self.status,
-            "currency": self.currency,
-            "validUntil": self.valid_until,
-            "terms": self.terms,
-            "notes": self.notes,
-            "discount": discount_view(&self.discount_type, &self.discount_value),
-            "lineItems": lines.iter().map(|l| l.view(d)).collect::<Vec<_>>(),
-            "subtotal": format_minor(self.subtotal_minor, d),
-            "discountTotal": format_minor(self.discount_minor, d),
-            "taxTotal": format_minor(self.tax_minor, d),
-            "total": format_minor(self.total_minor, d),
-            "sentAt": self.sent_at,
-            "acceptedAt": self.accepted_at,
-            "rejectedAt": self.rejected_at,
-            "rejectionReason": self.rejection_reason,
-            "isExpired": self.is_expired(today),
-            "createdBy": self.created_by,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-            "deletedAt": self.deleted_at,
-            "version": self.version,
-        })
+    /// The next revision of this quote, by `user` at `now`: a draft with
+    /// the same number and lines, valid for [`VALIDITY_DAYS`], that takes
+    /// over the external id (which this one gives up: it is unique per
+    /// tenant).
+    pub fn next_revision(&mut self, user: Uuid, now: DateTime<Utc>) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            revision: self.revision + 1,
+            supersedes_quote_id: Some(self.id),
+            status: QuoteStatus::Draft,
+            external_id: self.external_id.take(),
+            valid_until: valid_from(now),
+            sent_at: None,
+            accepted_at: None,
+            rejected_at: None,
+            rejection_reason: None,
+            created_by: Some(user),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            version: 1,
+            ..self.clone()
+        }
     }
 }
 
-impl LineRow {
-    /// The JSON shown to clients.
-    pub fn view(&self, d: u32) -> Value {
-        json!({
-            "id": self.id,
-            "position": self.position,
-            "section": self.section,
-            "kind": self.kind,
-            "name": self.name,
-            "description": self.description,
-            "sku": self.sku,
-            "material": self.material,
-            "finish": self.finish,
-            "widthMm": self.width_mm,
-            "heightMm": self.height_mm,
-            "depthMm": self.depth_mm,
-            "unit": self.unit,
-            "quantity": self.quantity,
-            "unitPrice": self.unit_price,
-            "unitCost": self.unit_cost,
-            "discount": discount_view(&self.discount_type, &self.discount_value),
-            "taxable": self.taxable,
-            "taxRate": self.tax_rate,
-            "lineSubtotal": format_minor(self.subtotal_minor, d),
-            "lineDiscount": format_minor(self.discount_minor, d),
-            "quoteDiscountShare": format_minor(self.quote_discount_minor, d),
-            "lineTax": format_minor(self.tax_minor, d),
-            "lineTotal": format_minor(self.total_minor, d),
-        })
-    }
+/// The default validity of a quote started at `now`.
+fn valid_from(now: DateTime<Utc>) -> NaiveDate {
+    now.date_naive() + Duration::days(VALIDITY_DAYS)
 }

@@ -69,9 +69,11 @@ pub fn to_minor(value: Decimal, decimals: u32) -> i64 {
 
 /// Minor units as a decimal string with `decimals` decimals.
 pub fn format_minor(minor: i64, decimals: u32) -> String {
-    let mut value = Decimal::from(minor);
-    value.set_scale(decimals).expect("a small scale");
-    value.to_string()
+    // A currency has at most 4 decimals, far below the 28 a Decimal holds.
+    match Decimal::try_new(minor, decimals) {
+        Ok(value) => value.to_string(),
+        Err(_) => minor.to_string(),
+    }
 }
 
 fn apply(discount: Option<Discount>, base: i64, decimals: u32) -> i64 {
@@ -178,6 +180,14 @@ mod tests {
             taxable: false,
             tax_rate: Decimal::ZERO,
         }
+    }
+
+    #[test]
+    fn minor_units_are_shown_with_the_currencys_decimals() {
+        assert_eq!(format_minor(1641, 2), "16.41");
+        assert_eq!(format_minor(0, 2), "0.00");
+        assert_eq!(format_minor(5, 3), "0.005");
+        assert_eq!(format_minor(1001, 0), "1001");
     }
 
     #[test]
