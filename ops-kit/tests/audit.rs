@@ -54,7 +54,7 @@ async fn create_note(
     Json(input): Json<NoteInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = Uuid::new_v4();
-    insert_note(&mut tx, id, &input.body).await?;
+    insert_note(tx.transaction().await?, id, &input.body).await?;
     if input.body == "reject after writing" {
         return Err(ApiError::bad_request("rejected after the insert"));
     }
@@ -75,14 +75,14 @@ async fn pin_note(Path(id): Path<String>, tx: Tx) -> Result<Json<Value>, ApiErro
 // Returns 200 without committing: a dry run. Nothing may be kept or recorded.
 #[audited(action = "note.preview")]
 async fn preview_note(mut tx: Tx, Json(input): Json<NoteInput>) -> Result<Json<Value>, ApiError> {
-    insert_note(&mut tx, Uuid::new_v4(), &input.body).await?;
+    insert_note(tx.transaction().await?, Uuid::new_v4(), &input.body).await?;
     Ok(Json(json!({ "id": "preview", "body": input.body })))
 }
 
 // Rolls back explicitly, then answers 200.
 #[audited(action = "note.discard")]
 async fn discard_note(mut tx: Tx, Json(input): Json<NoteInput>) -> Result<Json<Value>, ApiError> {
-    insert_note(&mut tx, Uuid::new_v4(), &input.body).await?;
+    insert_note(tx.transaction().await?, Uuid::new_v4(), &input.body).await?;
     tx.rollback().await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "id": "discarded" })))
 }
