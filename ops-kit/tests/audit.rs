@@ -12,16 +12,17 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{patch, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use http::StatusCode;
 use http_body_util::BodyExt;
-use ops_kit::audit::{self, AuditEntry, AuditError, AuditSink, SinkFuture, SqlSink};
+use ops_kit::audit::{
+    self, AuditEntry, AuditError, AuditQuery, AuditRecord, AuditSink, SinkFuture, SqlSink,
+};
 use ops_kit::auth::{Principal, Role};
 use ops_kit::sql::{Pool, Transaction, Tx};
 use ops_kit::{ApiError, App, audited, on_backend};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::types::Json as SqlJson;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -204,64 +205,10 @@ impl Harness {
         })
     }
 
-    async fn entries(&self) -> Vec<Stored> {
-        let sql = "SELECT id, tenant_id, user_id, occurred_at, action, resource_type, resource_id, \
-                   changes, ip_address, user_agent, request_id, seq \
-                   FROM audit_logs ORDER BY tenant_key, seq";
-        let rows: Vec<StoredRow> = on_backend!(&mut self.db.pool.begin().await.unwrap(), conn => {
-            sqlx::query_as(sql).fetch_all(&mut **conn).await.unwrap()
-        });
-        rows.into_iter().map(Stored::from).collect()
-    }
-}
-
-type StoredRow = (
-    Uuid,
-    Option<Uuid>,
-    Option<Uuid>,
-    DateTime<Utc>,
-    String,
-    String,
-    Option<String>,
-    Option<SqlJson<Value>>,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-);
-
-#[derive(Debug)]
-struct Stored {
-    id: Uuid,
-    tenant_id: Option<Uuid>,
-    user_id: Option<Uuid>,
-    occurred_at: DateTime<Utc>,
-    action: String,
-    resource_type: String,
-    resource_id: Option<String>,
-    changes: Option<Value>,
-    ip_address: Option<String>,
-    user_agent: Option<String>,
-    request_id: String,
-    seq: i64,
-}
-
-impl From<StoredRow> for Stored {
-    fn from(r: StoredRow) -> Self {
-        Stored {
-            id: r.0,
-            tenant_id: r.1,
-            user_id: r.2,
-            occurred_at: r.3,
-            action: r.4,
-            resource_type: r.5,
-            resource_id: r.6,
-            changes: r.7.map(|j| j.0),
-            ip_address: r.8,
-            user_agent: r.9,
-            request_id: r.10,
-            seq: r.11,
-        }
+    /// Every stored entry, chain by chain, oldest first.
+    async fn entries(&self) -> Vec<AuditRecord> {
+        let mut tx = self.db.pool.begin().await.unwrap();
+        audit::list(&mut tx, &AuditQuery::default()).await.unwrap()
     }
 }
 
@@ -320,7 +267,7 @@ async fn records_every_field_of_a_successful_change(h: Harness) {
 
     let entries = h.entries().await;
     assert_eq!(entries.len(), 1);
-    let e = &entries[0];
+    let e = &entries[0].entry;
     assert_eq!(e.tenant_id, Some(TENANT));
     assert_eq!(e.user_id, Some(USER));
     assert_eq!(e.action, "note.create");
@@ -331,7 +278,7 @@ async fn records_every_field_of_a_successful_change(h: Harness) {
     assert_eq!(e.ip_address.as_deref(), Some("203.0.113.9"));
     assert_eq!(e.user_agent.as_deref(), Some("cabinet-shop-tablet/2.1"));
     assert_eq!(e.request_id, "req-audit-1");
-    assert_eq!(e.seq, 1);
+    assert_eq!(entries[0].seq, 1);
     assert!(e.occurred_at >= before - chrono::Duration::seconds(1) && e.occurred_at <= Utc::now());
     assert_ne!(e.id, Uuid::nil());
     assert!(audit::verify(&h.db.pool, None).await.unwrap().is_intact());
@@ -349,9 +296,9 @@ async fn takes_the_resource_id_from_a_path_parameter_and_records_null_changes_wi
     assert_eq!(status, StatusCode::OK);
     let entries = h.entries().await;
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].resource_id.as_deref(), Some("N-42"));
-    assert_eq!(entries[0].action, "note.pin");
-    assert_eq!(entries[0].changes, None);
+    assert_eq!(entries[0].entry.resource_id.as_deref(), Some("N-42"));
+    assert_eq!(entries[0].entry.action, "note.pin");
+    assert_eq!(entries[0].entry.changes, None);
     h.db.drop_db().await;
 }
 
@@ -359,8 +306,8 @@ async fn records_nulls_for_an_anonymous_request_never_a_guess(h: Harness) {
     let (status, _) = h.post_note(None, json!({"body": "walk-in enquiry"})).await;
     assert_eq!(status, StatusCode::CREATED);
     let entries = h.entries().await;
-    assert_eq!(entries[0].tenant_id, None);
-    assert_eq!(entries[0].user_id, None);
+    assert_eq!(entries[0].entry.tenant_id, None);
+    assert_eq!(entries[0].entry.user_id, None);
     h.db.drop_db().await;
 }
 
@@ -377,7 +324,7 @@ async fn redacts_secrets_at_any_depth_and_the_attributes_extra_names(h: Harness)
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let changes = h.entries().await.remove(0).changes.unwrap();
+    let changes = h.entries().await.remove(0).entry.changes.unwrap();
     assert_eq!(changes["password"], "[REDACTED]");
     assert_eq!(changes["customer"]["portal"]["apiKey"], "[REDACTED]");
     assert_eq!(changes["customer"]["portal"]["name"], "Ada");
@@ -393,7 +340,7 @@ async fn stores_an_oversized_body_as_a_marker(h: Harness) {
     let big = "x".repeat(100 * 1024);
     let (status, _) = h.post_note(Some(TENANT), json!({"body": big})).await;
     assert_eq!(status, StatusCode::CREATED);
-    let changes = h.entries().await.remove(0).changes.unwrap();
+    let changes = h.entries().await.remove(0).entry.changes.unwrap();
     assert_eq!(changes["_truncated"], true);
     assert!(changes["_originalBytes"].as_u64().unwrap() > 100 * 1024);
     assert!(changes["_preview"].as_str().unwrap().len() <= 1024);
@@ -467,7 +414,7 @@ async fn concurrent_writers_of_one_tenant_extend_one_unbroken_chain(h: Harness) 
     let entries = h.entries().await;
     let seqs: Vec<i64> = entries
         .iter()
-        .filter(|e| e.tenant_id == Some(TENANT))
+        .filter(|e| e.entry.tenant_id == Some(TENANT))
         .map(|e| e.seq)
         .collect();
     assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
