@@ -46,7 +46,7 @@ fn validate(input: &NoteInput) -> Result<(), ApiError> {
 async fn notes_create(mut tx: Tx, Json(input): Json<NoteInput>) -> Result<Json<Value>, ApiError> {
     validate(&input)?;
     let id = Uuid::new_v4().to_string();
-    on_backend!(&mut *tx, conn => {
+    on_backend!(tx.transaction().await?, conn => {
         sqlx::query("INSERT INTO notes (id, text) VALUES ($1, $2)")
             .bind(&id)
             .bind(&input.text)
@@ -65,7 +65,7 @@ async fn notes_update(
     Json(input): Json<NoteInput>,
 ) -> Result<Json<Value>, ApiError> {
     validate(&input)?;
-    let updated = on_backend!(&mut *tx, conn => {
+    let updated = on_backend!(tx.transaction().await?, conn => {
         sqlx::query("UPDATE notes SET text = $1 WHERE id = $2")
             .bind(&input.text)
             .bind(&id)

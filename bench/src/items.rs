@@ -36,7 +36,7 @@ async fn items_create(
     mut tx: Tx,
     Json(input): Json<ItemInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = insert(&mut tx, &input.name).await?;
+    let id = insert(tx.transaction().await?, &input.name).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,
@@ -49,7 +49,7 @@ async fn items_create_audited(
     mut tx: Tx,
     Json(input): Json<ItemInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = insert(&mut tx, &input.name).await?;
+    let id = insert(tx.transaction().await?, &input.name).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,

@@ -5,22 +5,19 @@
 //! and the order is the order of the writes.
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
 use ops_kit::ApiError;
+use ops_kit::audit::{self, AuditOrder, AuditQuery, AuditRecord};
 use ops_kit::auth::Principal;
-use ops_kit::on_backend;
 use serde::Deserialize;
-use serde_json::{Value, json};
-use sqlx::types::Json as SqlJson;
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::fields::{self, Errors};
 use crate::api::list::{self, Cursor, KeyKind, ListQuery, Sort};
-use crate::api::sql::{Arg, Sql};
+use crate::api::sql::Arg;
 use crate::api::{db, read_tx};
-use crate::bind_args;
 use crate::openapi::schemas;
 use crate::state::AppState;
 
@@ -70,23 +67,6 @@ pub struct AuditLogQuery {
     to: Option<String>,
 }
 
-type Row = (
-    i64,
-    Uuid,
-    Option<Uuid>,
-    Option<Uuid>,
-    DateTime<Utc>,
-    String,
-    String,
-    Option<String>,
-    Option<SqlJson<Value>>,
-    Option<String>,
-    Option<String>,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-);
-
 /// The tenant's audit entries, newest first (admins only).
 #[utoipa::path(
     get, path = "/api/audit-logs", tag = "audit", params(AuditLogQuery),
@@ -103,87 +83,73 @@ async fn audit_logs_list(
     principal.require_admin()?;
     let limit = list::limit(query.limit)?;
     let sort = Sort::parse(None, &[("seq", "seq", KeyKind::Int)], "-seq")?;
-    let mut sql = Sql::new(
-        "SELECT seq, id, tenant_id, user_id, occurred_at, action, resource_type, resource_id, changes, \
-         ip_address, user_agent, request_id, prev_hash, hash FROM audit_logs WHERE tenant_key = $1",
-    );
-    sql.args.push(Arg::Text(principal.tenant_id.to_string()));
+    let mut filter = AuditQuery {
+        tenant: Some(principal.tenant_id),
+        order: AuditOrder::Newest,
+        limit: Some(limit + 1),
+        user_id: query.user_id,
+        ..AuditQuery::default()
+    };
     let mut errors = Errors::default();
-    for (column, value, field) in [
-        ("action", &query.action, "action"),
-        ("resource_type", &query.resource_type, "resourceType"),
-        ("resource_id", &query.resource_id, "resourceId"),
+    for (target, value, field) in [
+        (&mut filter.action, &query.action, "action"),
+        (
+            &mut filter.resource_type,
+            &query.resource_type,
+            "resourceType",
+        ),
+        (&mut filter.resource_id, &query.resource_id, "resourceId"),
     ] {
         if let Some(value) = value {
-            let value = fields::query_text(field, value)?;
-            sql.and(&format!(" AND {column} = ?"), [Arg::Text(value)]);
+            *target = Some(fields::query_text(field, value)?);
         }
     }
-    if let Some(user) = query.user_id {
-        sql.and(" AND user_id = ?", [Arg::Uuid(user)]);
+    if let Some(from) = &query.from {
+        filter.from = fields::timestamp("from", from, &mut errors);
     }
-    if let Some(from) = &query.from
-        && let Some(t) = fields::timestamp("from", from, &mut errors)
-    {
-        sql.and(" AND occurred_at >= ?", [Arg::Time(t)]);
-    }
-    if let Some(to) = &query.to
-        && let Some(t) = fields::timestamp("to", to, &mut errors)
-    {
-        sql.and(" AND occurred_at < ?", [Arg::Time(t)]);
+    if let Some(to) = &query.to {
+        filter.to = fields::timestamp("to", to, &mut errors);
     }
     errors.finish()?;
     if let Some(cursor) = &query.cursor {
-        let cursor = Cursor::decode(cursor, &sort)?;
-        sql.and(" AND seq < ?", [cursor.key]);
+        let Cursor { key, .. } = Cursor::decode(cursor, &sort)?;
+        if let Arg::Int(seq) = key {
+            filter.before_seq = Some(seq);
+        }
     }
-    sql.push(" ORDER BY seq DESC");
-    sql.and(" LIMIT ?", [Arg::Int(limit + 1)]);
 
     let mut tx = read_tx(&state, &principal).await?;
-    let rows: Vec<Row> = on_backend!(&mut tx, conn => {
-        bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut **conn).await.map_err(db)?
-    });
+    let records = audit::list(&mut tx, &filter).await.map_err(db)?;
     tx.end_read().await.map_err(db)?;
     Ok(axum::response::IntoResponse::into_response(list::page(
-        &rows,
+        &records,
         limit,
         &sort,
-        |row| Cursor {
-            key: Arg::Int(row.0),
-            id: row.1,
+        |record| Cursor {
+            key: Arg::Int(record.seq),
+            id: record.entry.id,
         },
-        |row| {
-            let (
-                seq,
-                id,
-                tenant_id,
-                user_id,
-                at,
-                action,
-                resource_type,
-                resource_id,
-                changes,
-                ip,
-                ua,
-                request_id,
-                prev,
-                hash,
-            ) = row;
+        |AuditRecord {
+             seq,
+             entry,
+             prev_hash,
+             hash,
+             ..
+         }| {
             json!({
-                "id": id,
+                "id": entry.id,
                 "seq": seq,
-                "tenantId": tenant_id,
-                "userId": user_id,
-                "action": action,
-                "resourceType": resource_type,
-                "resourceId": resource_id,
-                "changes": changes.as_ref().map(|c| &c.0),
-                "ipAddress": ip,
-                "userAgent": ua,
-                "requestId": request_id,
-                "occurredAt": at,
-                "prevHash": hex(prev),
+                "tenantId": entry.tenant_id,
+                "userId": entry.user_id,
+                "action": entry.action,
+                "resourceType": entry.resource_type,
+                "resourceId": entry.resource_id,
+                "changes": entry.changes,
+                "ipAddress": entry.ip_address,
+                "userAgent": entry.user_agent,
+                "requestId": entry.request_id,
+                "occurredAt": entry.occurred_at,
+                "prevHash": hex(prev_hash),
                 "hash": hex(hash),
             })
         },

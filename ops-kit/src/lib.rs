@@ -90,6 +90,7 @@ pub mod sql;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod trace_context;
 
 pub use self::app::{App, ServeError, Served};

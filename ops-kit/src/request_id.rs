@@ -188,7 +188,8 @@ fn fast_random_bytes() -> [u8; 16] {
 
 /// 128 random bits as the text of a version 4 UUID: lowercase hex, hyphens
 /// after the 4th, 6th, 8th and 10th byte (what `uuid`'s `hyphenated()`
-/// writes, in a third of its instructions).
+/// writes), from a table of each byte's two digits: it runs on every
+/// request.
 fn hyphenated_v4(mut bytes: [u8; 16]) -> [u8; 36] {
     /// Where each byte's two digits go.
     const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];

@@ -29,6 +29,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::inflight::InFlight;
+use crate::{ServeError, Served};
+
 /// The default time in-flight requests get to finish.
 ///
 /// # Example
@@ -110,6 +116,94 @@ pub(crate) async fn run_hooks(hooks: Vec<Hook>, timeout: Duration) -> bool {
         }
     }
     all_done
+}
+
+/// What happens once shutdown has begun: the pre-stop delay, closing the
+/// listener and draining requests in flight (within `timeout`), then the
+/// cleanup hooks (within `cleanup_timeout`), with the `[SHUTDOWN]` lines
+/// of the [module docs](self).
+pub(crate) struct Drain {
+    /// How long to keep serving before closing (zero: close at once).
+    pub(crate) delay: Duration,
+    /// How long requests in flight may take to finish.
+    pub(crate) timeout: Duration,
+    /// How long the cleanup hooks may take, together.
+    pub(crate) cleanup_timeout: Duration,
+    /// The cleanup hooks, in registration order.
+    pub(crate) hooks: Vec<Hook>,
+    /// The requests in flight, named in the log when the drain times out.
+    pub(crate) in_flight: InFlight,
+}
+
+impl Drain {
+    /// Runs the sequence: `close` tells the server to stop accepting,
+    /// `server` is its task. `failure` is an error from before the
+    /// shutdown (a failed start-up), which the outcome keeps.
+    pub(crate) async fn run<T>(
+        self,
+        close: oneshot::Sender<()>,
+        server: &mut JoinHandle<T>,
+        mut failure: Option<ServeError>,
+    ) -> Served {
+        if !self.delay.is_zero() {
+            tracing::info!(
+                target: "ops_kit::shutdown",
+                "[SHUTDOWN] Waiting {} ms before closing (pre-stop delay)...",
+                self.delay.as_millis()
+            );
+            tokio::time::sleep(self.delay).await;
+        }
+
+        tracing::info!(target: "ops_kit::shutdown", "[SHUTDOWN] Closing HTTP server...");
+        let _ = close.send(());
+        let drained = match tokio::time::timeout(self.timeout, &mut *server).await {
+            Ok(_) => {
+                tracing::info!(target: "ops_kit::shutdown", "[SHUTDOWN] HTTP server closed");
+                true
+            }
+            Err(_) => {
+                let stuck = self.in_flight.snapshot();
+                tracing::error!(
+                    target: "ops_kit::shutdown",
+                    in_flight = stuck.len() as u64,
+                    "[SHUTDOWN ERROR] Timed out after {} ms waiting for {} in-flight request(s)",
+                    self.timeout.as_millis(),
+                    stuck.len()
+                );
+                for entry in &stuck {
+                    tracing::error!(
+                        target: "ops_kit::shutdown",
+                        requestId = entry.request_id.as_str(),
+                        method = entry.method.as_str(),
+                        path = entry.path(),
+                        elapsed_ms = entry.started.elapsed().as_millis() as u64,
+                        "[SHUTDOWN ERROR] Abandoned in-flight request"
+                    );
+                }
+                server.abort();
+                failure.get_or_insert(ServeError::DrainTimedOut {
+                    in_flight: stuck.len(),
+                });
+                false
+            }
+        };
+
+        let cleaned = run_hooks(self.hooks, self.cleanup_timeout).await;
+        if !cleaned {
+            failure.get_or_insert(ServeError::CleanupTimedOut);
+        }
+        match failure {
+            None if drained => {
+                tracing::info!(target: "ops_kit::shutdown", "[SHUTDOWN] Graceful shutdown complete");
+                Served(Ok(()))
+            }
+            None => Served(Err(ServeError::CleanupTimedOut)),
+            Some(err) => {
+                tracing::error!(target: "ops_kit::shutdown", "[SHUTDOWN ERROR] Shutdown finished with errors: {err}");
+                Served(Err(err))
+            }
+        }
+    }
 }
 
 fn capitalized(name: &str) -> String {

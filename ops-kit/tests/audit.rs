@@ -12,16 +12,18 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{patch, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use http::StatusCode;
 use http_body_util::BodyExt;
-use ops_kit::audit::{self, AuditEntry, AuditError, AuditSink, SinkFuture, SqlSink};
+use ops_kit::audit::{
+    self, AuditContext, AuditEntry, AuditError, AuditQuery, AuditRecord, AuditSink, SinkFuture,
+    SqlSink,
+};
 use ops_kit::auth::{Principal, Role};
 use ops_kit::sql::{Pool, Transaction, Tx};
 use ops_kit::{ApiError, App, audited, on_backend};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::types::Json as SqlJson;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -54,7 +56,7 @@ async fn create_note(
     Json(input): Json<NoteInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = Uuid::new_v4();
-    insert_note(&mut tx, id, &input.body).await?;
+    insert_note(tx.transaction().await?, id, &input.body).await?;
     if input.body == "reject after writing" {
         return Err(ApiError::bad_request("rejected after the insert"));
     }
@@ -75,16 +77,30 @@ async fn pin_note(Path(id): Path<String>, tx: Tx) -> Result<Json<Value>, ApiErro
 // Returns 200 without committing: a dry run. Nothing may be kept or recorded.
 #[audited(action = "note.preview")]
 async fn preview_note(mut tx: Tx, Json(input): Json<NoteInput>) -> Result<Json<Value>, ApiError> {
-    insert_note(&mut tx, Uuid::new_v4(), &input.body).await?;
+    insert_note(tx.transaction().await?, Uuid::new_v4(), &input.body).await?;
     Ok(Json(json!({ "id": "preview", "body": input.body })))
 }
 
 // Rolls back explicitly, then answers 200.
 #[audited(action = "note.discard")]
 async fn discard_note(mut tx: Tx, Json(input): Json<NoteInput>) -> Result<Json<Value>, ApiError> {
-    insert_note(&mut tx, Uuid::new_v4(), &input.body).await?;
+    insert_note(tx.transaction().await?, Uuid::new_v4(), &input.body).await?;
     tx.rollback().await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "id": "discarded" })))
+}
+
+// Writes its entry itself, from the request's audit facts, through the
+// app's sink: what a domain function shared by two front ends does.
+async fn archive_note(
+    Path(id): Path<String>,
+    facts: AuditContext,
+    mut tx: Tx,
+) -> Result<Json<Value>, ApiError> {
+    let mut entry = facts.entry("note.archive", "note", id.clone());
+    entry.changes = Some(json!({ "archived": true }));
+    audit::record(tx.transaction().await?, &entry).await?;
+    tx.commit().await.map_err(ApiError::database_commit)?;
+    Ok(Json(json!({ "archived": id })))
 }
 
 // Takes a `Tx` it never touches.
@@ -154,6 +170,7 @@ async fn harness(db: TestDb) -> Harness {
         .route("/notes/preview", post(preview_note))
         .route("/notes/discard", post(discard_note))
         .route("/notes/touch", post(touch_note))
+        .route("/notes/{id}/archive", post(archive_note))
         .layer(middleware::from_fn(with_test_principal))
         .layer(MockConnectInfo(SocketAddr::from((
             [198, 51, 100, 7],
@@ -204,64 +221,10 @@ impl Harness {
         })
     }
 
-    async fn entries(&self) -> Vec<Stored> {
-        let sql = "SELECT id, tenant_id, user_id, occurred_at, action, resource_type, resource_id, \
-                   changes, ip_address, user_agent, request_id, seq \
-                   FROM audit_logs ORDER BY tenant_key, seq";
-        let rows: Vec<StoredRow> = on_backend!(&mut self.db.pool.begin().await.unwrap(), conn => {
-            sqlx::query_as(sql).fetch_all(&mut **conn).await.unwrap()
-        });
-        rows.into_iter().map(Stored::from).collect()
-    }
-}
-
-type StoredRow = (
-    Uuid,
-    Option<Uuid>,
-    Option<Uuid>,
-    DateTime<Utc>,
-    String,
-    String,
-    Option<String>,
-    Option<SqlJson<Value>>,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-);
-
-#[derive(Debug)]
-struct Stored {
-    id: Uuid,
-    tenant_id: Option<Uuid>,
-    user_id: Option<Uuid>,
-    occurred_at: DateTime<Utc>,
-    action: String,
-    resource_type: String,
-    resource_id: Option<String>,
-    changes: Option<Value>,
-    ip_address: Option<String>,
-    user_agent: Option<String>,
-    request_id: String,
-    seq: i64,
-}
-
-impl From<StoredRow> for Stored {
-    fn from(r: StoredRow) -> Self {
-        Stored {
-            id: r.0,
-            tenant_id: r.1,
-            user_id: r.2,
-            occurred_at: r.3,
-            action: r.4,
-            resource_type: r.5,
-            resource_id: r.6,
-            changes: r.7.map(|j| j.0),
-            ip_address: r.8,
-            user_agent: r.9,
-            request_id: r.10,
-            seq: r.11,
-        }
+    /// Every stored entry, chain by chain, oldest first.
+    async fn entries(&self) -> Vec<AuditRecord> {
+        let mut tx = self.db.pool.begin().await.unwrap();
+        audit::list(&mut tx, &AuditQuery::default()).await.unwrap()
     }
 }
 
@@ -307,8 +270,47 @@ on_both_databases!(
     a_handler_that_rolls_back_records_nothing,
     an_unused_tx_argument_does_not_hold_up_the_audit,
     numbers_that_jsonb_rewrites_still_verify,
+    an_entry_recorded_from_the_request_context_carries_the_same_facts_through_the_sink,
     verification_while_writers_append_reports_no_false_break,
 );
+
+async fn an_entry_recorded_from_the_request_context_carries_the_same_facts_through_the_sink(
+    h: Harness,
+) {
+    let req = http::Request::post("/notes/N-7/archive")
+        .header("user-agent", "cabinet-shop-tablet/2.1")
+        .header("x-request-id", "req-archive-1")
+        .header("x-forwarded-for", "6.6.6.6, 203.0.113.9")
+        .header("x-test-tenant", TENANT.to_string())
+        .body(Body::empty())
+        .unwrap();
+    let (status, body) = h.send(req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entries = h.entries().await;
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0].entry;
+    assert_eq!(
+        (e.action.as_str(), e.resource_type.as_str()),
+        ("note.archive", "note")
+    );
+    assert_eq!(e.resource_id.as_deref(), Some("N-7"));
+    assert_eq!((e.tenant_id, e.user_id), (Some(TENANT), Some(USER)));
+    assert_eq!(e.ip_address.as_deref(), Some("203.0.113.9"));
+    assert_eq!(e.user_agent.as_deref(), Some("cabinet-shop-tablet/2.1"));
+    assert_eq!(e.request_id, "req-archive-1");
+    assert_eq!(e.changes, Some(json!({ "archived": true })));
+
+    // Through the sink: when it fails, the handler's change rolls back.
+    h.fail.store(true, Ordering::SeqCst);
+    let req = http::Request::post("/notes/N-8/archive")
+        .header("x-test-tenant", TENANT.to_string())
+        .body(Body::empty())
+        .unwrap();
+    let (status, _) = h.send(req).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(h.entries().await.len(), 1);
+    h.db.drop_db().await;
+}
 
 async fn records_every_field_of_a_successful_change(h: Harness) {
     let before = Utc::now();
@@ -320,7 +322,7 @@ async fn records_every_field_of_a_successful_change(h: Harness) {
 
     let entries = h.entries().await;
     assert_eq!(entries.len(), 1);
-    let e = &entries[0];
+    let e = &entries[0].entry;
     assert_eq!(e.tenant_id, Some(TENANT));
     assert_eq!(e.user_id, Some(USER));
     assert_eq!(e.action, "note.create");
@@ -331,7 +333,7 @@ async fn records_every_field_of_a_successful_change(h: Harness) {
     assert_eq!(e.ip_address.as_deref(), Some("203.0.113.9"));
     assert_eq!(e.user_agent.as_deref(), Some("cabinet-shop-tablet/2.1"));
     assert_eq!(e.request_id, "req-audit-1");
-    assert_eq!(e.seq, 1);
+    assert_eq!(entries[0].seq, 1);
     assert!(e.occurred_at >= before - chrono::Duration::seconds(1) && e.occurred_at <= Utc::now());
     assert_ne!(e.id, Uuid::nil());
     assert!(audit::verify(&h.db.pool, None).await.unwrap().is_intact());
@@ -349,9 +351,9 @@ async fn takes_the_resource_id_from_a_path_parameter_and_records_null_changes_wi
     assert_eq!(status, StatusCode::OK);
     let entries = h.entries().await;
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].resource_id.as_deref(), Some("N-42"));
-    assert_eq!(entries[0].action, "note.pin");
-    assert_eq!(entries[0].changes, None);
+    assert_eq!(entries[0].entry.resource_id.as_deref(), Some("N-42"));
+    assert_eq!(entries[0].entry.action, "note.pin");
+    assert_eq!(entries[0].entry.changes, None);
     h.db.drop_db().await;
 }
 
@@ -359,8 +361,8 @@ async fn records_nulls_for_an_anonymous_request_never_a_guess(h: Harness) {
     let (status, _) = h.post_note(None, json!({"body": "walk-in enquiry"})).await;
     assert_eq!(status, StatusCode::CREATED);
     let entries = h.entries().await;
-    assert_eq!(entries[0].tenant_id, None);
-    assert_eq!(entries[0].user_id, None);
+    assert_eq!(entries[0].entry.tenant_id, None);
+    assert_eq!(entries[0].entry.user_id, None);
     h.db.drop_db().await;
 }
 
@@ -377,7 +379,7 @@ async fn redacts_secrets_at_any_depth_and_the_attributes_extra_names(h: Harness)
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let changes = h.entries().await.remove(0).changes.unwrap();
+    let changes = h.entries().await.remove(0).entry.changes.unwrap();
     assert_eq!(changes["password"], "[REDACTED]");
     assert_eq!(changes["customer"]["portal"]["apiKey"], "[REDACTED]");
     assert_eq!(changes["customer"]["portal"]["name"], "Ada");
@@ -393,7 +395,7 @@ async fn stores_an_oversized_body_as_a_marker(h: Harness) {
     let big = "x".repeat(100 * 1024);
     let (status, _) = h.post_note(Some(TENANT), json!({"body": big})).await;
     assert_eq!(status, StatusCode::CREATED);
-    let changes = h.entries().await.remove(0).changes.unwrap();
+    let changes = h.entries().await.remove(0).entry.changes.unwrap();
     assert_eq!(changes["_truncated"], true);
     assert!(changes["_originalBytes"].as_u64().unwrap() > 100 * 1024);
     assert!(changes["_preview"].as_str().unwrap().len() <= 1024);
@@ -467,7 +469,7 @@ async fn concurrent_writers_of_one_tenant_extend_one_unbroken_chain(h: Harness) 
     let entries = h.entries().await;
     let seqs: Vec<i64> = entries
         .iter()
-        .filter(|e| e.tenant_id == Some(TENANT))
+        .filter(|e| e.entry.tenant_id == Some(TENANT))
         .map(|e| e.seq)
         .collect();
     assert_eq!(seqs, (1..=20).collect::<Vec<_>>());

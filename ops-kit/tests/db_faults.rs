@@ -129,7 +129,7 @@ async fn create_note_then_lose_the_connection(
     Json(input): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let url = input["url"].as_str().unwrap().to_owned();
-    let pid: i32 = on_backend!(&mut *tx, conn => {
+    let pid: i32 = on_backend!(tx.transaction().await?, conn => {
         sqlx::query("INSERT INTO notes (body) VALUES ('kept?')").execute(&mut **conn).await.map_err(ApiError::database)?;
         sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut **conn).await.map_err(ApiError::database)?
     });

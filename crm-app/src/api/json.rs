@@ -43,62 +43,26 @@ impl<T: WriteJson + ?Sized> WriteJson for &T {
 /// writer appends whole characters.
 #[derive(Debug, Default)]
 pub struct Out {
-    buf: Vec<u8>,
+    buf: String,
 }
 
 impl Out {
     /// An empty text with room for `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            buf: Vec::with_capacity(capacity),
+            buf: String::with_capacity(capacity),
         }
     }
 
     /// Appends JSON text as is: punctuation and constant field names.
     pub fn raw(&mut self, json: &str) {
-        self.buf.extend_from_slice(json.as_bytes());
+        self.buf.push_str(json);
     }
 
     /// Appends a JSON string: quoted, with `"`, `\` and the control
     /// characters escaped as serde_json escapes them.
     pub fn str(&mut self, text: &str) {
-        self.buf.push(b'"');
-        let bytes = text.as_bytes();
-        let mut start = 0;
-        // Whole chunks of 16 are checked without branching on each byte;
-        // most text has nothing to escape and is copied in one go.
-        let mut i = 0;
-        while i < bytes.len() {
-            let end = (i + 16).min(bytes.len());
-            let chunk = &bytes[i..end];
-            if !chunk
-                .iter()
-                .fold(false, |any, &b| any | (ESCAPE[b as usize] != 0))
-            {
-                i = end;
-                continue;
-            }
-            for (offset, &b) in chunk.iter().enumerate() {
-                let escape = ESCAPE[b as usize];
-                if escape == 0 {
-                    continue;
-                }
-                let at = i + offset;
-                self.buf.extend_from_slice(&bytes[start..at]);
-                start = at + 1;
-                match escape {
-                    b'u' => {
-                        self.buf.extend_from_slice(b"\\u00");
-                        self.buf.push(HEX[(b >> 4) as usize]);
-                        self.buf.push(HEX[(b & 0xF) as usize]);
-                    }
-                    short => self.buf.extend_from_slice(&[b'\\', short]),
-                }
-            }
-            i = end;
-        }
-        self.buf.extend_from_slice(&bytes[start..]);
-        self.buf.push(b'"');
+        ops_kit::text::push_json_string(&mut self.buf, text);
     }
 
     /// Appends a string, or `null`.
@@ -126,11 +90,7 @@ impl Out {
 
     /// Appends a UUID as a hyphenated lower-case string.
     pub fn uuid(&mut self, id: &Uuid) {
-        self.quoted(
-            id.hyphenated()
-                .encode_lower(&mut Uuid::encode_buffer())
-                .as_bytes(),
-        );
+        self.quoted(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
     }
 
     /// Appends a UUID, or `null`.
@@ -141,13 +101,15 @@ impl Out {
         }
     }
 
-    /// Appends a timestamp as chrono serializes it (see
-    /// [`time`](crate::api::time)).
+    /// Appends a timestamp as chrono serializes it.
     pub fn time(&mut self, at: &DateTime<Utc>) {
-        let mut text = [0u8; 30];
-        match crate::api::time::write(at, &mut text) {
-            Some(len) => self.quoted(&text[..len]),
-            None => self.serde(at),
+        self.buf.push('"');
+        if ops_kit::text::push_rfc3339_as_chrono(&mut self.buf, at) {
+            self.buf.push('"');
+        } else {
+            // Signed years of more digits: chrono's own text.
+            self.buf.pop();
+            self.serde(at);
         }
     }
 
@@ -164,37 +126,34 @@ impl Out {
         let Some(date) = date else {
             return self.null();
         };
-        let mut text = [0u8; 10];
-        match crate::api::time::write_date(date, &mut text) {
-            Some(()) => self.quoted(&text),
+        self.buf.push('"');
+        if ops_kit::text::push_date(&mut self.buf, date) {
+            self.buf.push('"');
+        } else {
             // Signed years of more digits: chrono's own text.
-            None => self.serde(date),
+            self.buf.pop();
+            self.serde(date);
         }
     }
 
     /// Appends a JSON array of strings.
     pub fn strs(&mut self, texts: &[String]) {
-        self.buf.push(b'[');
+        self.buf.push('[');
         for (i, text) in texts.iter().enumerate() {
             if i > 0 {
-                self.buf.push(b',');
+                self.buf.push(',');
             }
             self.str(text);
         }
-        self.buf.push(b']');
+        self.buf.push(']');
     }
 
-    /// Appends ASCII text that needs no escaping (digits, hex, `-`, `:`),
-    /// in quotes.
-    fn quoted(&mut self, ascii: &[u8]) {
-        debug_assert!(
-            ascii
-                .iter()
-                .all(|b| ESCAPE[*b as usize] == 0 && b.is_ascii())
-        );
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(ascii);
-        self.buf.push(b'"');
+    /// Appends ASCII text that needs no escaping (digits, hex, `-`), in
+    /// quotes.
+    fn quoted(&mut self, ascii: &str) {
+        self.buf.push('"');
+        self.buf.push_str(ascii);
+        self.buf.push('"');
     }
 
     /// Appends any `Serialize` value through serde_json: for the rare
@@ -202,41 +161,21 @@ impl Out {
     pub fn serde<T: serde::Serialize + ?Sized>(&mut self, value: &T) {
         // Writing into a Vec fails only for values whose `Serialize`
         // fails, and none of the values passed here have one that can.
-        let _ = serde_json::to_writer(&mut self.buf, value);
+        if let Ok(json) = serde_json::to_string(value) {
+            self.buf.push_str(&json);
+        }
     }
 
     /// The text written so far.
     pub fn as_str(&self) -> &str {
-        // Every writer appends whole UTF-8 characters.
-        std::str::from_utf8(&self.buf).unwrap_or_default()
+        &self.buf
     }
 
     /// The bytes written, for a response body.
     pub fn into_bytes(self) -> Vec<u8> {
-        self.buf
+        self.buf.into_bytes()
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// For each byte, 0 when it is written as is, the letter of its short
-/// escape (`\n`), or `u` for `\u00XX`: serde_json's table.
-const ESCAPE: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = b'u';
-        b += 1;
-    }
-    table[0x08] = b'b';
-    table[0x09] = b't';
-    table[0x0A] = b'n';
-    table[0x0C] = b'f';
-    table[0x0D] = b'r';
-    table[b'"' as usize] = b'"';
-    table[b'\\' as usize] = b'\\';
-    table
-};
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,12 @@
 //!   the database went away, 500 otherwise) and the change rolls back.
 //! - [`TracingSink`] (the default) writes one `[AUDIT]` log line.
 //!
+//! Code that records an entry itself (a domain function called by more than
+//! one front end) takes the request's facts with the [`AuditContext`]
+//! extractor, builds the entry with [`AuditContext::entry`] and hands it to
+//! [`record`], which goes through the same sink. [`list`] reads entries back
+//! as typed [`AuditRecord`]s.
+//!
 //! Entries are append-only (the tables refuse `UPDATE`, `DELETE` and
 //! `TRUNCATE`) and tamper-evident: each tenant's entries form a hash chain
 //! that [`verify`] checks. See `docs/audit.md` for the model.
@@ -42,14 +48,18 @@
 //! ```
 
 mod changes;
+mod context;
 mod entry;
+mod read;
 mod redact;
 pub(crate) mod request;
 mod sink;
 mod sql;
 
 pub use self::changes::AuditChanges;
+pub use self::context::{AuditContext, record};
 pub use self::entry::{AuditEntry, GENESIS_HASH, chain_hash};
+pub use self::read::{AuditOrder, AuditQuery, AuditRecord, list};
 pub use self::redact::{REDACTED, cap_size, is_secret_field, redact};
 pub use self::sink::{AuditError, AuditSink, SinkFuture, TracingSink};
 pub use self::sql::{BrokenLink, SqlSink, VerifyReport, insert, migrate, verify};

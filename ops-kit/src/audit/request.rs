@@ -2,7 +2,6 @@
 //! and the step that records the entry after the handler's body.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -14,12 +13,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::changes::AuditChanges;
-use super::entry::AuditEntry;
+use super::context::AuditContext;
 use super::redact::{cap_size, redact};
-use crate::auth::Principal;
-use crate::context::{RequestScope, Services};
+use crate::ApiError;
 use crate::sql::{DbFault, Slot, TxSlot};
-use crate::{ApiError, RequestId};
 
 /// Where the resource id of an entry comes from.
 #[derive(Debug, Clone, Copy)]
@@ -46,16 +43,12 @@ pub struct AuditSpec {
 }
 
 /// Everything about the request an audit entry needs, captured before the
-/// handler runs (cheap handles only: no header is copied here).
+/// handler runs (cheap handles only: no header is copied here), and the
+/// slot of the handler's transaction.
 #[derive(Debug)]
 pub struct AuditRequest {
     slot: TxSlot,
-    services: Option<Arc<Services>>,
-    principal: Option<Principal>,
-    peer: Option<IpAddr>,
-    forwarded_for: Option<HeaderValue>,
-    user_agent: Option<HeaderValue>,
-    request_id: Option<RequestId>,
+    facts: AuditContext,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AuditRequest {
@@ -64,15 +57,9 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditRequest {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let slot = TxSlot::default();
         parts.extensions.insert(slot.clone());
-        let scope = RequestScope::of(&parts.extensions);
         Ok(Self {
             slot,
-            services: scope.map(|s| s.services.clone()),
-            principal: parts.extensions.get::<Principal>().cloned(),
-            peer: RequestScope::peer_ip(&parts.extensions),
-            forwarded_for: forwarded_for(&parts.headers),
-            user_agent: parts.headers.get(header::USER_AGENT).cloned(),
-            request_id: scope.map(|s| s.request_id.clone()),
+            facts: AuditContext::capture(parts),
         })
     }
 }
@@ -193,7 +180,7 @@ impl AuditRequest {
             Slot::Unused if response.status().is_success() => None,
             Slot::Unused => return response,
         };
-        let services = self.services.clone().unwrap_or_default();
+        let services = self.facts.services();
 
         let (parts, response_body) = response.into_parts();
         let (resource_id, response_body) = match spec.resource_id {
@@ -221,16 +208,9 @@ impl AuditRequest {
             }
         };
 
-        let mut entry = AuditEntry::new(
-            spec.action,
-            spec.resource_type,
-            self.request_id
-                .as_ref()
-                .map(RequestId::as_str)
-                .unwrap_or_default(),
-        );
-        entry.tenant_id = self.principal.as_ref().map(|p| p.tenant_id);
-        entry.user_id = self.principal.as_ref().map(|p| p.user_id);
+        let mut entry = self
+            .facts
+            .base_entry(spec.action.to_owned(), spec.resource_type.to_owned());
         entry.resource_id = resource_id;
         entry.changes = match handler_changes {
             Some(AuditChanges(mut value)) => {
@@ -239,14 +219,6 @@ impl AuditRequest {
             }
             None => body.and_then(|raw| changes_of(&raw, spec.redact, services.max_changes_bytes)),
         };
-        entry.ip_address = client_ip(self.peer, self.forwarded_for.as_ref(), services.proxy_hops)
-            .map(|ip| ip.to_string());
-        entry.user_agent = self.user_agent.as_ref().map(|ua| {
-            clean_text(
-                &String::from_utf8_lossy(ua.as_bytes()),
-                services.max_user_agent_chars,
-            )
-        });
 
         let mut tx = tx;
         if let Err(err) = services.audit_sink.record(&entry, tx.as_mut()).await {
@@ -295,7 +267,7 @@ fn changes_of(raw: &[u8], extra: &[&str], max_bytes: usize) -> Option<Value> {
 }
 
 /// Text as stored: NULs (which PostgreSQL refuses) replaced, length capped.
-fn clean_text(text: &str, max_chars: usize) -> String {
+pub(crate) fn clean_text(text: &str, max_chars: usize) -> String {
     text.chars()
         .take(max_chars)
         .map(|c| if c == '\0' { '\u{fffd}' } else { c })

@@ -1,13 +1,12 @@
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use serde_json::Value;
 use sqlx::Row as _;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::entry::{AuditEntry, GENESIS_HASH, chain_hash};
+use super::read::{AuditRecord, SELECT_ROWS, decode};
 use super::sink::{AuditError, AuditSink, SinkFuture};
 use crate::sql::{Pool, Transaction};
 
@@ -340,52 +339,6 @@ impl std::fmt::Display for BrokenLink {
     }
 }
 
-struct StoredRow {
-    key: String,
-    seq: i64,
-    entry: AuditEntry,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
-}
-
-const SELECT_ROWS: &str = "SELECT tenant_key, seq, id, tenant_id, user_id, occurred_at, action, \
-    resource_type, resource_id, changes, ip_address, user_agent, request_id, prev_hash, hash \
-    FROM audit_logs";
-
-fn decode<R>(row: &R) -> Result<StoredRow, sqlx::Error>
-where
-    R: sqlx::Row,
-    for<'r> &'r str: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Uuid: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Json<Value>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(StoredRow {
-        key: row.try_get("tenant_key")?,
-        seq: row.try_get("seq")?,
-        entry: AuditEntry {
-            id: row.try_get("id")?,
-            occurred_at: row.try_get("occurred_at")?,
-            tenant_id: row.try_get("tenant_id")?,
-            user_id: row.try_get("user_id")?,
-            action: row.try_get("action")?,
-            resource_type: row.try_get("resource_type")?,
-            resource_id: row.try_get("resource_id")?,
-            changes: row
-                .try_get::<Option<Json<Value>>, _>("changes")?
-                .map(|j| j.0),
-            ip_address: row.try_get("ip_address")?,
-            user_agent: row.try_get("user_agent")?,
-            request_id: row.try_get("request_id")?,
-        },
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
-}
-
 /// Checks the hash chains: of one tenant, or of every tenant (`None`).
 ///
 /// Each entry's content must match its hash, each entry must link to the
@@ -471,15 +424,15 @@ fn tenant_of(key: &str) -> Option<Uuid> {
     Uuid::parse_str(key).ok()
 }
 
-fn check_chains(rows: &[StoredRow], heads: &HashMap<String, (i64, Vec<u8>)>) -> VerifyReport {
+fn check_chains(rows: &[AuditRecord], heads: &HashMap<String, (i64, Vec<u8>)>) -> VerifyReport {
     let mut report = VerifyReport::default();
     // Rows arrive ordered by chain, then position: index each chain's slice
     // once instead of scanning every row per chain.
-    let mut chains: HashMap<&String, &[StoredRow]> = HashMap::new();
+    let mut chains: HashMap<&String, &[AuditRecord]> = HashMap::new();
     let mut start = 0;
     for end in 1..=rows.len() {
-        if end == rows.len() || rows[end].key != rows[start].key {
-            chains.insert(&rows[start].key, &rows[start..end]);
+        if end == rows.len() || rows[end].tenant_key != rows[start].tenant_key {
+            chains.insert(&rows[start].tenant_key, &rows[start..end]);
             start = end;
         }
     }

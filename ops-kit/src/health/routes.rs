@@ -98,7 +98,7 @@ pub(crate) fn router(
 
 fn timestamp() -> Value {
     let mut text = String::with_capacity(24);
-    crate::telemetry::format::push_rfc3339(&mut text, chrono::Utc::now(), 3);
+    crate::text::push_rfc3339(&mut text, chrono::Utc::now(), 3);
     Value::from(text)
 }
 
@@ -113,12 +113,12 @@ async fn live(State(state): State<Arc<HealthState>>) -> Response {
     // varies in shape.
     let mut body = String::with_capacity(80);
     body.push_str(r#"{"status":"alive","timestamp":""#);
-    crate::telemetry::format::push_rfc3339(&mut body, chrono::Utc::now(), 3);
+    crate::text::push_rfc3339(&mut body, chrono::Utc::now(), 3);
     body.push_str(r#"","uptime":"#);
     let millis = state.lifecycle.uptime().as_millis() as u64;
-    crate::telemetry::format::push_zero_padded(&mut body, millis / 1000, 1);
+    crate::text::push_zero_padded(&mut body, millis / 1000, 1);
     body.push('.');
-    crate::telemetry::format::push_zero_padded(&mut body, millis % 1000, 3);
+    crate::text::push_zero_padded(&mut body, millis % 1000, 3);
     body.push('}');
     json_text_response(StatusCode::OK, body)
 }

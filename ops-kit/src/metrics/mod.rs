@@ -201,7 +201,7 @@ impl RouteSeries {
         Self {
             plain: path
                 .as_ref()
-                .is_some_and(|p| crate::telemetry::format::is_plain(p.as_str())),
+                .is_some_and(|p| crate::text::is_bare_token(p.as_str())),
             path,
             cells: std::array::from_fn(|_| OnceLock::new()),
         }

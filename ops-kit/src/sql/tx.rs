@@ -1,12 +1,12 @@
-use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use tokio::sync::{Mutex, OwnedMutexGuard};
+use uuid::Uuid;
 
-use super::Transaction;
+use super::{Pool, Transaction};
 use crate::ApiError;
 use crate::auth::Principal;
 use crate::context::RequestScope;
@@ -33,21 +33,28 @@ pub(crate) enum Slot {
 
 /// The request's database transaction, as an axum extractor.
 ///
-/// It begins a transaction on the pool given to
-/// [`App::database`](crate::App::database) and, when the request has a
-/// [`Principal`], scopes PostgreSQL's Row-Level Security to its tenant for
-/// this transaction only. Use it like a [`Transaction`] (it dereferences to
-/// one) and finish with [`commit`](Tx::commit); dropping it uncommitted
-/// rolls back.
+/// Taking a `Tx` costs nothing: it keeps the pool given to
+/// [`App::database`](crate::App::database), the tenant of the request's
+/// [`Principal`] and, in an audited request, the claim on the audit step's
+/// transaction slot. The transaction begins on the first call to
+/// [`transaction`](Tx::transaction), which returns it; on PostgreSQL it is
+/// then scoped to the principal's tenant for Row-Level Security, for this
+/// transaction only. Finish with [`commit`](Tx::commit); dropping it
+/// uncommitted rolls back. A `Tx` that never began commits and rolls back
+/// as a no-op.
 ///
-/// It is never taken while the client is still sending: the
-/// [`OpsLayer`](crate::OpsLayer) reads a request's whole body before any
-/// extractor runs, so a slow body holds no pool connection. (The body is
-/// parsed, in memory, by the body extractor after this one.)
+/// Ordering guarantee: no connection is taken and no transaction begins
+/// before the body is read and parsed, as long as the handler calls
+/// `transaction()` after its body extractor ran, which is always the case
+/// since axum runs every extractor before the handler's body. A malformed
+/// JSON body is refused without touching the database. (The
+/// [`OpsLayer`](crate::OpsLayer) also reads a request's whole body before
+/// any extractor runs, so a slow client holds no pool connection either.)
 ///
 /// In an [`audited`](crate::audited) handler, `commit` only marks the work
 /// as done: the transaction commits after the audit entry has been written
-/// into it, and only for a 2xx response.
+/// into it, and only for a 2xx response. An audited handler that succeeds
+/// without beginning its transaction has its entry recorded on its own.
 ///
 /// # Example
 ///
@@ -56,7 +63,7 @@ pub(crate) enum Slot {
 /// use ops_kit::{ApiError, sql::Tx};
 ///
 /// async fn touch(mut tx: Tx) -> Result<&'static str, ApiError> {
-///     ops_kit::on_backend!(&mut *tx, conn => {
+///     ops_kit::on_backend!(tx.transaction().await?, conn => {
 ///         sqlx::query("SELECT 1").execute(&mut **conn).await.map_err(ApiError::internal)?;
 ///     });
 ///     tx.commit().await.map_err(ApiError::internal)?;
@@ -66,22 +73,26 @@ pub(crate) enum Slot {
 /// ```
 #[derive(Debug)]
 pub struct Tx {
+    pool: Pool,
+    tenant: Option<Uuid>,
     state: State,
 }
 
 #[derive(Debug)]
 enum State {
+    /// Not audited: `None` until begun.
     Own(Option<Transaction>),
+    /// Audited: the claimed slot, [`Slot::Unused`] until begun.
     Audited(OwnedMutexGuard<Slot>),
 }
 
 impl Tx {
-    /// The request's transaction, to pass to functions that take a
-    /// [`Transaction`].
+    /// The request's transaction, begun on the first call, to pass to
+    /// functions that take a [`Transaction`].
     ///
-    /// Prefer this to dereferencing the `Tx`: a front end calls it once it
-    /// has parsed the request, and from then on works with the
-    /// `&mut Transaction` it returns.
+    /// A front end calls it once it has parsed the request, and from then
+    /// on works with the `&mut Transaction` it returns; later calls return
+    /// the same transaction.
     ///
     /// # Errors
     ///
@@ -108,11 +119,30 @@ impl Tx {
     /// let routes: Router = Router::new().route("/touch", post(touch));
     /// ```
     pub async fn transaction(&mut self) -> Result<&mut Transaction, TxRejection> {
-        Ok(&mut **self)
+        match &mut self.state {
+            State::Own(slot) => {
+                let tx = match slot.take() {
+                    Some(tx) => tx,
+                    None => begin(&self.pool, self.tenant).await?,
+                };
+                Ok(slot.insert(tx))
+            }
+            State::Audited(guard) => {
+                if matches!(**guard, Slot::Unused) {
+                    **guard = Slot::Open(begin(&self.pool, self.tenant).await?);
+                }
+                match &mut **guard {
+                    Slot::Open(tx) => Ok(tx),
+                    // `commit` and `rollback` consume the `Tx`: unreachable
+                    // through it.
+                    _ => Err(TxRejection::AlreadyTaken),
+                }
+            }
+        }
     }
 
     /// Commits (or, in an audited handler, leaves the commit to the audit
-    /// step).
+    /// step). A no-op when the transaction never began.
     ///
     /// # Example
     ///
@@ -123,7 +153,7 @@ impl Tx {
     ///
     /// async fn create(mut tx: Tx) -> Result<&'static str, ApiError> {
     ///     let entry = AuditEntry::new("note.create", "note", "req-1");
-    ///     audit::insert(&mut tx, &entry).await.map_err(ApiError::internal)?;
+    ///     audit::insert(tx.transaction().await?, &entry).await.map_err(ApiError::internal)?;
     ///     tx.commit().await.map_err(ApiError::internal)?;
     ///     Ok("created")
     /// }
@@ -139,17 +169,18 @@ impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self.state {
             State::Own(Some(tx)) => tx.commit().await,
+            State::Own(None) => Ok(()),
             State::Audited(mut guard) => {
                 if let Slot::Open(tx) = std::mem::take(&mut *guard) {
                     *guard = Slot::Committed(tx);
                 }
                 Ok(())
             }
-            State::Own(None) => Ok(()),
         }
     }
 
-    /// Rolls back now.
+    /// Rolls back now. A no-op when the transaction never began (in an
+    /// audited handler, nothing is recorded either way).
     ///
     /// # Example
     ///
@@ -160,7 +191,7 @@ impl Tx {
     ///
     /// async fn create(mut tx: Tx) -> Result<&'static str, ApiError> {
     ///     let entry = AuditEntry::new("note.create", "note", "req-1");
-    ///     audit::insert(&mut tx, &entry).await.map_err(ApiError::internal)?;
+    ///     audit::insert(tx.transaction().await?, &entry).await.map_err(ApiError::internal)?;
     ///     tx.rollback().await.map_err(ApiError::internal)?;
     ///     Err(ApiError::bad_request("the note is empty"))
     /// }
@@ -176,41 +207,22 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self.state {
             State::Own(Some(tx)) => tx.rollback().await,
+            State::Own(None) => Ok(()),
             State::Audited(mut guard) => match std::mem::replace(&mut *guard, Slot::RolledBack) {
                 Slot::Open(tx) | Slot::Committed(tx) => tx.rollback().await,
                 Slot::Unused | Slot::RolledBack => Ok(()),
             },
-            State::Own(None) => Ok(()),
         }
     }
 }
 
-impl Deref for Tx {
-    type Target = Transaction;
-
-    fn deref(&self) -> &Transaction {
-        match &self.state {
-            State::Own(tx) => tx.as_ref(),
-            State::Audited(guard) => match &**guard {
-                Slot::Open(tx) => Some(tx),
-                _ => None,
-            },
-        }
-        .expect("the transaction is present until commit or rollback consume the Tx")
+/// Begins a transaction, scoped to `tenant` when there is one.
+async fn begin(pool: &Pool, tenant: Option<Uuid>) -> Result<Transaction, TxRejection> {
+    match tenant {
+        Some(tenant) => pool.begin_for_tenant(tenant).await,
+        None => pool.begin().await,
     }
-}
-
-impl DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut Transaction {
-        match &mut self.state {
-            State::Own(tx) => tx.as_mut(),
-            State::Audited(guard) => match &mut **guard {
-                Slot::Open(tx) => Some(tx),
-                _ => None,
-            },
-        }
-        .expect("the transaction is present until commit or rollback consume the Tx")
-    }
+    .map_err(TxRejection::Unavailable)
 }
 
 /// Why a [`Tx`] could not be had.
@@ -255,12 +267,15 @@ impl From<TxRejection> for ApiError {
 impl<S: Send + Sync> FromRequestParts<S> for Tx {
     type Rejection = TxRejection;
 
+    /// Cheap: nothing is begun here (see [`Tx::transaction`]).
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let pool = RequestScope::of(&parts.extensions)
             .and_then(|s| s.services.pool.clone())
             .ok_or(TxRejection::NoDatabase)?;
-        // In an audited request, claim the slot before opening anything.
-        let guard = match parts.extensions.get::<TxSlot>() {
+        let tenant = parts.extensions.get::<Principal>().map(|p| p.tenant_id);
+        // In an audited request, claim the slot now, so that a second `Tx`
+        // is refused at extraction.
+        let state = match parts.extensions.get::<TxSlot>() {
             Some(slot) => {
                 let guard = slot
                     .0
@@ -270,25 +285,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Tx {
                 if !matches!(*guard, Slot::Unused) {
                     return Err(TxRejection::AlreadyTaken);
                 }
-                Some(guard)
+                State::Audited(guard)
             }
-            None => None,
+            None => State::Own(None),
         };
-        let tx = match parts.extensions.get::<Principal>() {
-            Some(principal) => pool.begin_for_tenant(principal.tenant_id).await,
-            None => pool.begin().await,
-        }
-        .map_err(TxRejection::Unavailable)?;
-        Ok(match guard {
-            Some(mut guard) => {
-                *guard = Slot::Open(tx);
-                Tx {
-                    state: State::Audited(guard),
-                }
-            }
-            None => Tx {
-                state: State::Own(Some(tx)),
-            },
+        Ok(Tx {
+            pool,
+            tenant,
+            state,
         })
     }
 }

@@ -18,6 +18,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::LogFormat;
 use super::writer::LineWriter;
+use crate::text::{is_bare_token, push_json_log_string, push_rfc3339};
 
 /// Formats events as lines and queues them on a [`LineWriter`].
 pub(crate) struct LineLayer {
@@ -137,13 +138,13 @@ impl LineLayer {
                 buf.push_str("\",\"level\":\"");
                 buf.push_str(level_str(meta.level()));
                 buf.push_str("\",\"target\":");
-                push_json_string(buf, meta.target());
+                push_json_log_string(buf, meta.target());
                 buf.push_str(",\"message\":");
                 let start = buf.len();
                 event.record(&mut MessageOnly(buf));
                 if needs_json_escape(&buf[start..]) {
                     let raw = buf.split_off(start);
-                    push_json_string(buf, &raw);
+                    push_json_log_string(buf, &raw);
                 } else {
                     buf.insert(start, '"');
                     buf.push('"');
@@ -235,7 +236,7 @@ impl<'a> FieldWriter<'a> {
             }
             LogFormat::Json => {
                 self.buf.push(',');
-                push_json_string(self.buf, name);
+                push_json_log_string(self.buf, name);
                 self.buf.push(':');
             }
         }
@@ -248,7 +249,7 @@ impl<'a> FieldWriter<'a> {
     fn string(&mut self, value: &str) {
         match self.format {
             LogFormat::Text => push_text_value(self.buf, value),
-            LogFormat::Json => push_json_string(self.buf, value),
+            LogFormat::Json => push_json_log_string(self.buf, value),
         }
     }
 }
@@ -300,20 +301,11 @@ impl Visit for FieldWriter<'_> {
 /// A text value: bare when it is a plain token, quoted and escaped otherwise,
 /// so that a value can never split the line or fake another field.
 pub(crate) fn push_text_value(buf: &mut String, value: &str) {
-    if is_plain(value) {
+    if is_bare_token(value) {
         buf.push_str(value);
     } else {
-        push_json_string(buf, value);
+        push_json_log_string(buf, value);
     }
-}
-
-/// Whether a value prints without quotes in the text format: printable
-/// ASCII without spaces, quotes, `=` or backslashes.
-pub(crate) fn is_plain(value: &str) -> bool {
-    !value.is_empty()
-        && !value
-            .bytes()
-            .any(|b| !(0x21..=0x7e).contains(&b) || matches!(b, b'"' | b'=' | b'\\'))
 }
 
 /// A message in the text format: printed as it is, with control characters
@@ -332,93 +324,21 @@ fn push_escaped_text(buf: &mut String, value: &str) {
     }
 }
 
-/// The current UTC time as RFC 3339 with microseconds. The date and time
-/// of day are formatted once per second per thread.
-pub(crate) fn push_timestamp(buf: &mut String) {
-    push_rfc3339(buf, chrono::Utc::now(), 6);
-}
-
-/// `now` as RFC 3339 in UTC with `decimals` (1 to 9) fractional digits,
-/// truncated. The date and time of day are formatted once per second per
-/// thread, the fraction with integer arithmetic.
-pub(crate) fn push_rfc3339(buf: &mut String, now: chrono::DateTime<chrono::Utc>, decimals: u32) {
-    thread_local! {
-        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
-    }
-    let secs = now.timestamp();
-    SECOND.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if cached.0 != secs {
-            cached.1.clear();
-            let _ = write!(cached.1, "{}", now.format("%Y-%m-%dT%H:%M:%S"));
-            cached.0 = secs;
-        }
-        buf.push_str(&cached.1);
-    });
-    let decimals = decimals.clamp(1, 9);
-    // Leap seconds carry nanos past 10^9; keep them in range.
-    let fraction = now.timestamp_subsec_nanos().min(999_999_999) / 10_u32.pow(9 - decimals);
-    buf.push('.');
-    push_zero_padded(buf, u64::from(fraction), decimals as usize);
-    buf.push('Z');
-}
-
-/// `value` in decimal, with leading zeros up to `width` digits.
-pub(crate) fn push_zero_padded(buf: &mut String, value: u64, width: usize) {
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(value);
-    for _ in digits.len()..width {
-        buf.push('0');
-    }
-    buf.push_str(digits);
-}
-
+/// Whether a message written as is would need escaping as a JSON log
+/// string (see [`push_json_log_string`]).
 fn needs_json_escape(s: &str) -> bool {
     s.chars()
         .any(|c| c == '"' || c == '\\' || (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}')
 }
 
-/// A JSON string literal.
-pub(crate) fn push_json_string(buf: &mut String, value: &str) {
-    buf.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => buf.push_str("\\\""),
-            '\\' => buf.push_str("\\\\"),
-            '\n' => buf.push_str("\\n"),
-            '\r' => buf.push_str("\\r"),
-            '\t' => buf.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(buf, "\\u{:04x}", c as u32);
-            }
-            c => buf.push(c),
-        }
-    }
-    buf.push('"');
+/// The current UTC time as RFC 3339 with microseconds.
+pub(crate) fn push_timestamp(buf: &mut String) {
+    push_rfc3339(buf, chrono::Utc::now(), 6);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_timestamps_carry_the_asked_decimals_truncated() {
-        let at =
-            |nanos| chrono::DateTime::from_timestamp(1_795_662_245, nanos).expect("a valid time");
-        let text = |nanos, decimals| {
-            let mut buf = String::new();
-            push_rfc3339(&mut buf, at(nanos), decimals);
-            buf
-        };
-        assert_eq!(text(123_456_789, 3), "2026-11-26T03:04:05.123Z");
-        assert_eq!(text(123_456_789, 6), "2026-11-26T03:04:05.123456Z");
-        assert_eq!(text(5_000_000, 3), "2026-11-26T03:04:05.005Z");
-        assert_eq!(text(0, 3), "2026-11-26T03:04:05.000Z");
-        // A second second on the same thread reformats the cached part.
-        let mut buf = String::new();
-        push_rfc3339(&mut buf, at(0) + chrono::Duration::seconds(61), 3);
-        assert_eq!(buf, "2026-11-26T03:05:06.000Z");
-    }
 
     #[test]
     fn quotes_text_values_that_could_split_or_fake_a_field() {
@@ -434,7 +354,7 @@ mod tests {
     #[test]
     fn escapes_json_control_characters() {
         let mut buf = String::new();
-        push_json_string(&mut buf, "a\"b\\c\nd\u{1}");
+        push_json_log_string(&mut buf, "a\"b\\c\nd\u{1}");
         assert_eq!(buf, r#""a\"b\\c\nd\u0001""#);
         let parsed: String = serde_json::from_str(&buf).unwrap();
         assert_eq!(parsed, "a\"b\\c\nd\u{1}");

@@ -11,8 +11,9 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use super::format::{push_json_string, push_text_value, push_timestamp, push_zero_padded};
+use super::format::{push_text_value, push_timestamp};
 use super::{GLOBAL, LogFormat};
+use crate::text::{push_json_log_string, push_zero_padded};
 
 /// One request's metrics.
 pub(crate) struct MetricsLine<'a> {
@@ -86,22 +87,22 @@ impl MetricsLine<'_> {
                 buf.push_str(
                     "\",\"level\":\"INFO\",\"target\":\"ops_kit::metrics\",\"message\":\"[METRICS]\",\"requestId\":",
                 );
-                push_json_string(buf, self.request_id);
+                push_json_log_string(buf, self.request_id);
                 buf.push_str(",\"request_duration_ms\":");
                 push_millis(buf, self.duration);
                 buf.push_str(",\"method\":");
-                push_json_string(buf, self.method);
+                push_json_log_string(buf, self.method);
                 buf.push_str(",\"path\":");
-                push_json_string(buf, self.path);
+                push_json_log_string(buf, self.path);
                 buf.push_str(",\"status\":");
                 buf.push_str(status.format(self.status));
                 if let Some(route) = self.route {
                     buf.push_str(",\"route\":");
-                    push_json_string(buf, route);
+                    push_json_log_string(buf, route);
                 }
                 if let Some(trace_id) = self.trace_id {
                     buf.push_str(",\"traceId\":");
-                    push_json_string(buf, trace_id);
+                    push_json_log_string(buf, trace_id);
                 }
                 buf.push('}');
             }
