@@ -8,8 +8,10 @@ use axum::extract::State;
 use ops_kit::ApiError;
 use ops_kit::audit::{self, AuditOrder, AuditQuery, AuditRecord};
 use ops_kit::auth::Principal;
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -18,7 +20,7 @@ use crate::api::fields::{self, Errors};
 use crate::api::list::{self, Cursor, KeyKind, ListQuery, Sort};
 use crate::api::sql::Arg;
 use crate::api::{db, read_tx};
-use crate::openapi::schemas;
+use crate::api::envelope;
 use crate::state::AppState;
 
 /// The routes.
@@ -71,8 +73,8 @@ pub struct AuditLogQuery {
 #[utoipa::path(
     get, path = "/api/audit-logs", tag = "audit", params(AuditLogQuery),
     responses(
-        (status = 200, description = "A page of audit entries", body = schemas::AuditLogPage),
-        (status = 403, description = "Not an admin", body = schemas::Error),
+        (status = 200, description = "A page of audit entries", body = AuditLogPage),
+        (status = 403, description = "Not an admin", body = envelope::Error),
     )
 )]
 async fn audit_logs_list(
@@ -129,31 +131,69 @@ async fn audit_logs_list(
             key: Arg::Int(record.seq),
             id: record.entry.id,
         },
-        |AuditRecord {
-             seq,
-             entry,
-             prev_hash,
-             hash,
-             ..
-         }| {
-            json!({
-                "id": entry.id,
-                "seq": seq,
-                "tenantId": entry.tenant_id,
-                "userId": entry.user_id,
-                "action": entry.action,
-                "resourceType": entry.resource_type,
-                "resourceId": entry.resource_id,
-                "changes": entry.changes,
-                "ipAddress": entry.ip_address,
-                "userAgent": entry.user_agent,
-                "requestId": entry.request_id,
-                "occurredAt": entry.occurred_at,
-                "prevHash": hex(prev_hash),
-                "hash": hex(hash),
-            })
-        },
+        AuditLog::of,
     )))
+}
+
+/// An audit entry, as the API shows it.
+#[allow(missing_docs)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(description = "An audit entry.")]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLog<'r> {
+    pub id: Uuid,
+    /// Its place in the tenant's hash chain.
+    pub seq: i64,
+    pub tenant_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub action: &'r str,
+    pub resource_type: &'r str,
+    pub resource_id: Option<&'r str>,
+    /// The request body, secrets redacted.
+    pub changes: Option<&'r Value>,
+    pub ip_address: Option<&'r str>,
+    pub user_agent: Option<&'r str>,
+    pub request_id: &'r str,
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: DateTime<Utc>,
+    /// Hex SHA-256 of the previous entry's link.
+    pub prev_hash: String,
+    /// Hex SHA-256 of this entry's link.
+    pub hash: String,
+}
+
+impl<'r> AuditLog<'r> {
+    /// The entry of `record`, as shown.
+    pub fn of(record: &'r AuditRecord) -> Self {
+        let entry = &record.entry;
+        Self {
+            id: entry.id,
+            seq: record.seq,
+            tenant_id: entry.tenant_id,
+            user_id: entry.user_id,
+            action: &entry.action,
+            resource_type: &entry.resource_type,
+            resource_id: entry.resource_id.as_deref(),
+            changes: entry.changes.as_ref(),
+            ip_address: entry.ip_address.as_deref(),
+            user_agent: entry.user_agent.as_deref(),
+            request_id: &entry.request_id,
+            occurred_at: entry.occurred_at,
+            prev_hash: hex(&record.prev_hash),
+            hash: hex(&record.hash),
+        }
+    }
+}
+
+/// A page of audit entries (the document's name for a
+/// [`list::Page`] of [`AuditLog`]s).
+#[allow(missing_docs, dead_code)]
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(description = "A page of audit entries.")]
+pub struct AuditLogPage<'r> {
+    pub data: Vec<AuditLog<'r>>,
+    pub page_info: list::PageInfo,
 }
 
 fn hex(bytes: &[u8]) -> String {

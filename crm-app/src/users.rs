@@ -68,8 +68,8 @@ pub(crate) async fn publish(state: &AppState, tenant: Uuid, user: Uuid, epoch: O
 
 /// Adds a user to the tenant (admins only).
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = NewUser,
-    responses((status = 201, description = "The user", body = UserView), (status = 403, description = "Not an admin", body = crate::openapi::schemas::Error),
-              (status = 409, description = "A user of this tenant has the email", body = crate::openapi::schemas::Error), (status = 422, description = "Invalid fields", body = crate::openapi::schemas::Error)))]
+    responses((status = 201, description = "The user", body = UserView), (status = 403, description = "Not an admin", body = crate::api::envelope::Error),
+              (status = 409, description = "A user of this tenant has the email", body = crate::api::envelope::Error), (status = 422, description = "Invalid fields", body = crate::api::envelope::Error)))]
 async fn users_create(
     State(state): State<AppState>,
     caller: Caller,
@@ -103,10 +103,10 @@ async fn users_list(
 #[utoipa::path(patch, path = "/api/users/{id}", tag = "users", request_body = RoleChange,
     params(("id" = Uuid, Path, description = "The user")),
     responses((status = 200, description = "The user with its new role", body = UserView),
-              (status = 403, description = "Not an admin", body = crate::openapi::schemas::Error),
-              (status = 404, description = "No such user in this tenant", body = crate::openapi::schemas::Error),
-              (status = 409, description = "The tenant's last admin cannot be demoted", body = crate::openapi::schemas::Error),
-              (status = 422, description = "Not a role", body = crate::openapi::schemas::Error)))]
+              (status = 403, description = "Not an admin", body = crate::api::envelope::Error),
+              (status = 404, description = "No such user in this tenant", body = crate::api::envelope::Error),
+              (status = 409, description = "The tenant's last admin cannot be demoted", body = crate::api::envelope::Error),
+              (status = 422, description = "Not a role", body = crate::api::envelope::Error)))]
 async fn users_update(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,9 +131,9 @@ async fn users_update(
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "users",
     params(("id" = Uuid, Path, description = "The user")),
     responses((status = 204, description = "Removed"),
-              (status = 403, description = "Not an admin", body = crate::openapi::schemas::Error),
-              (status = 404, description = "No such user in this tenant", body = crate::openapi::schemas::Error),
-              (status = 409, description = "The tenant's last admin cannot be removed", body = crate::openapi::schemas::Error)))]
+              (status = 403, description = "Not an admin", body = crate::api::envelope::Error),
+              (status = 404, description = "No such user in this tenant", body = crate::api::envelope::Error),
+              (status = 409, description = "The tenant's last admin cannot be removed", body = crate::api::envelope::Error)))]
 async fn users_remove(
     State(state): State<AppState>,
     caller: Caller,

@@ -29,13 +29,10 @@ pub const MAX_DURATION_MINUTES: i64 = 1440;
 /// How far in the future `completedAt` may be (clocks differ).
 pub const COMPLETED_AT_SLACK_MINUTES: i64 = 5;
 /// What [`fields::clean`] accepts in a text that may hold line breaks: no
-/// control characters but tab and line breaks, no bidirectional overrides
-/// (shared with `api::fields`).
-pub const TEXT_PATTERN: &str =
-    r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
-/// The years [`fields::timestamp`] accepts, 1900 to 2200 (shared with
-/// `api::fields`).
-pub const TIMESTAMP_PATTERN: &str = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-";
+/// control characters but tab and line breaks, no bidirectional overrides.
+pub const TEXT_PATTERN: &str = fields::TEXT_PATTERN;
+/// The years [`fields::timestamp`] accepts, 1900 to 2200.
+pub const TIMESTAMP_PATTERN: &str = fields::YEAR_PATTERN;
 
 /// The fields fixed at creation.
 pub const FIXED_FIELDS: &[&str] = &["leadId", "type"];
@@ -362,11 +359,11 @@ fn duration_schema() -> utoipa::openapi::Object {
 
 /// The `type` of an activity, as the input and the list filter describe it.
 pub(crate) fn kind_schema() -> utoipa::openapi::Object {
-    crate::openapi::schemas::one_of(ActivityKind::NAMES, false, "What kind of activity.")
+    crate::api::fields::schema::one_of(ActivityKind::NAMES, false, "What kind of activity.")
 }
 
 fn direction_schema() -> utoipa::openapi::Object {
-    crate::openapi::schemas::one_of(
+    crate::api::fields::schema::one_of(
         Direction::NAMES,
         true,
         "inbound or outbound; calls and emails only.",

@@ -282,7 +282,7 @@ pub struct Activity {
 #[serde(rename_all = "camelCase")]
 pub struct ActivityPage {
     pub data: Vec<Activity>,
-    pub page_info: crate::openapi::schemas::PageInfo,
+    pub page_info: crate::api::list::PageInfo,
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, IdempotencyKey, IdempotencyKeyHeader, Once};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::{db, read_tx};
-use crate::openapi::schemas::Error;
+use crate::api::envelope::Error;
 use crate::state::AppState;
 
 /// The routes.
@@ -98,11 +98,11 @@ const SORTS: &[SortField] = &[
 ];
 
 fn types() -> utoipa::openapi::Object {
-    crate::openapi::schemas::one_of(ActivityKind::NAMES, false, "A type.")
+    crate::api::fields::schema::one_of(ActivityKind::NAMES, false, "A type.")
 }
 
 fn sorts() -> utoipa::openapi::Object {
-    crate::openapi::sort_parameter(SORTS)
+    crate::api::list::sort_parameter(SORTS)
 }
 
 /// The query string of `GET /activities`. (The time filters' pattern is

@@ -346,14 +346,28 @@ pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-/// Where the next page starts, in a list response.
-#[derive(Debug, Serialize)]
+/// Where the next page starts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PageInfo {
-    /// The cursor of the next page, `None` on the last.
+    /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
-    /// Whether another page follows.
+    #[allow(missing_docs)]
     pub has_next_page: bool,
+}
+
+/// A list's `sort` query parameter: one of `fields`, or `-` and one of
+/// them for descending order (what [`Sort::parse`] accepts).
+pub(crate) fn sort_parameter(fields: &[SortField]) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::Type;
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            fields
+                .iter()
+                .flat_map(|(name, ..)| [name.to_string(), format!("-{name}")]),
+        ))
+        .build()
 }
 
 /// A list response: `{"data": [...], "pageInfo": {...}}`.

@@ -6,6 +6,7 @@
 //! `activities`, `audit_logs`) compose them.
 
 pub mod caller;
+pub mod envelope;
 pub mod etag;
 pub mod fields;
 pub mod idempotency;

@@ -38,11 +38,11 @@ struct PasswordChange {
 /// Changes the caller's password and ends every other login of theirs.
 #[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = PasswordChange,
     responses((status = 200, description = "Changed: a new session for this device; every earlier token of the user is refused", body = Session),
-              (status = 401, description = "No valid access token", body = crate::openapi::schemas::Error),
-              (status = 403, description = "The current password is wrong", body = crate::openapi::schemas::Error),
-              (status = 409, description = "The password was changed meanwhile by another request", body = crate::openapi::schemas::Error),
-              (status = 422, description = "The new password is not acceptable", body = crate::openapi::schemas::Error),
-              (status = 429, description = "Too many wrong current passwords: counted with the user's failed logins", body = crate::openapi::schemas::Error)))]
+              (status = 401, description = "No valid access token", body = crate::api::envelope::Error),
+              (status = 403, description = "The current password is wrong", body = crate::api::envelope::Error),
+              (status = 409, description = "The password was changed meanwhile by another request", body = crate::api::envelope::Error),
+              (status = 422, description = "The new password is not acceptable", body = crate::api::envelope::Error),
+              (status = 429, description = "Too many wrong current passwords: counted with the user's failed logins", body = crate::api::envelope::Error)))]
 async fn auth_password_change(
     State(state): State<AppState>,
     caller: Caller,

@@ -105,7 +105,7 @@ pub async fn session(
     let mut entry = origin.entry(event.action(), "session", Some(tenant));
     entry.user_id = Some(user);
     entry.resource_id = Some(family.to_string());
-    audit::insert(tx, &entry).await.map_err(ApiError::from)
+    audit::record(tx, &entry).await.map_err(ApiError::from)
 }
 
 /// `auth.login_failed`, in a transaction of its own: for the account `user`
@@ -129,7 +129,7 @@ pub async fn login_failed(pool: &Pool, origin: &Origin, account: Option<(Uuid, U
             Some(tenant) => pool.begin_for_tenant(tenant).await?,
             None => pool.begin().await?,
         };
-        audit::insert(&mut tx, &entry).await?;
+        audit::record(&mut tx, &entry).await?;
         tx.commit().await?;
         Ok::<(), audit::AuditError>(())
     };

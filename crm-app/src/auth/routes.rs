@@ -156,7 +156,7 @@ pub(crate) async fn issue_session(
 
 /// Creates a tenant and its first user, an admin, and logs in.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", security(()), request_body = RegisterInput,
-    responses((status = 201, description = "The tenant's first session", body = Session), (status = 422, description = "Invalid fields", body = crate::openapi::schemas::Error), (status = 429, description = "Too many registrations from this address", body = crate::openapi::schemas::Error)))]
+    responses((status = 201, description = "The tenant's first session", body = Session), (status = 422, description = "Invalid fields", body = crate::api::envelope::Error), (status = 429, description = "Too many registrations from this address", body = crate::api::envelope::Error)))]
 async fn auth_register(
     State(state): State<AppState>,
     origin: Origin,
@@ -208,7 +208,7 @@ async fn auth_register(
 
 /// Exchanges an email and password for a session.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()), request_body = LoginInput,
-    responses((status = 200, description = "A session", body = Session), (status = 401, description = "Wrong email or password", body = crate::openapi::schemas::Error), (status = 409, description = "The email and password open accounts in several tenants: name one with tenantId", body = crate::openapi::schemas::Error), (status = 429, description = "Too many failed attempts", body = crate::openapi::schemas::Error)))]
+    responses((status = 200, description = "A session", body = Session), (status = 401, description = "Wrong email or password", body = crate::api::envelope::Error), (status = 409, description = "The email and password open accounts in several tenants: name one with tenantId", body = crate::api::envelope::Error), (status = 429, description = "Too many failed attempts", body = crate::api::envelope::Error)))]
 async fn auth_login(
     State(state): State<AppState>,
     origin: Origin,
@@ -362,7 +362,7 @@ async fn accounts(
 
 /// Exchanges a refresh token (once) for a new session.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", security(()), request_body = RefreshInput,
-    responses((status = 200, description = "A new session", body = Session), (status = 401, description = "Invalid, expired, used or revoked", body = crate::openapi::schemas::Error)))]
+    responses((status = 200, description = "A new session", body = Session), (status = 401, description = "Invalid, expired, used or revoked", body = crate::api::envelope::Error)))]
 async fn auth_refresh(
     State(state): State<AppState>,
     origin: Origin,
@@ -434,7 +434,7 @@ async fn end_login(
 
 /// Ends the login the refresh token belongs to.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(()), request_body = RefreshInput,
-    responses((status = 204, description = "Logged out"), (status = 401, description = "Invalid refresh token", body = crate::openapi::schemas::Error)))]
+    responses((status = 204, description = "Logged out"), (status = 401, description = "Invalid refresh token", body = crate::api::envelope::Error)))]
 async fn auth_logout(
     State(state): State<AppState>,
     origin: Origin,
@@ -459,7 +459,7 @@ async fn auth_logout(
 
 /// The calling user.
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth",
-    responses((status = 200, description = "The user", body = UserView), (status = 401, description = "No valid access token", body = crate::openapi::schemas::Error)))]
+    responses((status = 200, description = "The user", body = UserView), (status = 401, description = "No valid access token", body = crate::api::envelope::Error)))]
 async fn auth_me(
     State(state): State<AppState>,
     principal: Principal,

@@ -408,7 +408,7 @@ impl WriteJson for Lead<'_> {
 #[schema(description = "A page of leads.")]
 pub struct LeadPage<'r> {
     pub data: Vec<Lead<'r>>,
-    pub page_info: crate::openapi::schemas::PageInfo,
+    pub page_info: crate::api::list::PageInfo,
 }
 
 /// Totals of one currency.
@@ -489,7 +489,7 @@ pub struct TimelineEntry {
 #[schema(description = "A page of a lead's timeline.")]
 pub struct TimelinePage {
     pub data: Vec<TimelineEntry>,
-    pub page_info: crate::openapi::schemas::PageInfo,
+    pub page_info: crate::api::list::PageInfo,
 }
 
 #[cfg(test)]

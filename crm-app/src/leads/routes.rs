@@ -24,7 +24,7 @@ use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::idempotency::{self, Claim, IdempotencyKey, IdempotencyKeyHeader};
 use crate::api::list::{self, Cursor, Deleted, ListQuery, Sort};
 use crate::api::{db, db_commit, read_tx};
-use crate::openapi::schemas;
+use crate::api::envelope;
 use crate::state::AppState;
 
 /// The routes.
@@ -61,8 +61,8 @@ async fn settle(tx: Tx, written: &Written) -> Result<(), ApiError> {
     responses(
         (status = 201, description = "Created", body = LeadUpserted),
         (status = 200, description = "Updated (the status is never changed by an upsert)", body = LeadUpserted),
-        (status = 409, description = "The keys match different leads, or a deleted one", body = schemas::Error),
-        (status = 422, description = "Invalid fields", body = schemas::Error),
+        (status = 409, description = "The keys match different leads, or a deleted one", body = envelope::Error),
+        (status = 422, description = "Invalid fields", body = envelope::Error),
     )
 )]
 #[audited(action = "lead.upsert", resource = "lead", resource_id = body("id"))]
@@ -87,7 +87,7 @@ async fn leads_upsert(
 }
 
 fn sorts() -> utoipa::openapi::Object {
-    crate::openapi::sort_parameter(SORTS)
+    crate::api::list::sort_parameter(SORTS)
 }
 
 fn query_text() -> utoipa::openapi::Object {
@@ -134,7 +134,7 @@ pub struct LeadListQuery {
 /// Lists the tenant's leads.
 #[utoipa::path(
     get, path = "/api/crm/leads", tag = "leads", params(LeadListQuery),
-    responses((status = 200, description = "A page of leads", body = LeadPage), (status = 400, body = schemas::Error), (status = 422, body = schemas::Error))
+    responses((status = 200, description = "A page of leads", body = LeadPage), (status = 400, body = envelope::Error), (status = 422, body = envelope::Error))
 )]
 async fn leads_list(
     State(state): State<AppState>,
@@ -169,7 +169,7 @@ async fn leads_list(
 /// One lead.
 #[utoipa::path(
     get, path = "/api/crm/leads/{id}", tag = "leads", params(("id" = Uuid, Path, description = "The lead"), list::ShowQuery),
-    responses((status = 200, description = "The lead, with its version as ETag", body = super::model::Lead), (status = 404, body = schemas::Error))
+    responses((status = 200, description = "The lead, with its version as ETag", body = super::model::Lead), (status = 404, body = envelope::Error))
 )]
 async fn lead_get(
     State(state): State<AppState>,
@@ -190,9 +190,9 @@ async fn lead_get(
     request_body(content = LeadInput, content_type = "application/merge-patch+json", description = "Absent fields stay, null clears"),
     responses(
         (status = 200, description = "The lead after the change", body = super::model::Lead),
-        (status = 404, body = schemas::Error), (status = 409, body = schemas::Error),
-        (status = 412, description = "If-Match does not match the current version", body = schemas::Error),
-        (status = 422, body = schemas::Error),
+        (status = 404, body = envelope::Error), (status = 409, body = envelope::Error),
+        (status = 412, description = "If-Match does not match the current version", body = envelope::Error),
+        (status = 422, body = envelope::Error),
     )
 )]
 #[audited(action = "lead.update", resource = "lead", resource_id = path("id"))]
@@ -213,7 +213,7 @@ async fn lead_update(
 #[utoipa::path(
     delete, path = "/api/crm/leads/{id}", tag = "leads",
     params(("id" = Uuid, Path, description = "The lead"), IfMatchHeader),
-    responses((status = 200, description = "The deleted lead", body = super::model::Lead), (status = 404, body = schemas::Error), (status = 412, body = schemas::Error))
+    responses((status = 200, description = "The deleted lead", body = super::model::Lead), (status = 404, body = envelope::Error), (status = 412, body = envelope::Error))
 )]
 #[audited(action = "lead.delete", resource = "lead", resource_id = path("id"))]
 async fn lead_delete(
@@ -232,7 +232,7 @@ async fn lead_delete(
     post, path = "/api/crm/leads/{id}/restore", tag = "leads",
     params(("id" = Uuid, Path, description = "The lead"), IfMatchHeader,
            IdempotencyKeyHeader),
-    responses((status = 200, description = "The restored lead (a live lead is returned unchanged)", body = super::model::Lead), (status = 404, body = schemas::Error), (status = 412, body = schemas::Error))
+    responses((status = 200, description = "The restored lead (a live lead is returned unchanged)", body = super::model::Lead), (status = 404, body = envelope::Error), (status = 412, body = envelope::Error))
 )]
 #[audited(action = "lead.restore", resource = "lead", resource_id = path("id"))]
 async fn lead_restore(
@@ -270,10 +270,10 @@ async fn lead_restore(
     request_body = StatusChange,
     responses(
         (status = 200, description = "The lead after the move (unchanged when the status is the same)", body = super::model::Lead),
-        (status = 403, description = "Reopening a won lead is for admins", body = schemas::Error),
-        (status = 404, body = schemas::Error),
-        (status = 409, description = "Not an allowed move; `allowedTransitions` lists those that are", body = schemas::Error),
-        (status = 412, body = schemas::Error), (status = 422, body = schemas::Error),
+        (status = 403, description = "Reopening a won lead is for admins", body = envelope::Error),
+        (status = 404, body = envelope::Error),
+        (status = 409, description = "Not an allowed move; `allowedTransitions` lists those that are", body = envelope::Error),
+        (status = 412, body = envelope::Error), (status = 422, body = envelope::Error),
     )
 )]
 #[audited(action = "lead.status_update", resource = "lead", resource_id = path("id"))]
@@ -306,7 +306,7 @@ pub struct PageQuery {
 /// A lead's activities, status changes and quote events, newest first.
 #[utoipa::path(
     get, path = "/api/crm/leads/{id}/timeline", tag = "leads", params(("id" = Uuid, Path, description = "The lead"), PageQuery),
-    responses((status = 200, description = "A page of timeline entries", body = TimelinePage), (status = 404, body = schemas::Error))
+    responses((status = 200, description = "A page of timeline entries", body = TimelinePage), (status = 404, body = envelope::Error))
 )]
 async fn lead_timeline(
     State(state): State<AppState>,

@@ -54,7 +54,7 @@ fn long_text() -> Object {
 }
 
 fn currency() -> Object {
-    crate::openapi::schemas::one_of(
+    crate::api::fields::schema::one_of(
         crate::api::money::codes(),
         false,
         "An active ISO 4217 code; required when creating.",
@@ -167,7 +167,7 @@ fn reason() -> Object {
 }
 
 fn sorts() -> Object {
-    crate::openapi::sort_parameter(SORTS)
+    crate::api::list::sort_parameter(SORTS)
 }
 
 /// The query string of `GET /quotes`, checked by

@@ -155,7 +155,7 @@ async fn lead_follows(
     };
     let mut entry = caller.entry("lead.status_update", "lead", lead.id.to_string());
     entry.changes = Some(json!({ "status": to.as_str(), "cause": cause, "quoteId": q.id }));
-    audit::insert(tx, &entry).await?;
+    audit::record(tx, &entry).await?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::api::money;
+use crate::api::{fields, money};
 
 /// How long a new quote or a new revision is valid by default.
 pub const VALIDITY_DAYS: i64 = 30;
@@ -17,11 +17,11 @@ pub const VALIDITY_DAYS: i64 = 30;
 pub const MAX_LINES: usize = 500;
 
 /// The longest `title`, `externalId`, line `name`, `section`, `material`
-/// and `finish` (characters). Shared with `api::fields`.
-pub const MAX_NAME: usize = 200;
+/// and `finish` (characters): a name, as everywhere.
+pub const MAX_NAME: usize = fields::MAX_NAME;
 
-/// The longest `terms` and `notes`. Shared with `api::fields`.
-pub const MAX_TEXT: usize = 10_000;
+/// The longest `terms` and `notes`: free notes, as everywhere.
+pub const MAX_TEXT: usize = fields::MAX_NOTES;
 
 /// The longest line `description`.
 pub const MAX_DESCRIPTION: usize = 2000;
@@ -34,16 +34,14 @@ pub const MAX_REASON: usize = 1000;
 
 /// What a free-text field may hold: no control characters, no
 /// bidirectional overrides or isolates (what `fields::clean` refuses).
-/// Shared with `api::fields`.
-pub const TEXT_PATTERN: &str =
-    r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
+pub const TEXT_PATTERN: &str = fields::TEXT_PATTERN;
 
 /// What a rejection reason may hold, as the document states it.
-pub const REASON_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
+pub const REASON_PATTERN: &str = fields::CONTROL_FREE_PATTERN;
 
 /// A date `YYYY-MM-DD` in the years `fields::opt_date` accepts (1900 to
-/// 2200). Shared with `api::fields`.
-pub const DATE_PATTERN: &str = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$";
+/// 2200).
+pub const DATE_PATTERN: &str = fields::DATE_PATTERN;
 
 /// A stored text that is not one of its set's names.
 #[derive(Debug, thiserror::Error)]

@@ -28,7 +28,7 @@ use crate::api::fields;
 use crate::api::idempotency::{self, Claim, IdempotencyKey, IdempotencyKeyHeader};
 use crate::api::list::{ListQuery, ShowQuery};
 use crate::api::{db, db_commit, read_tx};
-use crate::openapi::schemas;
+use crate::api::envelope;
 use crate::state::AppState;
 
 /// The routes.
@@ -121,8 +121,8 @@ async fn idempotent(
     responses(
         (status = 201, description = "Created", body = Quote),
         (status = 200, description = "Updated (drafts only)", body = Quote),
-        (status = 409, description = "Not a draft, deleted, or the keys match different quotes", body = schemas::Error),
-        (status = 422, body = schemas::Error),
+        (status = 409, description = "Not a draft, deleted, or the keys match different quotes", body = envelope::Error),
+        (status = 422, body = envelope::Error),
     )
 )]
 #[audited(action = "quote.upsert", resource = "quote", resource_id = body("id"))]
@@ -148,7 +148,7 @@ async fn quote_upsert(
 #[utoipa::path(
     post, path = "/api/crm/quotes/calculate", tag = "quotes",
     request_body(content = QuoteInput, description = "currency, discount and lineItems are used; the rest is ignored"),
-    responses((status = 200, description = "The lines and totals", body = QuoteTotals), (status = 422, body = schemas::Error))
+    responses((status = 200, description = "The lines and totals", body = QuoteTotals), (status = 422, body = envelope::Error))
 )]
 async fn quote_calculate(
     principal: Principal,
@@ -161,7 +161,7 @@ async fn quote_calculate(
 /// Lists the tenant's quotes, with their lines.
 #[utoipa::path(
     get, path = "/api/crm/quotes", tag = "quotes", params(QuoteListQuery),
-    responses((status = 200, description = "A page of quotes", body = QuotePage), (status = 400, body = schemas::Error), (status = 422, body = schemas::Error))
+    responses((status = 200, description = "A page of quotes", body = QuotePage), (status = 400, body = envelope::Error), (status = 422, body = envelope::Error))
 )]
 async fn quotes_list(
     State(state): State<AppState>,
@@ -178,7 +178,7 @@ async fn quotes_list(
 /// One quote, with its lines and totals.
 #[utoipa::path(
     get, path = "/api/crm/quotes/{id}", tag = "quotes", params(("id" = Uuid, Path, description = "The quote"), ShowQuery),
-    responses((status = 200, description = "The quote, with its version as ETag", body = Quote), (status = 404, body = schemas::Error))
+    responses((status = 200, description = "The quote, with its version as ETag", body = Quote), (status = 404, body = envelope::Error))
 )]
 async fn quote_get(
     State(state): State<AppState>,
@@ -199,7 +199,7 @@ async fn quote_get(
     patch, path = "/api/crm/quotes/{id}", tag = "quotes",
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader),
     request_body(content = QuotePatch, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "The quote after the change", body = Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error), (status = 422, body = schemas::Error))
+    responses((status = 200, description = "The quote after the change", body = Quote), (status = 404, body = envelope::Error), (status = 409, body = envelope::Error), (status = 412, body = envelope::Error), (status = 422, body = envelope::Error))
 )]
 #[audited(action = "quote.update", resource = "quote", resource_id = path("id"))]
 async fn quote_update(
@@ -219,7 +219,7 @@ async fn quote_update(
 #[utoipa::path(
     delete, path = "/api/crm/quotes/{id}", tag = "quotes",
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader),
-    responses((status = 200, description = "The deleted quote", body = Quote), (status = 404, body = schemas::Error), (status = 409, description = "Only drafts can be deleted", body = schemas::Error), (status = 412, body = schemas::Error))
+    responses((status = 200, description = "The deleted quote", body = Quote), (status = 404, body = envelope::Error), (status = 409, description = "Only drafts can be deleted", body = envelope::Error), (status = 412, body = envelope::Error))
 )]
 #[audited(action = "quote.delete", resource = "quote", resource_id = path("id"))]
 async fn quote_delete(
@@ -239,7 +239,7 @@ async fn quote_delete(
     post, path = "/api/crm/quotes/{id}/send", tag = "quotes",
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
            IdempotencyKeyHeader),
-    responses((status = 200, description = "The sent quote", body = Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error))
+    responses((status = 200, description = "The sent quote", body = Quote), (status = 404, body = envelope::Error), (status = 409, body = envelope::Error), (status = 412, body = envelope::Error))
 )]
 #[audited(action = "quote.send", resource = "quote", resource_id = path("id"))]
 async fn quote_send(request: ActionRequest, caller: Caller, tx: Tx) -> Result<Response, ApiError> {
@@ -253,7 +253,7 @@ async fn quote_send(request: ActionRequest, caller: Caller, tx: Tx) -> Result<Re
     post, path = "/api/crm/quotes/{id}/accept", tag = "quotes",
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
            IdempotencyKeyHeader),
-    responses((status = 200, description = "The accepted quote", body = Quote), (status = 404, body = schemas::Error), (status = 409, description = "Not sent, expired, or its lead is lost (`lead_lost`) or deleted (`lead_deleted`); `allowedActions` lists what the quote allows instead", body = schemas::Error), (status = 412, body = schemas::Error))
+    responses((status = 200, description = "The accepted quote", body = Quote), (status = 404, body = envelope::Error), (status = 409, description = "Not sent, expired, or its lead is lost (`lead_lost`) or deleted (`lead_deleted`); `allowedActions` lists what the quote allows instead", body = envelope::Error), (status = 412, body = envelope::Error))
 )]
 #[audited(action = "quote.accept", resource = "quote", resource_id = path("id"))]
 async fn quote_accept(
@@ -270,7 +270,7 @@ async fn quote_accept(
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
            IdempotencyKeyHeader),
     request_body = Rejection,
-    responses((status = 200, description = "The rejected quote", body = Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error), (status = 422, body = schemas::Error))
+    responses((status = 200, description = "The rejected quote", body = Quote), (status = 404, body = envelope::Error), (status = 409, body = envelope::Error), (status = 412, body = envelope::Error), (status = 422, body = envelope::Error))
 )]
 #[audited(action = "quote.reject", resource = "quote", resource_id = path("id"))]
 async fn quote_reject(
@@ -292,7 +292,7 @@ async fn quote_reject(
     post, path = "/api/crm/quotes/{id}/revise", tag = "quotes",
     params(("id" = Uuid, Path, description = "The quote"), IfMatchHeader,
            IdempotencyKeyHeader),
-    responses((status = 201, description = "The new draft revision", body = Quote), (status = 404, body = schemas::Error), (status = 409, body = schemas::Error), (status = 412, body = schemas::Error))
+    responses((status = 201, description = "The new draft revision", body = Quote), (status = 404, body = envelope::Error), (status = 409, body = envelope::Error), (status = 412, body = envelope::Error))
 )]
 #[audited(action = "quote.revise", resource = "quote", resource_id = body("id"))]
 async fn quote_revise(
@@ -310,7 +310,7 @@ async fn quote_revise(
 /// Every revision of the quote's number, oldest first.
 #[utoipa::path(
     get, path = "/api/crm/quotes/{id}/revisions", tag = "quotes", params(("id" = Uuid, Path, description = "Any revision of the quote")),
-    responses((status = 200, description = "The revisions", body = QuoteRevisions), (status = 404, body = schemas::Error))
+    responses((status = 200, description = "The revisions", body = QuoteRevisions), (status = 404, body = envelope::Error))
 )]
 async fn quote_revisions(
     State(state): State<AppState>,

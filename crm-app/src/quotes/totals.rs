@@ -3,7 +3,9 @@
 //! add up to the totals. `docs/quotes.md` states the rules with a worked
 //! example.
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
+
+use crate::api::money::to_minor;
 
 /// A discount: a percentage (0 to 100) or an amount of money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,23 +59,6 @@ pub struct Totals {
     pub tax_total: i64,
     /// subtotal − discount_total + tax_total.
     pub total: i64,
-}
-
-/// Rounds half-up (away from zero; amounts are never negative) to
-/// `decimals` and returns minor units.
-pub fn to_minor(value: Decimal, decimals: u32) -> i64 {
-    let rounded = value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
-    let scaled = rounded * Decimal::from(10_i64.pow(decimals));
-    i64::try_from(scaled.trunc()).unwrap_or(i64::MAX)
-}
-
-/// Minor units as a decimal string with `decimals` decimals.
-pub fn format_minor(minor: i64, decimals: u32) -> String {
-    // A currency has at most 4 decimals, far below the 28 a Decimal holds.
-    match Decimal::try_new(minor, decimals) {
-        Ok(value) => value.to_string(),
-        Err(_) => minor.to_string(),
-    }
 }
 
 fn apply(discount: Option<Discount>, base: i64, decimals: u32) -> i64 {
@@ -166,6 +151,7 @@ pub fn spread(total: i64, weights: &[i64]) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::money::format_minor;
     use proptest::prelude::*;
 
     fn d(s: &str) -> Decimal {

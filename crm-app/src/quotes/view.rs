@@ -8,9 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::model::{DiscountKind, LineKind, LineRow, QuoteRow, QuoteStatus, Unit};
-use super::totals::format_minor;
+use crate::api::money::format_minor;
 use crate::api::list::PageInfo;
-use crate::openapi::schemas;
 
 /// A discount: a percentage or an amount.
 // Fields are described where the document describes them.
@@ -243,7 +242,7 @@ impl From<Quote> for QuoteTotals {
 #[serde(rename_all = "camelCase")]
 pub struct QuotePage {
     pub data: Vec<Quote>,
-    #[schema(value_type = schemas::PageInfo)]
+    #[schema(value_type = crate::api::list::PageInfo)]
     pub page_info: PageInfo,
 }
 

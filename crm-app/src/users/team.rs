@@ -111,7 +111,7 @@ pub async fn record(
         audit::redact(&mut c, &[]);
         c
     });
-    Ok(audit::insert(tx, &entry).await?)
+    Ok(audit::record(tx, &entry).await?)
 }
 
 /// The stored role, which the schema limits to `admin` and `member`.
