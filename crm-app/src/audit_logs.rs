@@ -5,10 +5,10 @@
 //! and the order is the order of the writes.
 
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use ops_kit::ApiError;
 use ops_kit::audit::{self, AuditOrder, AuditQuery, AuditRecord};
 use ops_kit::auth::Principal;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -16,11 +16,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::envelope;
 use crate::api::fields::{self, Errors};
 use crate::api::list::{self, Cursor, KeyKind, ListQuery, Sort};
 use crate::api::sql::Arg;
 use crate::api::{db, read_tx};
-use crate::api::envelope;
 use crate::state::AppState;
 
 /// The routes.

@@ -46,7 +46,7 @@ impl TestDb {
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
-            .expect("PostgreSQL must be running for the test suite (see .ci/run)");
+            .expect("PostgreSQL must be running for the test suite (scripts/test starts it)");
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .await

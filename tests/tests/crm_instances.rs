@@ -64,7 +64,7 @@ async fn production_seeds_nothing_and_two_instances_share_tokens_and_login_limit
     throttle
         .reset("admin@cutlist.pro", Some([127, 0, 0, 1].into()))
         .await
-        .expect("Redis must be running for the test suite (see .ci/run)");
+        .expect("Redis must be running for the test suite (scripts/test starts it)");
     let db = TestDb::postgres().await;
     let (a, base_a) = start(&db);
     wait_ready(&base_a).await;

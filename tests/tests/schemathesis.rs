@@ -5,7 +5,7 @@
 //! longer one, see docs/api.md ("Fuzzing the API").
 //!
 //! Needs the `st` command of schemathesis (`pip install schemathesis`);
-//! `SCHEMATHESIS_BIN` may name it. `.ci/run` installs it.
+//! `SCHEMATHESIS_BIN` may name it. `scripts/test` installs it.
 
 use std::process::Command;
 use std::time::Duration;

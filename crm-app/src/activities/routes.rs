@@ -19,12 +19,12 @@ use super::domain::{self, Changed};
 use super::input::{ActivityInput, ActivityPatch};
 use super::model::{Activity, ActivityKind, ActivityPage};
 use super::store::Filter;
+use crate::api::envelope::Error;
 use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, IdempotencyKey, IdempotencyKeyHeader, Once};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
 use crate::api::{db, read_tx};
-use crate::api::envelope::Error;
 use crate::state::AppState;
 
 /// The routes.

@@ -2,9 +2,8 @@
 //! that is hot enough to need it: a page of leads.
 //!
 //! serde_json writes each struct field's name through the same
-//! character-by-character escaping as a value, so a page of 50 leads
-//! escaped 1,100 constant names on every request, and the page's JSON was
-//! a third of its cost. Here a field's name is written with its quotes,
+//! character-by-character escaping as a value, on every row of every page
+//! (docs/performance.md has what that cost). Here a field's name is written with its quotes,
 //! colon and leading comma as one constant, and a string value is scanned
 //! sixteen bytes at a time and copied whole when nothing in it needs
 //! escaping. Each writer's output is byte for byte what serde_json writes

@@ -227,7 +227,7 @@ pub fn format_to(e4: i64, decimals: u32, buf: &mut [u8; 32]) -> &str {
     let decimals = decimals.min(4) as usize;
     if decimals > 0 {
         let mut fraction = [0u8; 4];
-        crate::api::time::digits(&mut fraction, (magnitude % 10_000) as u32);
+        fill_digits(&mut fraction, (magnitude % 10_000) as u32);
         buf[len] = b'.';
         buf[len + 1..len + 1 + decimals].copy_from_slice(&fraction[..decimals]);
         len += 1 + decimals;
@@ -311,6 +311,14 @@ pub fn format_digits(e4: &str, decimals: u32) -> Option<String> {
         0 => whole.to_string(),
         n => format!("{whole}.{}", &fraction[..n.min(4) as usize]),
     })
+}
+
+/// `value` as decimal digits filling `out`, zero-padded.
+fn fill_digits(out: &mut [u8], mut value: u32) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
 }
 
 #[cfg(test)]

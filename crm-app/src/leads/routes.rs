@@ -20,11 +20,11 @@ use super::domain::{self, ListFilters, Written};
 use super::input::{LeadInput, LeadPatch, StatusChange};
 use super::model::{LeadPage, LeadRow, LeadStatuses, LeadSummary, LeadUpserted, TimelinePage};
 use super::store::{self, SORTS, TIMELINE_SORT};
+use crate::api::envelope;
 use crate::api::etag::{self, IfMatch, IfMatchHeader};
-use crate::api::idempotency::{self, Claim, IdempotencyKey, IdempotencyKeyHeader};
+use crate::api::idempotency::{self, IdempotencyKey, IdempotencyKeyHeader, Once};
 use crate::api::list::{self, Cursor, Deleted, ListQuery, Sort};
 use crate::api::{db, db_commit, read_tx};
-use crate::api::envelope;
 use crate::state::AppState;
 
 /// The routes.
@@ -242,25 +242,34 @@ async fn lead_restore(
     key: IdempotencyKey,
     mut tx: Tx,
 ) -> Result<Response, ApiError> {
-    // The idempotency steps: claim the key, do the work, store the answer.
     let route = format!("POST /api/crm/leads/{id}/restore");
-    let t = tx.transaction().await?;
-    let claimed =
-        match idempotency::claim(t, principal.tenant_id, &key, &route, &Value::Null).await? {
-            Claim::Replay(stored) => {
-                tx.rollback().await.map_err(db)?;
-                return Ok(stored.into_response());
-            }
-            Claim::Fresh(claimed) => Some(claimed),
-            Claim::None => None,
-        };
-    let lead = domain::restore(t, &principal, id, &if_match).await?;
-    let view = serde_json::to_value(lead.view()).map_err(ApiError::internal)?;
-    if let Some(claimed) = claimed {
-        claimed.store(t, StatusCode::OK, &view).await?;
+    let work = tx.transaction().await?;
+    let once = idempotency::once(
+        work,
+        principal.tenant_id,
+        &key,
+        &route,
+        &Value::Null,
+        async |work| {
+            let lead = domain::restore(work, &principal, id, &if_match).await?;
+            let view = serde_json::to_value(lead.view()).map_err(ApiError::internal)?;
+            Ok::<_, ApiError>((StatusCode::OK, view))
+        },
+    )
+    .await?;
+    match once {
+        Once::Replay(stored) => {
+            tx.rollback().await.map_err(db)?;
+            Ok(stored.into_response())
+        }
+        Once::Done(status, view) => {
+            tx.commit().await.map_err(db_commit)?;
+            // The ETag is the version shown (a restored lead's, or a live
+            // lead's unchanged).
+            let version = view["version"].as_i64().unwrap_or_default();
+            Ok((status, etag::headers(version), Json(view)).into_response())
+        }
     }
-    tx.commit().await.map_err(db_commit)?;
-    Ok((StatusCode::OK, etag::headers(lead.version), Json(view)).into_response())
 }
 
 /// Moves a lead through the pipeline.

@@ -191,8 +191,19 @@ pub async fn send(
     }
     q.status = QuoteStatus::Sent;
     q.sent_at = Some(now());
-    let leads_from = [LeadStatus::New, LeadStatus::Contacted, LeadStatus::Qualified];
-    finish_with_lead(tx, caller, &mut q, "send", (LeadStatus::Quoted, &leads_from)).await
+    let leads_from = [
+        LeadStatus::New,
+        LeadStatus::Contacted,
+        LeadStatus::Qualified,
+    ];
+    finish_with_lead(
+        tx,
+        caller,
+        &mut q,
+        "send",
+        (LeadStatus::Quoted, &leads_from),
+    )
+    .await
 }
 
 /// The customer accepted a sent quote that has not expired; its lead

@@ -23,12 +23,12 @@ use super::domain::{self, Listing};
 use super::lifecycle::{self, Move};
 use super::view::{Quote, QuotePage, QuoteRevisions, QuoteTotals};
 use crate::api::caller::Caller;
+use crate::api::envelope;
 use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::fields;
-use crate::api::idempotency::{self, Claim, IdempotencyKey, IdempotencyKeyHeader};
+use crate::api::idempotency::{self, IdempotencyKey, IdempotencyKeyHeader, Once};
 use crate::api::list::{ListQuery, ShowQuery};
 use crate::api::{db, db_commit, read_tx};
-use crate::api::envelope;
 use crate::state::AppState;
 
 /// The routes.
@@ -93,24 +93,27 @@ async fn idempotent(
         Move::Revise => StatusCode::CREATED,
         _ => StatusCode::OK,
     };
-    let tenant = caller.principal.tenant_id;
-    let t = tx.transaction().await?;
-    let claimed = match idempotency::claim(t, tenant, &request.key, &route, body).await? {
-        Claim::Replay(stored) => {
-            // Committed like a fresh answer, with the route's audit entry.
-            tx.commit().await.map_err(db_commit)?;
-            return Ok(stored.into_response());
-        }
-        Claim::Fresh(claimed) => Some(claimed),
-        Claim::None => None,
-    };
-    let quote = lifecycle::apply(t, caller, request.id, &request.if_match, step).await?;
-    let view = serde_json::to_value(&quote).map_err(ApiError::internal)?;
-    if let Some(claimed) = claimed {
-        claimed.store(t, status, &view).await?;
-    }
+    let work = tx.transaction().await?;
+    let once = idempotency::once(
+        work,
+        caller.principal.tenant_id,
+        &request.key,
+        &route,
+        body,
+        async |work| {
+            let quote = lifecycle::apply(work, caller, request.id, &request.if_match, step).await?;
+            Ok::<_, ApiError>((status, quote))
+        },
+    )
+    .await?;
+    // A replay commits like a fresh answer, with the route's audit entry.
     tx.commit().await.map_err(db_commit)?;
-    Ok((status, etag::headers(quote.version), Json(view)).into_response())
+    Ok(match once {
+        Once::Replay(stored) => stored.into_response(),
+        Once::Done(status, quote) => {
+            (status, etag::headers(quote.version), Json(quote)).into_response()
+        }
+    })
 }
 
 /// Creates or replaces a draft quote (header and every line), matched by

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::model::{DiscountKind, LineKind, LineRow, QuoteRow, QuoteStatus, Unit};
-use crate::api::money::format_minor;
 use crate::api::list::PageInfo;
+use crate::api::money::format_minor;
 
 /// A discount: a percentage or an amount.
 // Fields are described where the document describes them.

@@ -18,7 +18,7 @@ macro_rules! on_both_backends {
                 #[tokio::test]
                 async fn $name() {
                     let cache = super::Cache::redis(&super::redis_url()).unwrap();
-                    cache.ping().await.expect("Redis must be running for the test suite (see .ci/run)");
+                    cache.ping().await.expect("Redis must be running for the test suite (scripts/test starts it)");
                     super::$name(cache).await;
                 }
             )*

@@ -200,7 +200,7 @@ async fn the_postgres_pool_check_reports_connected_against_a_real_server() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let pool = sqlx::PgPool::connect(&url)
         .await
-        .expect("PostgreSQL must be running for the test suite (see .ci/run)");
+        .expect("PostgreSQL must be running for the test suite (scripts/test starts it)");
     let router = App::new("svc", "1")
         .readiness_check("database", super::PoolCheck::new(pool.clone()))
         .into_router();
