@@ -20,7 +20,7 @@ use crate::api::envelope;
 use crate::api::fields::{self, Errors};
 use crate::api::list::{self, Cursor, KeyKind, ListQuery, Sort};
 use crate::api::sql::Arg;
-use crate::api::{db, read_tx};
+use crate::api::{db, read};
 use crate::state::AppState;
 
 /// The routes.
@@ -120,9 +120,10 @@ async fn audit_logs_list(
         }
     }
 
-    let mut tx = read_tx(&state, &principal).await?;
-    let records = audit::list(&mut tx, &filter).await.map_err(db)?;
-    tx.end_read().await.map_err(db)?;
+    let records = read(&state, &principal, async |tx| {
+        audit::list(tx, &filter).await.map_err(db)
+    })
+    .await?;
     Ok(axum::response::IntoResponse::into_response(list::page(
         &records,
         limit,

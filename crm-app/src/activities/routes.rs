@@ -24,7 +24,7 @@ use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::fields::{self, Errors};
 use crate::api::idempotency::{self, IdempotencyKey, IdempotencyKeyHeader, Once};
 use crate::api::list::{self, Cursor, Deleted, KeyKind, ListQuery, Sort, SortField};
-use crate::api::{db, read_tx};
+use crate::api::{db, read};
 use crate::state::AppState;
 
 /// The routes.
@@ -199,9 +199,10 @@ async fn activities_list(
         Some(cursor) => Some(Cursor::decode(cursor, &sort)?),
         None => None,
     };
-    let mut tx = read_tx(&state, &principal).await?;
-    let page = domain::list(&mut tx, &principal, &filter, &sort, cursor.as_ref(), limit).await?;
-    tx.end_read().await.map_err(db)?;
+    let page = read(&state, &principal, async |tx| {
+        domain::list(tx, &principal, &filter, &sort, cursor.as_ref(), limit).await
+    })
+    .await?;
     Ok(page.into_response())
 }
 
@@ -216,9 +217,10 @@ async fn activity_get(
     Path(id): Path<Uuid>,
     ListQuery(show): ListQuery<list::ShowQuery>,
 ) -> Result<Response, ApiError> {
-    let mut tx = read_tx(&state, &principal).await?;
-    let found = domain::get(&mut tx, &principal, id, show.deleted.unwrap_or_default()).await;
-    tx.end_read().await.map_err(db)?;
+    let found = read(&state, &principal, async |tx| {
+        domain::get(tx, &principal, id, show.deleted.unwrap_or_default()).await
+    })
+    .await;
     Ok(answer(StatusCode::OK, found?))
 }
 

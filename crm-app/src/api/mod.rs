@@ -82,6 +82,23 @@ pub async fn read_tx(
         .map_err(db)
 }
 
+/// Runs `work` in the read-only snapshot of [`read_tx`] and ends the
+/// snapshot, whatever `work` answered: the one shape of every reading
+/// request.
+pub async fn read<T, E>(
+    state: &crate::state::AppState,
+    principal: &ops_kit::auth::Principal,
+    work: impl AsyncFnOnce(&mut ops_kit::sql::Transaction) -> Result<T, E>,
+) -> Result<T, ApiError>
+where
+    ApiError: From<E>,
+{
+    let mut tx = read_tx(state, principal).await?;
+    let result = work(&mut tx).await;
+    tx.end_read().await.map_err(db)?;
+    Ok(result?)
+}
+
 /// The current time, truncated to microseconds: what both databases store,
 /// so that a value read back equals the value written (versions, cursors
 /// and `updatedAfter` compare exactly).

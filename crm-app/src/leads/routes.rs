@@ -24,7 +24,7 @@ use crate::api::envelope;
 use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::idempotency::{self, IdempotencyKey, IdempotencyKeyHeader, Once};
 use crate::api::list::{self, Cursor, Deleted, ListQuery, Sort};
-use crate::api::{db, db_commit, read_tx};
+use crate::api::{db, db_commit, read};
 use crate::state::AppState;
 
 /// The routes.
@@ -157,9 +157,10 @@ async fn leads_list(
         .as_deref()
         .map(|c| Cursor::decode(c, &sort))
         .transpose()?;
-    let mut tx = read_tx(&state, &principal).await?;
-    let rows = domain::list(&mut tx, &principal, &filter, &sort, cursor.as_ref(), limit).await?;
-    tx.end_read().await.map_err(db)?;
+    let rows = read(&state, &principal, async |tx| {
+        domain::list(tx, &principal, &filter, &sort, cursor.as_ref(), limit).await
+    })
+    .await?;
     let leads = rows.leads().map_err(db)?;
     // The page borrows the leads: nothing is copied per row.
     let page = list::page(&leads, limit, &sort, |l| store::sort_key(l, &sort), |l| l);
@@ -177,9 +178,10 @@ async fn lead_get(
     Path(id): Path<Uuid>,
     ListQuery(show): ListQuery<list::ShowQuery>,
 ) -> Result<Response, ApiError> {
-    let mut tx = read_tx(&state, &principal).await?;
-    let lead = domain::get(&mut tx, &principal, id, show.deleted.unwrap_or_default()).await;
-    tx.end_read().await.map_err(db)?;
+    let lead = read(&state, &principal, async |tx| {
+        domain::get(tx, &principal, id, show.deleted.unwrap_or_default()).await
+    })
+    .await;
     Ok(shown(&lead?))
 }
 
@@ -330,9 +332,10 @@ async fn lead_timeline(
         .as_deref()
         .map(|c| Cursor::decode(c, &sort))
         .transpose()?;
-    let mut tx = read_tx(&state, &principal).await?;
-    let page = domain::timeline(&mut tx, &principal, id, &sort, cursor.as_ref(), limit).await?;
-    tx.end_read().await.map_err(db)?;
+    let page = read(&state, &principal, async |tx| {
+        domain::timeline(tx, &principal, id, &sort, cursor.as_ref(), limit).await
+    })
+    .await?;
     Ok(page.into_response())
 }
 
@@ -345,9 +348,10 @@ async fn leads_summary(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<LeadSummary>, ApiError> {
-    let mut tx = read_tx(&state, &principal).await?;
-    let summary = domain::summary(&mut tx, &principal).await?;
-    tx.end_read().await.map_err(db)?;
+    let summary = read(&state, &principal, async |tx| {
+        domain::summary(tx, &principal).await
+    })
+    .await?;
     Ok(Json(summary))
 }
 

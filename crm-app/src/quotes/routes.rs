@@ -28,7 +28,7 @@ use crate::api::etag::{self, IfMatch, IfMatchHeader};
 use crate::api::fields;
 use crate::api::idempotency::{self, IdempotencyKey, IdempotencyKeyHeader, Once};
 use crate::api::list::{ListQuery, ShowQuery};
-use crate::api::{db, db_commit, read_tx};
+use crate::api::{db_commit, read};
 use crate::state::AppState;
 
 /// The routes.
@@ -172,9 +172,10 @@ async fn quotes_list(
     ListQuery(query): ListQuery<QuoteListQuery>,
 ) -> Result<Json<QuotePage>, ApiError> {
     let listing = Listing::parse(&query)?;
-    let mut tx = read_tx(&state, &principal).await?;
-    let page = domain::list(&mut tx, &principal, &listing).await?;
-    tx.end_read().await.map_err(db)?;
+    let page = read(&state, &principal, async |tx| {
+        domain::list(tx, &principal, &listing).await
+    })
+    .await?;
     Ok(Json(page))
 }
 
@@ -189,10 +190,11 @@ async fn quote_get(
     Path(id): Path<Uuid>,
     ListQuery(show): ListQuery<ShowQuery>,
 ) -> Result<Response, ApiError> {
-    let mut tx = read_tx(&state, &principal).await?;
     let deleted = show.deleted.unwrap_or_default();
-    let quote = domain::get(&mut tx, &principal, id, deleted).await?;
-    tx.end_read().await.map_err(db)?;
+    let quote = read(&state, &principal, async |tx| {
+        domain::get(tx, &principal, id, deleted).await
+    })
+    .await?;
     Ok(answer(StatusCode::OK, &quote))
 }
 
@@ -320,8 +322,9 @@ async fn quote_revisions(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<Json<QuoteRevisions>, ApiError> {
-    let mut tx = read_tx(&state, &principal).await?;
-    let revisions = domain::revisions(&mut tx, &principal, id).await?;
-    tx.end_read().await.map_err(db)?;
+    let revisions = read(&state, &principal, async |tx| {
+        domain::revisions(tx, &principal, id).await
+    })
+    .await?;
     Ok(Json(revisions))
 }
