@@ -33,6 +33,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 /// ops_kit::text::push_json_string(&mut out, "a\"b\\c\nd\u{1}\u{8}é");
 /// assert_eq!(out, serde_json::to_string("a\"b\\c\nd\u{1}\u{8}é").unwrap());
 /// ```
+#[inline]
 pub fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
     push_escaped(out, text, &ESCAPE);
@@ -59,6 +60,7 @@ pub fn push_json_log_string(out: &mut String, text: &str) {
 /// The escaping loop: bytes whose table entry is 0 are copied in runs.
 /// Every byte with an entry is ASCII, or the lead byte of U+2028/U+2029, so
 /// the runs split `text` on character boundaries.
+#[inline]
 fn push_escaped(out: &mut String, text: &str, table: &[u8; 256]) {
     let bytes = text.as_bytes();
     let mut start = 0;
@@ -205,9 +207,14 @@ pub fn push_rfc3339(out: &mut String, at: DateTime<Utc>, decimals: u32) {
 #[must_use = "nothing is written for a year chrono writes with a sign"]
 pub fn push_rfc3339_as_chrono(out: &mut String, at: &DateTime<Utc>) -> bool {
     // The UTC parts directly: each accessor of a `DateTime` would first
-    // add its (zero) offset to a copy.
+    // add its (zero) offset to a copy. The text is made in a buffer on
+    // the stack and appended once.
     let (date, time) = (at.naive_utc().date(), at.naive_utc().time());
-    if !push_date(out, &date) {
+    let mut buf = [0u8; 30];
+    let Some(head) = buf.first_chunk_mut::<10>() else {
+        return false;
+    };
+    if !write_date(head, &date) {
         return false;
     }
     let (mut second, mut nanos) = (time.second(), time.nanosecond());
@@ -216,12 +223,12 @@ pub fn push_rfc3339_as_chrono(out: &mut String, at: &DateTime<Utc>) -> bool {
         second += 1;
         nanos -= 1_000_000_000;
     }
-    out.push('T');
-    push_zero_padded(out, u64::from(time.hour()), 2);
-    out.push(':');
-    push_zero_padded(out, u64::from(time.minute()), 2);
-    out.push(':');
-    push_zero_padded(out, u64::from(second), 2);
+    buf[10] = b'T';
+    fill_digits(&mut buf[11..13], time.hour());
+    buf[13] = b':';
+    fill_digits(&mut buf[14..16], time.minute());
+    buf[16] = b':';
+    fill_digits(&mut buf[17..19], second);
     let (fraction, width) = if nanos == 0 {
         (0, 0)
     } else if nanos % 1_000_000 == 0 {
@@ -231,11 +238,14 @@ pub fn push_rfc3339_as_chrono(out: &mut String, at: &DateTime<Utc>) -> bool {
     } else {
         (nanos, 9)
     };
+    let mut len = 19;
     if width > 0 {
-        out.push('.');
-        push_zero_padded(out, u64::from(fraction), width);
+        buf[19] = b'.';
+        fill_digits(&mut buf[20..20 + width], fraction);
+        len = 20 + width;
     }
-    out.push('Z');
+    buf[len] = b'Z';
+    out.push_str(ascii(&buf[..=len]));
     true
 }
 
@@ -253,15 +263,39 @@ pub fn push_rfc3339_as_chrono(out: &mut String, at: &DateTime<Utc>) -> bool {
 /// ```
 #[must_use = "nothing is written for a year chrono writes with a sign"]
 pub fn push_date(out: &mut String, date: &NaiveDate) -> bool {
+    let mut buf = [0u8; 10];
+    if !write_date(&mut buf, date) {
+        return false;
+    }
+    out.push_str(ascii(&buf));
+    true
+}
+
+/// `date` as `YYYY-MM-DD` into `buf`; `false` for a year outside 0000 to
+/// 9999.
+fn write_date(buf: &mut [u8; 10], date: &NaiveDate) -> bool {
     let Some(year) = u32::try_from(date.year()).ok().filter(|y| *y <= 9999) else {
         return false;
     };
-    push_zero_padded(out, u64::from(year), 4);
-    out.push('-');
-    push_zero_padded(out, u64::from(date.month()), 2);
-    out.push('-');
-    push_zero_padded(out, u64::from(date.day()), 2);
+    fill_digits(&mut buf[0..4], year);
+    buf[4] = b'-';
+    fill_digits(&mut buf[5..7], date.month());
+    buf[7] = b'-';
+    fill_digits(&mut buf[8..10], date.day());
     true
+}
+
+/// `value` as decimal digits filling `out`, zero-padded.
+fn fill_digits(out: &mut [u8], mut value: u32) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// Digits and punctuation written above, as text.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 /// Appends `value` in decimal, with leading zeros up to `width` digits.
