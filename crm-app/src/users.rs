@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use self::model::{NewUser, RoleChange, UserView};
 use self::team::{Caller, NewMember};
-use crate::auth::routes::db;
+use crate::auth::session::db;
 use crate::state::AppState;
 
 /// The routes.

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::events::Origin;
-use super::routes::{Session, db, issue_session, too_many};
+use super::session::{Session, db, issue_session, too_many};
 use super::{input, password, store};
 use crate::state::AppState;
 use crate::users::team::{self, Caller};

@@ -8,5 +8,6 @@ pub mod events;
 pub mod input;
 pub mod password;
 pub mod routes;
+pub mod session;
 pub mod store;
 pub mod throttle;
