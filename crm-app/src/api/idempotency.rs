@@ -14,19 +14,9 @@
 //! answer of the first request ([`Once::Replay`]). [`claim`] and
 //! [`Claimed::store`] are the two halves `once` is made of.
 //!
-//! ```ignore
-//! let tx = tx.transaction().await?;
-//! let route = format!("POST /api/crm/leads/{id}/restore");
-//! match idempotency::once(tx, tenant, &key, &route, &Value::Null, async |tx| {
-//!     let lead = domain::restore(tx, &principal, id, &if_match).await?;
-//!     Ok((StatusCode::OK, lead))
-//! })
-//! .await?
-//! {
-//!     Once::Replay(stored) => stored.into_response(),
-//!     Once::Done(status, lead) => (status, etag::headers(lead.version), Json(lead)).into_response(),
-//! }
-//! ```
+//! The lead restore (`leads::routes`), the activity create
+//! (`activities::routes`) and the quote moves (`quotes::routes`) are its
+//! users; its tests below run it against a real database.
 
 use axum::Json;
 use axum::extract::FromRequestParts;
