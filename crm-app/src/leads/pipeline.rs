@@ -48,19 +48,6 @@ impl LeadStatus {
     }
 }
 
-/// The names of the statuses `from` may move to (none for a name that is
-/// not a status).
-///
-/// ```
-/// use crm_app::leads::pipeline::allowed;
-/// assert_eq!(allowed("new"), ["contacted", "qualified", "lost"]);
-/// ```
-pub fn allowed(from: &str) -> Vec<&'static str> {
-    LeadStatus::parse(from)
-        .map(|s| s.allowed().iter().map(|t| t.as_str()).collect())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::model::{ACTIONS_INSTEAD, QuoteStatus};
 use crate::api::db;
 use crate::api::fields::Errors;
-use crate::leads::pipeline;
+use crate::leads::model::LeadStatus;
 
 /// Why a quote function refused.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +84,7 @@ pub enum QuoteError {
         /// The lead.
         lead_id: Uuid,
         /// Its status (`lost`).
-        status: String,
+        status: LeadStatus,
     },
     /// The database failed.
     #[error(transparent)]
@@ -165,7 +165,7 @@ impl From<QuoteError> for ApiError {
             .with_field("leadId", json!(lead_id))
             .with_field("leadStatus", json!(status))
             .with_field("allowedActions", json!(ACTIONS_INSTEAD))
-            .with_field("leadAllowedTransitions", json!(pipeline::allowed(&status))),
+            .with_field("leadAllowedTransitions", json!(status.allowed())),
             QuoteError::Database(err) => db(err),
             QuoteError::Audit(err) => err.into(),
         }

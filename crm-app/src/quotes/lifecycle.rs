@@ -91,10 +91,7 @@ pub fn check_lead(
         return Err(QuoteError::LeadDeleted { lead_id });
     }
     if status == LeadStatus::Lost {
-        return Err(QuoteError::LeadLost {
-            lead_id,
-            status: status.as_str().to_owned(),
-        });
+        return Err(QuoteError::LeadLost { lead_id, status });
     }
     Ok(())
 }
