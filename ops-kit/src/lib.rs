@@ -31,7 +31,9 @@
 //! - **JWT access and refresh tokens** and the layer that checks them
 //!   ([`auth`]);
 //! - **a cache** on Redis or in memory, for limits shared by instances
-//!   ([`cache`]).
+//!   ([`cache`]);
+//! - **for server-rendered front ends**: browser sessions in the database,
+//!   CSRF protection and the security headers ([`web`]).
 //!
 //! # Example
 //!
@@ -92,6 +94,7 @@ pub mod telemetry;
 pub mod testing;
 pub mod text;
 pub mod trace_context;
+pub mod web;
 
 pub use self::app::{App, ServeError, Served};
 pub use self::client_ip::ClientIp;
