@@ -34,6 +34,7 @@ pub const REQUIRED: &[(&str, &[&str])] = &[
     ("user_logins", &["SELECT", "INSERT", "DELETE"]),
     ("audit_logs", &["SELECT", "INSERT"]),
     ("audit_chain_heads", &["SELECT", "INSERT", "UPDATE"]),
+    ("browser_sessions", ALL),
 ];
 
 const ALL: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE"];

@@ -9,6 +9,7 @@ pub mod audit_logs;
 pub mod auth;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod grants;
 pub mod leads;
 pub mod migrate;
@@ -64,6 +65,7 @@ pub fn cache(config: &Config) -> Cache {
 
 /// The shared state for a configuration, a pool and a cache.
 pub fn state(config: &Config, pool: Pool, cache: Cache) -> AppState {
+    let pool_for_sessions = pool.clone();
     AppState {
         epochs: TokenEpochs::new(cache.clone(), auth::epochs::UserEpochs::new(pool.clone())),
         pool,
@@ -74,6 +76,15 @@ pub fn state(config: &Config, pool: Pool, cache: Cache) -> AppState {
         )),
         dummy_hash: dummy_hash(),
         throttle: Throttle::new(cache),
+        sessions: ops_kit::web::Sessions::new(
+            pool_for_sessions,
+            if config.mode.is_production() {
+                ops_kit::web::SessionConfig::production()
+            } else {
+                ops_kit::web::SessionConfig::development()
+            },
+        ),
+        development: !config.mode.is_production(),
     }
 }
 
@@ -109,9 +120,11 @@ pub fn routes(state: AppState, bypass_auth: bool) -> Router {
             )
         }
     };
+    let production = !state.development;
     Router::new()
         .merge(public)
         .merge(protected.layer(auth))
+        .merge(console::router(state.clone(), production))
         .route("/api/openapi.json", axum::routing::get(openapi_json))
         .with_state(state)
 }

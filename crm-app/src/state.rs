@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ops_kit::auth::{TokenEpochs, Tokens};
 use ops_kit::sql::Pool;
+use ops_kit::web::Sessions;
 
 use crate::auth::throttle::Throttle;
 
@@ -22,4 +23,8 @@ pub struct AppState {
     /// The users' current token epochs, checked on every request and
     /// published after each change that revokes tokens.
     pub epochs: TokenEpochs,
+    /// The console's browser sessions.
+    pub sessions: Sessions,
+    /// Development mode: the console's sign-in page names the demo user.
+    pub development: bool,
 }

@@ -3,6 +3,7 @@
 //! epochs that revoke a user's access tokens at once.
 
 pub mod account;
+pub mod credentials;
 pub mod epochs;
 pub mod events;
 pub mod input;

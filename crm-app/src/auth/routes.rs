@@ -6,8 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use ops_kit::ApiError;
-use ops_kit::auth::{Principal, Role, TokenKind};
-use ops_kit::sql::Pool;
+use ops_kit::auth::{Principal, TokenKind};
 use ops_kit::sql::Transaction;
 use serde::Deserialize;
 
@@ -16,16 +15,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::credentials::{self, NewShop};
 use super::events::{self, Origin, SessionEvent};
-use super::session::{Session, db, issue_session, token_hash, too_many};
-use super::{input, password, store};
+use super::session::{Session, db, issue_session, token_hash};
+use super::{input, store};
 
 use crate::state::AppState;
 pub use crate::users::model::UserView;
-
-/// The one message for every failed login: it does not say whether the
-/// email exists.
-const BAD_CREDENTIALS: &str = "invalid email or password";
 
 /// The routes that work without an access token (a stale one sent along
 /// must not stand in the way of logging in or refreshing).
@@ -82,45 +78,13 @@ async fn auth_register(
     origin: Origin,
     Json(body): Json<RegisterInput>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    // Counted before anything else, invalid attempts included.
-    if let Some(wait) = state.throttle.register(origin.ip()).await {
-        return Err(too_many(
-            "too_many_registrations",
-            "too many registrations from this address; try again later",
-            wait,
-        ));
-    }
-    let mut errors = Vec::new();
-    let tenant_name = input::name("tenantName", &body.tenant_name, &mut errors);
-    let name = input::name("name", &body.name, &mut errors);
-    let email = input::email("email", &body.email, &mut errors);
-    input::password("password", &body.password, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let password_hash = password::hash(body.password).await.map_err(|e| {
-        ApiError::internal_message("the password could not be hashed").with_source(e)
-    })?;
-    let tenant_id = Uuid::new_v4();
-    let user = store::UserRow {
-        tenant_id,
-        id: Uuid::new_v4(),
-        email,
-        name,
-        password_hash,
-        role: Role::Admin.as_str().into(),
+    let shop = NewShop {
+        tenant_name: body.tenant_name,
+        name: body.name,
+        email: body.email,
+        password: body.password,
     };
-    let mut tx = state.pool.begin_for_tenant(tenant_id).await.map_err(db)?;
-    // A new tenant has no users yet, so its admin's email cannot be taken
-    // there; other tenants' accounts of the same email do not count.
-    if !store::create_tenant_with_admin(&mut tx, tenant_id, &tenant_name, &user)
-        .await
-        .map_err(db)?
-    {
-        return Err(ApiError::internal_message(
-            "the new tenant's admin could not be stored",
-        ));
-    }
+    let (mut tx, user) = credentials::register(&state, &origin, shop).await?;
     let session = issue_session(&state, &mut tx, &user, Uuid::new_v4()).await?;
     tx.commit().await.map_err(ApiError::database_commit)?;
     Ok((StatusCode::CREATED, Json(session)))
@@ -134,105 +98,18 @@ async fn auth_login(
     origin: Origin,
     Json(body): Json<LoginInput>,
 ) -> Result<Json<Session>, ApiError> {
-    let mut invalid = Vec::new();
-    let email = input::email("email", &body.email, &mut invalid);
-    // Failures are counted; one email's password checks take turns, so
-    // that parallel guesses cannot slip past the limit. Refusals are not
-    // audited: they cost nothing and would let anyone fill the trail.
-    let turn = state
-        .throttle
-        .attempt(&email, origin.ip())
-        .await
-        .map_err(|wait| {
-            too_many(
-                "too_many_attempts",
-                "too many login attempts; try again later",
-                wait,
-            )
-        })?;
-    let session = if invalid.is_empty() {
-        let legacy = body.email.trim().to_lowercase();
-        login(
-            &state,
-            &origin,
-            &email,
-            &legacy,
-            body.tenant_id,
-            body.password,
-        )
-        .await
-    } else {
-        // Not an address anyone can have registered: the same answer, in
-        // the same time, as a wrong password.
-        password::verify(body.password, state.dummy_hash.to_string()).await;
-        events::login_failed(&state.pool, &origin, None).await;
-        Err(ApiError::unauthorized(BAD_CREDENTIALS))
-    };
-    match &session {
-        Ok(_) => state.throttle.succeeded(turn).await,
-        Err(err) if err.status() == StatusCode::UNAUTHORIZED => state.throttle.failed(turn).await,
-        Err(_) => drop(turn),
-    }
-    session.map(Json)
-}
-
-/// Checks the credentials and opens a session. The password is checked
-/// against each account of the email (one per tenant, at most
-/// `store::MAX_ACCOUNTS_PER_LOGIN`; only `tenant`'s when given) and the
-/// one it matches signs in. It is verified outside any transaction: a
-/// connection is never held while argon2 runs.
-async fn login(
-    state: &AppState,
-    origin: &Origin,
-    email: &str,
-    legacy: &str,
-    tenant: Option<Uuid>,
-    password_text: String,
-) -> Result<Session, ApiError> {
-    let accounts = accounts(&state.pool, email, legacy, tenant).await?;
-    let mut matched = Vec::new();
-    if accounts.is_empty() {
-        // Unknown emails are checked against a real hash too, so that both
-        // answers take as long.
-        password::verify(password_text, state.dummy_hash.to_string()).await;
-    } else {
-        for user in &accounts {
-            if password::verify(password_text.clone(), user.password_hash.clone()).await {
-                matched.push(user);
-            }
-        }
-    }
-    let user = match matched.as_slice() {
-        [user] => *user,
-        [] => {
-            if accounts.is_empty() {
-                events::login_failed(&state.pool, origin, None).await;
-            }
-            for user in &accounts {
-                let account = (user.tenant_id, user.id, user.email.as_str());
-                events::login_failed(&state.pool, origin, Some(account)).await;
-            }
-            return Err(ApiError::unauthorized(BAD_CREDENTIALS));
-        }
-        // Whoever knows the password may learn that it opens several
-        // accounts; nobody else gets this far.
-        _ => {
-            return Err(ApiError::conflict(
-                "tenant_required",
-                "this email and password sign in to several tenants; name one with tenantId",
-            ));
-        }
-    };
+    let user =
+        credentials::sign_in(&state, &origin, &body.email, body.tenant_id, body.password).await?;
     let mut tx = state
         .pool
         .begin_for_tenant(user.tenant_id)
         .await
         .map_err(db)?;
     let family = Uuid::new_v4();
-    let session = issue_session(state, &mut tx, user, family).await?;
+    let session = issue_session(&state, &mut tx, &user, family).await?;
     events::session(
         &mut tx,
-        origin,
+        &origin,
         SessionEvent::Login,
         user.tenant_id,
         user.id,
@@ -240,29 +117,7 @@ async fn login(
     )
     .await?;
     tx.commit().await.map_err(ApiError::database_commit)?;
-    Ok(session)
-}
-
-/// The accounts an email signs in to, with their hashes.
-async fn accounts(
-    pool: &Pool,
-    email: &str,
-    legacy: &str,
-    tenant: Option<Uuid>,
-) -> Result<Vec<store::UserRow>, ApiError> {
-    let mut lookup = pool.begin().await.map_err(db)?;
-    let logins = store::find_logins(&mut lookup, email, legacy, tenant)
-        .await
-        .map_err(db)?;
-    lookup.rollback().await.map_err(db)?;
-    let mut users = Vec::with_capacity(logins.len());
-    for (tenant, user_id) in logins {
-        let mut tx = pool.begin_for_tenant(tenant).await.map_err(db)?;
-        let user = store::user(&mut tx, tenant, user_id).await.map_err(db)?;
-        tx.rollback().await.map_err(db)?;
-        users.extend(user);
-    }
-    Ok(users)
+    Ok(Json(session))
 }
 
 /// Exchanges a refresh token (once) for a new session.

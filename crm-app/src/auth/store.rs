@@ -155,6 +155,19 @@ pub async fn tenant_exists(tx: &mut Transaction, tenant: Uuid) -> Result<bool, s
     Ok(found.is_some())
 }
 
+/// The tenant's name, if it exists.
+pub async fn tenant_name(
+    tx: &mut Transaction,
+    tenant: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    on_backend!(tx, conn => {
+        sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
+            .bind(tenant)
+            .fetch_optional(&mut **conn)
+            .await
+    })
+}
+
 /// The tenant's users, by email.
 pub async fn users(tx: &mut Transaction, tenant: Uuid) -> Result<Vec<UserRow>, sqlx::Error> {
     on_backend!(tx, conn => {

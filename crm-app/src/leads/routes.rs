@@ -118,6 +118,8 @@ pub struct LeadListQuery {
     status: Option<String>,
     /// A source.
     source: Option<String>,
+    /// A project type (`kitchen`, `bath`, ...).
+    project_type: Option<String>,
     /// The owning user.
     owner_user_id: Option<Uuid>,
     /// Text searched in name, company, email and phone.
@@ -146,6 +148,7 @@ async fn leads_list(
     let filter = ListFilters {
         status: query.status.as_deref(),
         source: query.source.as_deref(),
+        project_type: query.project_type.as_deref(),
         owner_user_id: query.owner_user_id,
         q: query.q.as_deref(),
         updated_after: query.updated_after.as_deref(),

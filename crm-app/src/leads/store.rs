@@ -10,7 +10,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::kinds::TimelineKind;
-use super::model::{COLUMNS, Lead, LeadRow, LeadSource, LeadStatus, LostReason};
+use super::model::{COLUMNS, Lead, LeadRow, LeadSource, LeadStatus, LostReason, ProjectType};
 use crate::api::list::{Cursor, Deleted, KeyKind, Sort, SortField};
 use crate::api::sql::{Arg, Sql};
 use crate::bind_args;
@@ -233,6 +233,8 @@ pub struct Filter {
     pub statuses: Vec<LeadStatus>,
     /// Only this source.
     pub source: Option<LeadSource>,
+    /// Only this kind of job.
+    pub project_type: Option<ProjectType>,
     /// Only this owner.
     pub owner_user_id: Option<Uuid>,
     /// Text in the name, company, email or phone (a `LIKE` pattern).
@@ -284,6 +286,12 @@ pub async fn list(
     }
     if let Some(source) = filter.source {
         sql.and(" AND source = ?", [Arg::Text(source.as_str().into())]);
+    }
+    if let Some(project_type) = filter.project_type {
+        sql.and(
+            " AND project_type = ?",
+            [Arg::Text(project_type.as_str().into())],
+        );
     }
     if let Some(owner) = filter.owner_user_id {
         sql.and(" AND owner_user_id = ?", [Arg::Uuid(owner)]);

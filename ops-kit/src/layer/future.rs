@@ -238,7 +238,12 @@ fn bare(status: StatusCode) -> Response {
 
 fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response {
     let status = response.status();
-    if (status.is_client_error() || status.is_server_error()) && !is_json(&response) {
+    // A page a server-rendered front end wrote (`text/html`) is its own
+    // answer, meant for a person; everything else gets the envelope.
+    if (status.is_client_error() || status.is_server_error())
+        && !is_json(&response)
+        && !is_html(&response)
+    {
         response = wrap_in_envelope(&meta, response, cx);
     }
     let scope = &*meta.scope;
@@ -277,6 +282,17 @@ fn is_json(response: &Response) -> bool {
         .is_some_and(|ct| {
             let ct = ct.split(';').next().unwrap_or("").trim();
             ct.eq_ignore_ascii_case("application/json") || ct.ends_with("+json")
+        })
+}
+
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.split(';').next().unwrap_or("").trim();
+            ct.eq_ignore_ascii_case("text/html")
         })
 }
 

@@ -32,6 +32,16 @@ fn app() -> Router {
         )
         .route("/panic", get(panics))
         .route(
+            "/page-refused",
+            get(|| async {
+                (
+                    StatusCode::FORBIDDEN,
+                    [("content-type", "text/html; charset=utf-8")],
+                    "<h1>This form could not be accepted</h1>",
+                )
+            }),
+        )
+        .route(
             "/missing",
             get(|| async { Err::<(), _>(ApiError::not_found("lead not found")) }),
         );
@@ -146,6 +156,17 @@ async fn handlers_read_the_same_request_id_with_the_extractor() {
     .await;
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"trace-me");
+}
+
+#[tokio::test]
+async fn passes_on_an_html_error_page_that_a_front_end_wrote() {
+    let response = send(get_req("/page-refused")).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(
+        text_of(response).await,
+        "<h1>This form could not be accepted</h1>"
+    );
 }
 
 #[tokio::test]

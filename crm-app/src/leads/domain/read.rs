@@ -37,6 +37,8 @@ pub struct ListFilters<'q> {
     pub status: Option<&'q str>,
     /// A source.
     pub source: Option<&'q str>,
+    /// A project type.
+    pub project_type: Option<&'q str>,
     /// The owning user.
     pub owner_user_id: Option<Uuid>,
     /// Text searched in name, company, email and phone.
@@ -69,6 +71,16 @@ impl ListFilters<'_> {
             }
             parsed
         });
+        let project_type = self.project_type.and_then(|kind| {
+            let parsed = ProjectType::parse(kind);
+            if parsed.is_none() {
+                errors.add(
+                    "projectType",
+                    format!("must be one of {}", ProjectType::NAMES.join(", ")),
+                );
+            }
+            parsed
+        });
         let contains = match self.q {
             Some(q) => {
                 let mut q_errors = Errors::default();
@@ -85,6 +97,7 @@ impl ListFilters<'_> {
         Ok(Filter {
             statuses,
             source,
+            project_type,
             owner_user_id: self.owner_user_id,
             contains,
             updated_after,

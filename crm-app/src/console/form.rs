@@ -1,0 +1,79 @@
+//! [`CsrfForm`]: a posted form, read only once its CSRF checks pass (the
+//! `Origin` and the token of the signed-in session, or before sign-in the
+//! token of the pre-session cookie).
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::Response;
+use ops_kit::web::csrf;
+use serde::de::DeserializeOwned;
+
+use super::page;
+use super::staff::Staff;
+use crate::state::AppState;
+
+/// A form of type `T`, its CSRF checks passed.
+#[derive(Debug)]
+pub(super) struct CsrfForm<T>(pub(super) T);
+
+impl<S, T> FromRequest<S> for CsrfForm<T>
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+    T: DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let staff = request.extensions().get::<Staff>().cloned();
+        let headers = request.headers().clone();
+        let expected = match &staff {
+            Some(staff) => Some(staff.csrf_token().to_owned()),
+            None => csrf::pre_session_token(&headers, app.sessions.config().is_secure())
+                .map(str::to_owned),
+        };
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|_| unreadable(staff.as_ref()))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| unreadable(staff.as_ref()))?;
+        let given = pairs
+            .iter()
+            .find(|(name, _)| name == csrf::FIELD)
+            .map(|(_, v)| v.as_str());
+        let checked = match &expected {
+            Some(expected) => csrf::verify(&headers, expected, given),
+            None => Err(csrf::CsrfError::WrongToken),
+        };
+        if let Err(refused) = checked {
+            tracing::warn!(reason = %refused, "a console form was refused by the CSRF check");
+            return Err(page::problem(
+                StatusCode::FORBIDDEN,
+                staff.as_ref(),
+                "This form could not be accepted",
+                match refused {
+                    csrf::CsrfError::CrossOrigin => {
+                        "It was sent from another website. Nothing was changed."
+                    }
+                    _ => {
+                        "It has expired or was not sent from this console. Nothing was changed: go back, reload the page and try again."
+                    }
+                },
+            ));
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(CsrfForm)
+            .map_err(|_| unreadable(staff.as_ref()))
+    }
+}
+
+fn unreadable(staff: Option<&Staff>) -> Response {
+    page::problem(
+        StatusCode::BAD_REQUEST,
+        staff,
+        "This form could not be read",
+        "Nothing was changed. Go back, reload the page and try again.",
+    )
+}
