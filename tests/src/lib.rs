@@ -4,6 +4,10 @@
 //!
 //! The binaries are built (once per test process) with the same cargo and
 //! profile as the tests themselves.
+//!
+//! [`browser`] drives a real Chromium through ChromeDriver.
+
+pub mod browser;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
