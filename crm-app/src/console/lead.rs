@@ -36,7 +36,7 @@ use crate::leads::store::TIMELINE_SORT;
 use crate::state::AppState;
 
 /// The lead form's fields: the API's names, so that its errors name them.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub(super) struct LeadForm {
     #[serde(default)]
     name: String,
@@ -121,10 +121,61 @@ impl LeadForm {
         ]
     }
 
-    /// The merge patch of the form: every field, an empty one cleared.
-    fn patch(&self) -> Value {
+    fn set(&mut self, name: &str, value: String) {
+        let slot = match name {
+            "name" => &mut self.name,
+            "company" => &mut self.company,
+            "email" => &mut self.email,
+            "phone" => &mut self.phone,
+            "source" => &mut self.source,
+            "projectType" => &mut self.project_type,
+            "estimatedValue" => &mut self.estimated_value,
+            "currency" => &mut self.currency,
+            "siteAddress" => &mut self.site_address,
+            "desiredInstallDate" => &mut self.desired_install_date,
+            "ownerUserId" => &mut self.owner_user_id,
+            "tags" => &mut self.tags,
+            "notes" => &mut self.notes,
+            _ => return,
+        };
+        *slot = value;
+    }
+
+    /// The posted form and the values it was shown with (`was.<field>`),
+    /// from the form's pairs.
+    fn from_pairs(pairs: Vec<(String, String)>) -> (Self, Self) {
+        let mut typed = Self::default();
+        let mut was = Self::default();
+        for (name, value) in pairs {
+            match name.strip_prefix("was.") {
+                Some(field) => was.set(field, value),
+                None if name == "version" => typed.version = value.parse().ok(),
+                None => typed.set(&name, value),
+            }
+        }
+        (typed, was)
+    }
+
+    /// The names of the fields changed since the form was shown.
+    fn changed(&self, was: &Self) -> Vec<&'static str> {
+        self.fields()
+            .iter()
+            .zip(was.fields())
+            .filter(|((_, _, now), (_, _, then))| now.trim() != then.trim())
+            .map(|((name, _, _), _)| *name)
+            .collect()
+    }
+
+    /// The merge patch of the fields changed since the form was shown
+    /// (`was`), an emptied one cleared: what someone else saved meanwhile
+    /// in the other fields stays.
+    fn patch(&self, was: &Self) -> Value {
+        let changed = self.changed(was);
         let mut map = Map::new();
         for (name, _, value) in self.fields() {
+            if !changed.contains(&name) {
+                continue;
+            }
             let value = value.trim();
             let json = match name {
                 _ if value.is_empty() => match name {
@@ -174,6 +225,8 @@ async fn load(state: &AppState, staff: &Staff, id: Uuid) -> Result<Loaded, ApiEr
 #[derive(Default)]
 struct Shown {
     form: Option<LeadForm>,
+    /// The fields the person changed.
+    typed: Vec<&'static str>,
     errors: Vec<(String, String)>,
     conflict: bool,
 }
@@ -205,9 +258,10 @@ pub(super) async fn lead_save(
     staff: Staff,
     facts: AuditContext,
     Path(id): Path<Uuid>,
-    CsrfForm(form): CsrfForm<LeadForm>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    let patch_body = form.patch();
+    let (form, was) = LeadForm::from_pairs(pairs);
+    let patch_body = form.patch(&was);
     let if_match = form
         .version
         .map_or(IfMatch::Absent, |v| IfMatch::Versions(vec![v]));
@@ -268,13 +322,24 @@ pub(super) async fn lead_save(
             })
             .collect()
     };
-    let mut form = form;
-    if conflict {
-        // Saving again saves over what the other person saved, knowingly.
-        form.version = Some(loaded.lead.version);
-    }
+    let changed = form.changed(&was);
+    let form = if conflict {
+        // What was typed stays; the other fields show what was saved
+        // meanwhile. Saving again saves the typed fields over the other
+        // edit, knowingly (the version is the one now stored).
+        let mut merged = LeadForm::of(&loaded.lead);
+        for (name, _, value) in form.fields() {
+            if changed.contains(&name) {
+                merged.set(name, value.to_owned());
+            }
+        }
+        merged
+    } else {
+        form
+    };
     let shown = Shown {
         form: Some(form),
+        typed: changed,
         errors,
         conflict,
     };
@@ -322,7 +387,8 @@ fn render(staff: &Staff, loaded: &Loaded, shown: Shown, flash: Option<Flash>) ->
                                 label for=(name) { (label) }
                                 (page::field_error(errors, name))
                                 (input(name, value, &loaded.users, errors))
-                                @if shown.conflict && saved.trim() != value.trim() {
+                                input type="hidden" name={ "was." (name) } value=(saved);
+                                @if shown.conflict && shown.typed.contains(&name) && saved.trim() != value.trim() {
                                     p.saved-value { "Saved by the other edit: " strong { @if saved.is_empty() { "(empty)" } @else { (display(name, &saved, &loaded.users)) } } }
                                 }
                             }
@@ -690,14 +756,21 @@ mod tests {
 
     #[test]
     fn an_empty_field_is_cleared_and_tags_are_split() {
-        let form = LeadForm {
+        let was = LeadForm {
             name: "Ada".into(),
-            tags: "walnut, , rush ".into(),
+            company: "Oak & Ash".into(),
+            phone: "+1 555 0100".into(),
             ..LeadForm::default()
         };
-        let patch = form.patch();
-        assert_eq!(patch["name"], "Ada");
+        let form = LeadForm {
+            company: String::new(),
+            tags: "walnut, , rush ".into(),
+            ..was.clone()
+        };
+        let patch = form.patch(&was);
         assert_eq!(patch["company"], Value::Null);
         assert_eq!(patch["tags"], json!(["walnut", "rush"]));
+        // Unchanged fields are not sent: a concurrent edit of them stays.
+        assert!(patch.get("name").is_none() && patch.get("phone").is_none());
     }
 }

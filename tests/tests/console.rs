@@ -1,0 +1,530 @@
+//! The console in a real Chromium against the real crm-app binary, on
+//! SQLite and on PostgreSQL: every scenario runs on both.
+
+use std::time::Duration;
+
+use e2e::browser::{Browser, Viewport};
+use e2e::{Binary, Proc};
+use ops_kit::testing::TestDb;
+use serde_json::{Value, json};
+
+const ADMIN: (&str, &str) = ("admin@cutlist.pro", "admin123");
+const MEMBER: (&str, &str) = ("sam@cutlist.pro", "a long member password");
+
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// crm-app in development (the demo shop's admin seeded), on `backend`.
+struct Console {
+    base: String,
+    token: String,
+    _proc: Proc,
+    db: Option<TestDb>,
+}
+
+impl Console {
+    async fn start(backend: Backend) -> Self {
+        let (url, db) = match backend {
+            Backend::Sqlite => (e2e::temp_sqlite_url(), None),
+            Backend::Postgres => {
+                let db = TestDb::postgres().await;
+                (db.url.clone(), Some(db))
+            }
+        };
+        let (proc, base) = Proc::start_listening(
+            Binary::CrmApp,
+            &[("HOST", "127.0.0.1"), ("DATABASE_URL", &url)],
+        );
+        wait_ready(&base).await;
+        let token = api_login(&base, ADMIN).await;
+        Self {
+            base,
+            token,
+            _proc: proc,
+            db,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn api(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let client = reqwest::Client::new();
+        let request = match method {
+            "POST" => client.post(self.url(path)),
+            "PATCH" => client.patch(self.url(path)).header("if-match", "*"),
+            _ => client.get(self.url(path)),
+        };
+        let request = if method == "GET" {
+            request
+        } else {
+            request.json(&body)
+        };
+        let response = request.bearer_auth(&self.token).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn lead(&self, name: &str) -> String {
+        let (status, body) = self
+            .api(
+                "POST",
+                "/api/crm/leads",
+                json!({"name": name, "company": "Oak & Ash", "projectType": "kitchen",
+                       "source": "referral", "estimatedValue": "18450.00", "currency": "USD"}),
+            )
+            .await;
+        assert!(status == 201, "{status} {body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn status_of(&self, id: &str) -> String {
+        let (_, body) = self
+            .api("GET", &format!("/api/crm/leads/{id}"), Value::Null)
+            .await;
+        body["status"].as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn finish(self) {
+        drop(self._proc);
+        if let Some(db) = self.db {
+            db.drop_db().await;
+        }
+    }
+}
+
+async fn wait_ready(base: &str) {
+    for _ in 0..300 {
+        if let Ok(r) = reqwest::get(format!("{base}/api/health/ready")).await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} never became ready");
+}
+
+async fn api_login(base: &str, (email, password): (&str, &str)) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    body["accessToken"].as_str().expect("a token").to_owned()
+}
+
+/// Clicks `css` and waits for the page it leads to (a form's redirect).
+async fn click_and_load(browser: &Browser, css: &str) {
+    browser
+        .execute("window.__before_navigation = true", vec![])
+        .await;
+    browser.click(css).await;
+    loaded(browser).await;
+}
+
+/// Submits the form `css` and waits for the next page.
+async fn submit_and_load(browser: &Browser, css: &str) {
+    browser
+        .execute("window.__before_navigation = true", vec![])
+        .await;
+    browser.submit(css).await;
+    loaded(browser).await;
+}
+
+async fn loaded(browser: &Browser) {
+    for _ in 0..200 {
+        let done = browser
+            .execute(
+                "return window.__before_navigation === undefined && document.readyState === 'complete'",
+                vec![],
+            )
+            .await;
+        if done == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the next page never loaded");
+}
+
+async fn sign_in(browser: &Browser, console: &Console, (email, password): (&str, &str)) {
+    browser.goto(&console.url("/sign-in")).await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", password).await;
+    click_and_load(browser, "button[type=submit]").await;
+    browser.wait_for(".board").await;
+}
+
+async fn both(scenario: impl AsyncFn(&Console, &Browser)) {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let console = Console::start(backend).await;
+        let browser = Browser::start(Viewport::Desktop).await;
+        scenario(&console, &browser).await;
+        browser.close().await;
+        console.finish().await;
+    }
+}
+
+fn card(id: &str) -> String {
+    format!("#card-{id}")
+}
+
+fn column(status: &str) -> String {
+    format!(".column[data-status={status}]")
+}
+
+#[tokio::test]
+async fn signing_in_shows_the_board_and_signing_out_ends_the_session_everywhere() {
+    both(async |console, browser| {
+        browser.goto(&console.url("/")).await;
+        browser.wait_for("#email").await;
+        assert!(browser.current_url().await.ends_with("/sign-in"));
+        assert!(
+            browser.text("aside.hint").await.contains(ADMIN.0),
+            "the demo user is named"
+        );
+        browser.assert_accessible("sign-in").await;
+        sign_in(browser, console, ADMIN).await;
+        for status in ["new", "contacted", "qualified", "quoted", "won", "lost"] {
+            assert!(browser.exists(&column(status)).await, "{status} column");
+        }
+        browser.assert_accessible("board").await;
+        let session = browser
+            .cookies()
+            .await
+            .into_iter()
+            .find(|c| c.name() == "session")
+            .expect("a session cookie")
+            .value()
+            .to_owned();
+        click_and_load(browser, "header .who button").await;
+        browser.wait_for("#email").await;
+        assert!(browser.text(".flash").await.contains("signed out"));
+        // The old cookie opens nothing any more, from any client.
+        let replay = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(console.url("/"))
+            .header("cookie", format!("session={session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status(), 303);
+        assert_eq!(replay.headers()["location"], "/sign-in");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_on_the_sign_in_page() {
+    both(async |console, browser| {
+        browser.goto(&console.url("/sign-in")).await;
+        browser.fill("#email", ADMIN.0).await;
+        browser.fill("#password", "not the password").await;
+        click_and_load(browser, "button[type=submit]").await;
+        browser.wait_for(".error-summary").await;
+        assert!(browser.text(".error-summary").await.contains("not right"));
+        assert_eq!(
+            browser
+                .execute("return document.querySelector('#email').value", vec![])
+                .await,
+            json!(ADMIN.0)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_card_moves_by_its_menu_and_by_drag_and_drop() {
+    both(async |console, browser| {
+        let by_menu = console.lead("Menu Kitchen").await;
+        let by_drag = console.lead("Dragged Bath").await;
+        sign_in(browser, console, ADMIN).await;
+        browser
+            .click(&format!("{} details.move summary", card(&by_menu)))
+            .await;
+        browser
+            .select(&format!("#move-{by_menu}-to"), "qualified")
+            .await;
+        click_and_load(browser, &format!("#move-{by_menu} button[type=submit]")).await;
+        browser.wait_for(".flash.done").await;
+        assert!(
+            browser
+                .text(".flash")
+                .await
+                .contains("Moved “Menu Kitchen” to Qualified")
+        );
+        assert!(
+            browser
+                .exists(&format!("{} {}", column("qualified"), card(&by_menu)))
+                .await
+        );
+        assert_eq!(console.status_of(&by_menu).await, "qualified");
+
+        browser
+            .execute("window.__before_navigation = true", vec![])
+            .await;
+        browser
+            .drag_and_drop(&card(&by_drag), &format!("{} .cards", column("contacted")))
+            .await;
+        loaded(browser).await;
+        browser.wait_for(".flash.done").await;
+        assert!(
+            browser
+                .exists(&format!("{} {}", column("contacted"), card(&by_drag)))
+                .await
+        );
+        assert_eq!(console.status_of(&by_drag).await, "contacted");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_illegal_move_is_refused_and_explained() {
+    both(async |console, browser| {
+        let id = console.lead("Too Soon").await;
+        sign_in(browser, console, ADMIN).await;
+        // During the drag, the columns it may not go to are marked.
+        browser.drag_over(&card(&id), &column("won")).await;
+        assert!(browser.exists(&format!("{}.refused", column("won"))).await);
+        assert!(
+            browser
+                .exists(&format!("{}.drop-ok", column("qualified")))
+                .await
+        );
+        browser.end_drag(&card(&id)).await;
+        browser.drag_and_drop(&card(&id), &column("won")).await;
+        assert!(
+            browser
+                .text("#refused-move")
+                .await
+                .contains("A new lead can move to contacted, qualified or lost.")
+        );
+        // The server refuses it too, whatever the page sends.
+        browser
+            .execute(
+                "document.querySelector(arguments[0]).options[0].value = 'won'",
+                vec![json!(format!("#move-{id}-to"))],
+            )
+            .await;
+        submit_and_load(browser, &format!("#move-{id}")).await;
+        browser.wait_for(".flash.problem").await;
+        assert!(
+            browser
+                .text(".flash")
+                .await
+                .contains("can't move from New to Won")
+        );
+        assert_eq!(console.status_of(&id).await, "new");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn moving_to_lost_asks_for_the_reason() {
+    both(async |console, browser| {
+        let id = console.lead("Went Quiet").await;
+        sign_in(browser, console, ADMIN).await;
+        browser.drag_and_drop(&card(&id), &column("lost")).await;
+        assert_eq!(
+            browser
+                .execute("return document.activeElement.name", vec![])
+                .await,
+            json!("lost_reason")
+        );
+        assert!(
+            browser
+                .text("#announce")
+                .await
+                .contains("why the lead was lost")
+        );
+        assert_eq!(console.status_of(&id).await, "new", "nothing moved yet");
+        // Without a reason, the menu's move is refused with the reason why.
+        click_and_load(browser, &format!("#move-{id} button[type=submit]")).await;
+        browser.wait_for(".flash.problem").await;
+        assert!(
+            browser
+                .text(".flash")
+                .await
+                .contains("Choose why the lead was lost")
+        );
+        browser
+            .click(&format!("{} details.move summary", card(&id)))
+            .await;
+        browser.select(&format!("#move-{id}-to"), "lost").await;
+        browser
+            .select(&format!("#move-{id}-reason"), "no_response")
+            .await;
+        click_and_load(browser, &format!("#move-{id} button[type=submit]")).await;
+        browser.wait_for(".flash.done").await;
+        assert_eq!(console.status_of(&id).await, "lost");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_edit_that_crossed_another_is_caught_with_nothing_typed_lost() {
+    both(async |console, browser| {
+        let id = console.lead("Crossed Edits").await;
+        sign_in(browser, console, ADMIN).await;
+        browser.goto(&console.url(&format!("/leads/{id}"))).await;
+        browser.assert_accessible("lead").await;
+        browser.fill("#company", "Typed in the shop").await;
+        // Someone else saves first.
+        let (status, _) = console
+            .api(
+                "PATCH",
+                &format!("/api/crm/leads/{id}"),
+                json!({"phone": "+1 555 0100"}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        click_and_load(browser, ".lead-form button[type=submit]").await;
+        browser.wait_for(".conflict").await;
+        assert_eq!(
+            browser
+                .execute("return document.querySelector('#company').value", vec![])
+                .await,
+            json!("Typed in the shop")
+        );
+        assert!(browser.text(".saved-value").await.contains("Oak & Ash"));
+        assert_eq!(
+            browser
+                .execute("return document.querySelector('#phone').value", vec![])
+                .await,
+            json!("+1 555 0100"),
+            "the field not typed in shows the other edit"
+        );
+        let (_, lead) = console
+            .api("GET", &format!("/api/crm/leads/{id}"), Value::Null)
+            .await;
+        assert_eq!(
+            lead["company"], "Oak & Ash",
+            "nothing was saved over the other edit"
+        );
+        // Saving again keeps what was typed, knowingly.
+        click_and_load(browser, ".lead-form button[type=submit]").await;
+        browser.wait_for(".flash.done").await;
+        let (_, lead) = console
+            .api("GET", &format!("/api/crm/leads/{id}"), Value::Null)
+            .await;
+        assert_eq!(lead["company"], "Typed in the shop");
+        assert_eq!(lead["phone"], "+1 555 0100", "the other edit is kept");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_task_is_logged_with_its_due_date_and_assignee_and_completed() {
+    both(async |console, browser| {
+        let id = console.lead("Measure Up").await;
+        sign_in(browser, console, ADMIN).await;
+        browser.goto(&console.url(&format!("/leads/{id}"))).await;
+        browser.select("#a-type", "task").await;
+        browser
+            .fill("#a-subject", "Measure the kitchen walls")
+            .await;
+        browser
+            .execute(
+                "document.querySelector('#a-due').value = '2030-01-15T09:30'",
+                vec![],
+            )
+            .await;
+        click_and_load(
+            browser,
+            "section[aria-labelledby=log-h] button[type=submit]",
+        )
+        .await;
+        browser.wait_for(".flash.done").await;
+        let timeline = browser.text(".timeline").await;
+        assert!(timeline.contains("Measure the kitchen walls"), "{timeline}");
+        assert!(timeline.contains("due 2030-01-15 09:30"), "{timeline}");
+        assert!(timeline.contains("Dev Admin"), "{timeline}");
+        click_and_load(browser, ".timeline form.inline button").await;
+        browser.wait_for(".flash.done").await;
+        assert!(
+            browser
+                .text(".flash")
+                .await
+                .contains("Completed “Measure the kitchen walls”")
+        );
+        assert!(browser.exists(".timeline .done-flag").await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
+    both(async |console, browser| {
+        let id = console.lead("Forged Move").await;
+        sign_in(browser, console, ADMIN).await;
+        browser
+            .execute(
+                "document.querySelector(arguments[0]).remove()",
+                vec![json!(format!("#move-{id} input[name=csrf_token]"))],
+            )
+            .await;
+        submit_and_load(browser, &format!("#move-{id}")).await;
+        browser.wait_for("h1").await;
+        assert_eq!(browser.text("h1").await, "This form could not be accepted");
+        assert_eq!(console.status_of(&id).await, "new");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lead_named_with_script_shows_as_inert_text() {
+    both(async |console, browser| {
+        let payload = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">";
+        let id = console.lead(payload).await;
+        sign_in(browser, console, ADMIN).await;
+        let name = browser.text(&format!("{} .card-name", card(&id))).await;
+        assert!(name.contains("<script>window.__xss=1</script>"), "{name}");
+        browser.goto(&console.url(&format!("/leads/{id}"))).await;
+        assert_eq!(
+            browser.execute("return typeof window.__xss", vec![]).await,
+            json!("undefined")
+        );
+        assert!(!browser.exists("main img").await, "no element was injected");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_member_and_an_admin_each_see_the_moves_their_role_allows() {
+    both(async |console, browser| {
+        let (status, _) = console
+            .api(
+                "POST",
+                "/api/users",
+                json!({"email": MEMBER.0, "name": "Sam Member", "password": MEMBER.1, "role": "member"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let id = console.lead("Signed Job").await;
+        for to in ["qualified", "quoted", "won"] {
+            let (status, body) = console
+                .api("PATCH", &format!("/api/crm/leads/{id}/status"), json!({"status": to}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        // Reopening a won job is for admins: only they get the menu.
+        sign_in(browser, console, ADMIN).await;
+        assert!(browser.exists(&format!("#move-{id}")).await);
+        click_and_load(browser, "header .who button").await;
+        browser.wait_for("#email").await;
+        sign_in(browser, console, MEMBER).await;
+        assert!(browser.exists(&card(&id)).await);
+        assert!(!browser.exists(&format!("#move-{id}")).await);
+        assert!(browser.text("header .who").await.contains("Sam Member"));
+    })
+    .await;
+}
