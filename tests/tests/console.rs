@@ -528,3 +528,120 @@ async fn a_member_and_an_admin_each_see_the_moves_their_role_allows() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_lead_list_searches_sorts_pages_and_exports_its_filter_as_csv() {
+    both(async |console, browser| {
+        let walnut = console.lead("Walnut Vanity").await;
+        console.lead("Maple Pantry").await;
+        sign_in(browser, console, ADMIN).await;
+        browser
+            .goto(&console.url("/leads?q=walnut&sort=name"))
+            .await;
+        browser.assert_accessible("leads").await;
+        let table = browser.text("table tbody").await;
+        assert!(
+            table.contains("Walnut Vanity") && !table.contains("Maple Pantry"),
+            "{table}"
+        );
+        assert!(browser.exists(&format!("a[href='/leads/{walnut}']")).await);
+        let session = browser
+            .cookies()
+            .await
+            .into_iter()
+            .find(|c| c.name() == "session")
+            .expect("signed in")
+            .value()
+            .to_owned();
+        let csv = reqwest::Client::new()
+            .get(console.url("/leads.csv?q=walnut"))
+            .header("cookie", format!("session={session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+        let text = csv.text().await.unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[1].contains("Walnut Vanity") && lines[1].contains("18,450.00 USD"));
+    })
+    .await;
+}
+
+/// Screenshots of each page at both widths, into `target/console-screenshots`
+/// and, with `UPDATE_SCREENSHOTS=1`, into `docs/console/` for the guide.
+#[tokio::test]
+async fn each_page_is_captured_at_desktop_and_tablet_widths() {
+    let console = Console::start(Backend::Sqlite).await;
+    let mut first = None;
+    for (name, company, kind, status) in [
+        ("Hannah Okafor", "Okafor Residence", "kitchen", None),
+        (
+            "Priya Raman",
+            "Raman & Sons Builders",
+            "built_in",
+            Some("contacted"),
+        ),
+        (
+            "Luis Ortega",
+            "Ortega Dental",
+            "commercial",
+            Some("qualified"),
+        ),
+        ("Grace Whitfield", "", "bath", Some("qualified")),
+        ("Tom Becker", "Becker Lofts", "closet", Some("lost")),
+    ] {
+        let (_, lead) = console
+            .api(
+                "POST",
+                "/api/crm/leads",
+                json!({"name": name, "company": if company.is_empty() { Value::Null } else { json!(company) },
+                       "projectType": kind, "source": "showroom", "estimatedValue": "12800.00", "currency": "USD"}),
+            )
+            .await;
+        let id = lead["id"].as_str().unwrap().to_owned();
+        if let Some(status) = status {
+            let body = if status == "lost" {
+                json!({"status": status, "lostReason": "price"})
+            } else {
+                json!({"status": status})
+            };
+            console
+                .api("PATCH", &format!("/api/crm/leads/{id}/status"), body)
+                .await;
+        }
+        first.get_or_insert(id);
+    }
+    let lead = first.unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let update = std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1");
+    for viewport in [Viewport::Desktop, Viewport::Tablet] {
+        let browser = Browser::start(viewport).await;
+        let pages = [
+            ("sign-in", "/sign-in".to_owned()),
+            ("board", "/".to_owned()),
+            ("lead", format!("/leads/{lead}")),
+            ("leads", "/leads".to_owned()),
+        ];
+        for (name, path) in pages {
+            if name == "board" {
+                sign_in(&browser, &console, ADMIN).await;
+            }
+            browser.goto(&console.url(&path)).await;
+            browser.wait_for("main").await;
+            let file = format!("{name}-{}.png", viewport.name());
+            let out = root.join("target/console-screenshots").join(&file);
+            browser.screenshot(&out).await;
+            assert!(
+                std::fs::metadata(&out).unwrap().len() > 1000,
+                "{file} was written"
+            );
+            if update {
+                std::fs::create_dir_all(root.join("docs/console")).unwrap();
+                std::fs::copy(&out, root.join("docs/console").join(&file)).unwrap();
+            }
+        }
+        browser.close().await;
+    }
+    console.finish().await;
+}

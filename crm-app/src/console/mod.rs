@@ -13,6 +13,7 @@ mod board;
 mod form;
 mod labels;
 mod lead;
+mod leads;
 mod page;
 mod sign_in;
 mod staff;
@@ -32,6 +33,8 @@ pub fn router(state: AppState, production: bool) -> Router<AppState> {
     let signed_in = Router::new()
         .route("/", get(board::board))
         .route("/board/{status}", get(board::column_page))
+        .route("/leads", get(leads::list))
+        .route("/leads.csv", get(leads::export))
         .route("/leads/{id}", get(lead::lead_page).post(lead::lead_save))
         .route("/leads/{id}/status", post(board::lead_move))
         .route("/leads/{id}/activities", post(lead::activity_log))
