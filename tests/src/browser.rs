@@ -605,15 +605,17 @@ impl Browser {
     /// `critical` violations.
     ///
     /// axe-core is read from `$AXE_CORE_JS` (its `axe.min.js`), which
-    /// `scripts/test` installs and sets.
+    /// `scripts/test` installs and sets; unset, from where `scripts/test`
+    /// installs it (so that `cargo test` works once the script has run).
     pub async fn axe(&self) -> Vec<Violation> {
         let path = std::env::var_os("AXE_CORE_JS")
             .filter(|p| !p.is_empty())
             .map(PathBuf::from)
+            .or_else(installed_axe)
             .unwrap_or_else(|| {
                 panic!(
-                    "AXE_CORE_JS is not set: it names axe-core's axe.min.js, which scripts/test \
-                     installs and sets (run the tests through scripts/test)"
+                    "AXE_CORE_JS is not set and axe-core is not installed: it names axe-core's \
+                     axe.min.js, which scripts/test installs and sets (run the tests through scripts/test)"
                 )
             });
         let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
@@ -696,4 +698,18 @@ pub fn page_file(html: &str) -> String {
     ));
     std::fs::write(&path, html).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     format!("file://{}", path.display())
+}
+
+/// axe-core where `scripts/test` installs it: `/opt/axe-core` for root,
+/// the user's cache otherwise.
+fn installed_axe() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|c| c.join("ops-kit/axe-core"));
+    [Some(PathBuf::from("/opt/axe-core")), cache]
+        .into_iter()
+        .flatten()
+        .map(|root| root.join("node_modules/axe-core/axe.min.js"))
+        .find(|p| p.is_file())
 }

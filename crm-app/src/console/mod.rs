@@ -8,6 +8,7 @@
 //! board. Handlers are thin: they read the form, call a domain function,
 //! and redirect or show the page again with what went wrong.
 
+mod activities;
 mod assets;
 mod board;
 mod form;
@@ -37,8 +38,11 @@ pub fn router(state: AppState, production: bool) -> Router<AppState> {
         .route("/leads.csv", get(leads::export))
         .route("/leads/{id}", get(lead::lead_page).post(lead::lead_save))
         .route("/leads/{id}/status", post(board::lead_move))
-        .route("/leads/{id}/activities", post(lead::activity_log))
-        .route("/activities/{id}/complete", post(lead::activity_complete))
+        .route("/leads/{id}/activities", post(activities::activity_log))
+        .route(
+            "/activities/{id}/complete",
+            post(activities::activity_complete),
+        )
         .route("/sign-out", post(sign_in::sign_out))
         .route("/sign-out-everywhere", post(sign_in::sign_out_everywhere))
         .layer(axum::middleware::from_fn_with_state(
