@@ -645,3 +645,21 @@ async fn each_page_is_captured_at_desktop_and_tablet_widths() {
     }
     console.finish().await;
 }
+
+#[tokio::test]
+async fn a_mistyped_lead_address_gets_the_consoles_not_found_page() {
+    both(async |console, browser| {
+        sign_in(browser, console, ADMIN).await;
+        browser.goto(&console.url("/leads/not-a-lead")).await;
+        assert_eq!(browser.text("h1").await, "Not found");
+        browser
+            .goto(&console.url("/leads/00000000-0000-4000-8000-00000000abcd"))
+            .await;
+        assert_eq!(browser.text("h1").await, "Not found");
+        assert!(
+            browser.exists("header nav").await,
+            "still inside the console"
+        );
+    })
+    .await;
+}

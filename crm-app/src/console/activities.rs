@@ -1,7 +1,7 @@
 //! Logging a lead's activities and completing tasks: the API's
 //! `activity.create` and `activity.update`, from the lead's page.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDateTime;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::form::CsrfForm;
+use super::form::{CsrfForm, PathId};
 use super::labels;
 use super::page::{self, Flash};
 use super::staff::Staff;
@@ -59,7 +59,7 @@ pub(super) async fn activity_log(
     State(state): State<AppState>,
     staff: Staff,
     facts: AuditContext,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
     CsrfForm(form): CsrfForm<ActivityForm>,
 ) -> Response {
     let back = format!("/leads/{id}");
@@ -150,7 +150,7 @@ pub(super) async fn activity_complete(
     State(state): State<AppState>,
     staff: Staff,
     facts: AuditContext,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
     CsrfForm(form): CsrfForm<CompleteForm>,
 ) -> Response {
     let back = if form.back.starts_with('/') && !form.back.starts_with("//") {

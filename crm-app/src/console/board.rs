@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::form::CsrfForm;
+use super::form::{CsrfForm, PathId};
 use super::labels;
 use super::page::{self, Chrome, Flash, Nav};
 use super::staff::{Staff, encode};
@@ -506,7 +506,7 @@ pub(super) async fn lead_move(
     State(state): State<AppState>,
     staff: Staff,
     facts: AuditContext,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
     CsrfForm(form): CsrfForm<MoveForm>,
 ) -> Response {
     let back = if form.back.starts_with("/leads/") && !form.back.starts_with("//") {

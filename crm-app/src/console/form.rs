@@ -77,3 +77,33 @@ fn unreadable(staff: Option<&Staff>) -> Response {
         "Nothing was changed. Go back, reload the page and try again.",
     )
 }
+
+/// The id in a console path (`/leads/{id}`): a path that names no id gets
+/// the console's "not found" page, not the API's envelope.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PathId(pub(super) uuid::Uuid);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| not_found(parts))?;
+        raw.parse().map(PathId).map_err(|_| not_found(parts))
+    }
+}
+
+fn not_found(parts: &axum::http::request::Parts) -> Response {
+    let staff = parts.extensions.get::<Staff>();
+    page::problem(
+        StatusCode::NOT_FOUND,
+        staff,
+        "Not found",
+        "There is nothing at this address. It may have been mistyped.",
+    )
+}

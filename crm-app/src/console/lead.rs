@@ -3,7 +3,7 @@
 //! shown again with what they saved, nothing typed lost), its moves, its
 //! timeline, and logging and completing its activities.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::board::money;
-use super::form::CsrfForm;
+use super::form::{CsrfForm, PathId};
 use super::labels;
 use super::page::{self, Chrome, Flash, Nav};
 use super::staff::Staff;
@@ -233,7 +233,7 @@ pub(super) async fn lead_page(
     State(state): State<AppState>,
     staff: Staff,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
 ) -> Response {
     match load(&state, &staff, id).await {
         Ok(loaded) => {
@@ -254,7 +254,7 @@ pub(super) async fn lead_save(
     State(state): State<AppState>,
     staff: Staff,
     facts: AuditContext,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
     let (form, was) = LeadForm::from_pairs(pairs);
