@@ -181,7 +181,7 @@ fn column(status: &str) -> String {
 }
 
 #[tokio::test]
-async fn signing_in_shows_the_board_and_signing_out_ends_the_session_everywhere() {
+async fn signing_in_shows_the_board_and_signing_out_ends_the_session_for_every_client() {
     both(async |console, browser| {
         browser.goto(&console.url("/")).await;
         browser.wait_for("#email").await;
@@ -204,7 +204,7 @@ async fn signing_in_shows_the_board_and_signing_out_ends_the_session_everywhere(
             .expect("a session cookie")
             .value()
             .to_owned();
-        click_and_load(browser, "header .who button").await;
+        click_and_load(browser, "header .who form[action='/sign-out'] button").await;
         browser.wait_for("#email").await;
         assert!(browser.text(".flash").await.contains("signed out"));
         // The old cookie opens nothing any more, from any client.
@@ -519,7 +519,7 @@ async fn a_member_and_an_admin_each_see_the_moves_their_role_allows() {
         // Reopening a won job is for admins: only they get the menu.
         sign_in(browser, console, ADMIN).await;
         assert!(browser.exists(&format!("#move-{id}")).await);
-        click_and_load(browser, "header .who button").await;
+        click_and_load(browser, "header .who form[action='/sign-out'] button").await;
         browser.wait_for("#email").await;
         sign_in(browser, console, MEMBER).await;
         assert!(browser.exists(&card(&id)).await);
@@ -660,6 +660,26 @@ async fn a_mistyped_lead_address_gets_the_consoles_not_found_page() {
             browser.exists("header nav").await,
             "still inside the console"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn signing_out_on_every_device_ends_the_users_other_sessions_too() {
+    both(async |console, desk| {
+        let tablet = Browser::start(Viewport::Tablet).await;
+        sign_in(desk, console, ADMIN).await;
+        sign_in(&tablet, console, ADMIN).await;
+        click_and_load(
+            desk,
+            "header .who form[action='/sign-out-everywhere'] button",
+        )
+        .await;
+        assert!(desk.text(".flash").await.contains("every device"));
+        tablet.goto(&console.url("/")).await;
+        tablet.wait_for("#email").await;
+        assert!(tablet.current_url().await.ends_with("/sign-in"));
+        tablet.close().await;
     })
     .await;
 }

@@ -136,6 +136,10 @@ pub(super) fn document(chrome: Chrome<'_>, main: Markup) -> Markup {
                                 input type="hidden" name="csrf_token" value=(staff.csrf_token());
                                 button.link type="submit" { "Sign out" }
                             }
+                            form method="post" action="/sign-out-everywhere" {
+                                input type="hidden" name="csrf_token" value=(staff.csrf_token());
+                                button.link.everywhere type="submit" { "Sign out on every device" }
+                            }
                         }
                     }
                 }
