@@ -26,12 +26,7 @@ command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2;
 cargo build --release -q -p crm-app
 bin=target/release/crm-app
 
-psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $role" \
-  -c "CREATE ROLE $role LOGIN" -c "CREATE DATABASE $db" >/dev/null
-owner_url="${admin%/*}/$db"
-app_url="postgres://$role@127.0.0.1:5432/$db"
-psql "$owner_url" -qc "GRANT USAGE ON SCHEMA public TO $role" \
-  -c "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO $role" >/dev/null
+crm_fresh_db "$admin" "$db" "$role"
 
 log="$out/console-server.log"
 APP_ENV=development JWT_SECRET='k9#Vq2!mZr7&Lp4@Xw8^Tn1*Hs6(Bj3)' DATABASE_URL="$app_url" \

@@ -22,12 +22,7 @@ command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2;
 cargo build --release -q -p crm-app
 bin=target/release/crm-app
 
-psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $role" \
-  -c "CREATE ROLE $role LOGIN" -c "CREATE DATABASE $db" >/dev/null
-owner_url="${admin%/*}/$db"
-app_url="postgres://$role@127.0.0.1:5432/$db"
-psql "$owner_url" -qc "GRANT USAGE ON SCHEMA public TO $role" \
-  -c "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO $role" >/dev/null
+crm_fresh_db "$admin" "$db" "$role"
 
 # Each server's pid goes to a file: start runs in a command substitution.
 stop_all() { for f in "$out"/scale-*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; rm -f "$f"; done; }

@@ -18,3 +18,17 @@ crm_token() {
   curl -sf "$1/api/auth/login" -H 'content-type: application/json' \
     -d '{"email":"admin@cutlist.pro","password":"admin123"}' | sed -E 's/.*"accessToken":"([^"]+)".*/\1/'
 }
+
+# crm_fresh_db ADMIN_URL DB ROLE: drops and creates the database DB and the
+# ordinary role ROLE (Row-Level Security applies to it), with the role's
+# privileges on every table the migrations will create; sets owner_url
+# (the migrations' connection) and app_url (the service's).
+crm_fresh_db() {
+  local admin=$1 db=$2 role=$3
+  psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $role" \
+    -c "CREATE ROLE $role LOGIN" -c "CREATE DATABASE $db" >/dev/null
+  owner_url="${admin%/*}/$db"
+  app_url="postgres://$role@127.0.0.1:5432/$db"
+  psql "$owner_url" -qc "GRANT USAGE ON SCHEMA public TO $role" \
+    -c "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO $role" >/dev/null
+}

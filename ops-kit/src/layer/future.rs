@@ -274,26 +274,18 @@ fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response 
     response
 }
 
+/// The media type of the response, lowercase, without parameters.
+fn media_type(response: &Response) -> Option<String> {
+    let ct = response.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
 fn is_json(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            let ct = ct.split(';').next().unwrap_or("").trim();
-            ct.eq_ignore_ascii_case("application/json") || ct.ends_with("+json")
-        })
+    media_type(response).is_some_and(|ct| ct == "application/json" || ct.ends_with("+json"))
 }
 
 fn is_html(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            let ct = ct.split(';').next().unwrap_or("").trim();
-            ct.eq_ignore_ascii_case("text/html")
-        })
+    media_type(response).is_some_and(|ct| ct == "text/html")
 }
 
 /// The longest text of a 4xx rejection that is passed on to the client.
