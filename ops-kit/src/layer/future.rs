@@ -276,8 +276,18 @@ fn finish(meta: Meta, mut response: Response, cx: &mut Context<'_>) -> Response 
 
 /// The media type of the response, lowercase, without parameters.
 fn media_type(response: &Response) -> Option<String> {
-    let ct = response.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
-    Some(ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    let ct = response
+        .headers()
+        .get(header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    Some(
+        ct.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 fn is_json(response: &Response) -> bool {
