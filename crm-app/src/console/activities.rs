@@ -12,13 +12,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::form::{CsrfForm, PathId};
+use super::form::{CsrfForm, PathId, if_match};
 use super::labels;
 use super::page::{self, Flash};
 use super::staff::Staff;
 use crate::activities::domain::{self as activities, Changed};
 use crate::activities::input::{ActivityInput, ActivityPatch};
-use crate::api::etag::IfMatch;
 use crate::state::AppState;
 
 /// The button that completes a task, then goes back to `back`.
@@ -158,9 +157,7 @@ pub(super) async fn activity_complete(
     } else {
         "/".to_owned()
     };
-    let if_match = form
-        .version
-        .map_or(IfMatch::Absent, |v| IfMatch::Versions(vec![v]));
+    let if_match = if_match(form.version);
     let mut map = Map::new();
     map.insert("completed".into(), json!(true));
     let done = async {

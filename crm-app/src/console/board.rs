@@ -16,11 +16,10 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::form::{CsrfForm, PathId};
+use super::form::{CsrfForm, PathId, if_match};
 use super::labels;
 use super::page::{self, Chrome, Flash, Nav};
 use super::staff::{Staff, encode};
-use crate::api::etag::IfMatch;
 use crate::api::list::{Cursor, Sort};
 use crate::api::money::Amount;
 use crate::auth::store::{self as auth_store, UserRow};
@@ -529,9 +528,7 @@ pub(super) async fn lead_move(
             )),
         );
     }
-    let if_match = form
-        .version
-        .map_or(IfMatch::Absent, |v| IfMatch::Versions(vec![v]));
+    let if_match = if_match(form.version);
     let change = Transition {
         to,
         lost_reason: if to == LeadStatus::Lost {

@@ -107,3 +107,10 @@ fn not_found(parts: &axum::http::request::Parts) -> Response {
         "There is nothing at this address. It may have been mistyped.",
     )
 }
+
+/// The API's `If-Match` for the version a form was shown with (a form
+/// without one writes unconditionally, as a request without the header).
+pub(super) fn if_match(version: Option<i64>) -> crate::api::etag::IfMatch {
+    use crate::api::etag::IfMatch;
+    version.map_or(IfMatch::Absent, |v| IfMatch::Versions(vec![v]))
+}

@@ -14,12 +14,11 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::board::money;
-use super::form::{CsrfForm, PathId};
+use super::form::{CsrfForm, PathId, if_match};
 use super::labels;
 use super::page::{self, Chrome, Flash, Nav};
 use super::staff::Staff;
 use crate::activities::model::ActivityKind;
-use crate::api::etag::IfMatch;
 use crate::api::list::{Deleted, Sort};
 use crate::api::money::Amount;
 use crate::auth::store::{self as auth_store, UserRow};
@@ -259,9 +258,7 @@ pub(super) async fn lead_save(
 ) -> Response {
     let (form, was) = LeadForm::from_pairs(pairs);
     let patch_body = form.patch(&was);
-    let if_match = form
-        .version
-        .map_or(IfMatch::Absent, |v| IfMatch::Versions(vec![v]));
+    let if_match = if_match(form.version);
     let saved = async {
         let patch = LeadPatch::new(patch_body.clone()).map_err(LeadError::from)?;
         let mut tx = state
