@@ -65,14 +65,7 @@ impl Flash {
 
     /// The flash of the request's cookies, if any.
     pub(super) fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let raw = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(n, _)| *n == FLASH_COOKIE)?
-            .1;
+        let raw = ops_kit::web::cookie_value(headers, FLASH_COOKIE)?;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(raw)
             .ok()?;

@@ -29,5 +29,5 @@ pub use self::headers::{
     DEFAULT_CSP, HSTS, HeadersFuture, SecurityHeaders, SecurityHeadersLayer, SecurityHeadersService,
 };
 pub use self::session::{
-    NewSession, Session, SessionConfig, SessionError, Sessions, migrate, random_token,
+    NewSession, Session, SessionConfig, SessionError, Sessions, cookie_value, migrate, random_token,
 };

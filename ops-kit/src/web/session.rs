@@ -651,7 +651,19 @@ pub(super) fn cookie_header(
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
-pub(super) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+///
+/// # Example
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// let mut headers = HeaderMap::new();
+/// headers.append("cookie", HeaderValue::from_static("theme=dark; flash=ZG9uZQ"));
+/// headers.append("cookie", HeaderValue::from_static("session=abc"));
+/// assert_eq!(ops_kit::web::cookie_value(&headers, "flash"), Some("ZG9uZQ"));
+/// assert_eq!(ops_kit::web::cookie_value(&headers, "session"), Some("abc"));
+/// assert_eq!(ops_kit::web::cookie_value(&headers, "lang"), None);
+/// ```
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
