@@ -330,6 +330,28 @@ impl App {
         self
     }
 
+    /// Lets requests to exactly `path` send a body of up to `bytes`,
+    /// arriving within `read_timeout`, while every other path keeps
+    /// [`body_limit`](Self::body_limit) (see
+    /// [`OpsLayer::body_limit_for`](crate::OpsLayer::body_limit_for)).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let app = ops_kit::App::new("svc", "1.0.0")
+    ///     .body_limit_for("/leads/import", 16 * 1024 * 1024, std::time::Duration::from_secs(60));
+    /// # let _ = app;
+    /// ```
+    pub fn body_limit_for(
+        mut self,
+        path: impl Into<String>,
+        bytes: usize,
+        read_timeout: Duration,
+    ) -> Self {
+        self.ops = self.ops.body_limit_for(path, bytes, read_timeout);
+        self
+    }
+
     /// Sets the request timeout (default 30 s); a request past it is
     /// answered with 503 and its handler is dropped.
     ///
@@ -597,8 +619,8 @@ impl App {
         let mut router = router.route_layer(CaptureRouteLayer);
         // The layer caps every body itself; axum's extractors add their own
         // 2 MiB default on top, which only needs lifting for larger limits.
-        if self.ops.shared.body_limit > AXUM_DEFAULT_BODY_LIMIT {
-            router = router.layer(DefaultBodyLimit::max(self.ops.shared.body_limit));
+        if self.ops.shared.largest_body() > AXUM_DEFAULT_BODY_LIMIT {
+            router = router.layer(DefaultBodyLimit::max(self.ops.shared.largest_body()));
         }
         // Turns every handler into a ready route once, as `axum::serve` does
         // for a bare router; otherwise each request would box its handler

@@ -157,10 +157,40 @@ pub(crate) struct Shared {
     pub(crate) body_limit: usize,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) body_read_timeout: Duration,
+    /// Paths that take larger bodies than `body_limit` (uploads).
+    pub(crate) larger_bodies: Vec<LargerBody>,
     pub(crate) in_flight: InFlight,
     pub(crate) services: Arc<Services>,
     /// Whether requests also carry axum's `ConnectInfo<SocketAddr>`.
     pub(crate) connect_info: bool,
+}
+
+/// A path's own body limit and read timeout ([`OpsLayer::body_limit_for`]).
+#[derive(Debug, Clone)]
+pub(crate) struct LargerBody {
+    pub(crate) path: String,
+    pub(crate) limit: usize,
+    pub(crate) read_timeout: Duration,
+}
+
+impl Shared {
+    /// The body limit and read timeout of a request to `path`.
+    pub(crate) fn body_rules(&self, path: &str) -> (usize, Duration) {
+        self.larger_bodies
+            .iter()
+            .find(|b| b.path == path)
+            .map_or((self.body_limit, self.body_read_timeout), |b| {
+                (b.limit, b.read_timeout)
+            })
+    }
+
+    /// The largest body any path accepts.
+    pub(crate) fn largest_body(&self) -> usize {
+        self.larger_bodies
+            .iter()
+            .map(|b| b.limit)
+            .fold(self.body_limit, usize::max)
+    }
 }
 
 impl Default for OpsLayer {
@@ -190,6 +220,7 @@ impl OpsLayer {
                 body_limit: DEFAULT_BODY_LIMIT,
                 request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
                 body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+                larger_bodies: Vec::new(),
                 in_flight: InFlight::default(),
                 services: Arc::default(),
                 connect_info: false,
@@ -206,6 +237,48 @@ impl OpsLayer {
     /// ```
     pub fn body_limit(self, bytes: usize) -> Self {
         self.with(|s| s.body_limit = bytes)
+    }
+
+    /// Lets requests to exactly `path` send a body of up to `bytes`,
+    /// arriving in full within `read_timeout` (a file upload, say), while
+    /// every other path keeps [`body_limit`](Self::body_limit) and
+    /// [`body_read_timeout`](Self::body_read_timeout). Over it, the
+    /// request is answered 413 as usual, with this limit in the message.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::{Router, body::Body, routing::post};
+    /// use std::time::Duration;
+    /// use tower::ServiceExt;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let layer = ops_kit::OpsLayer::new()
+    ///     .body_limit(1024)
+    ///     .body_limit_for("/upload", 8 * 1024, Duration::from_secs(30));
+    /// let app = Router::new()
+    ///     .route("/upload", post(|body: axum::body::Bytes| async move { body.len().to_string() }))
+    ///     .route("/other", post(|body: axum::body::Bytes| async move { body.len().to_string() }))
+    ///     .layer(layer);
+    /// let send = |path: &str| http::Request::post(path).body(Body::from(vec![b'x'; 4096])).unwrap();
+    /// assert_eq!(app.clone().oneshot(send("/upload")).await.unwrap().status(), 200);
+    /// assert_eq!(app.oneshot(send("/other")).await.unwrap().status(), 413);
+    /// # }
+    /// ```
+    pub fn body_limit_for(
+        self,
+        path: impl Into<String>,
+        bytes: usize,
+        read_timeout: Duration,
+    ) -> Self {
+        let path = path.into();
+        self.with(|s| {
+            s.larger_bodies.retain(|b| b.path != path);
+            s.larger_bodies.push(LargerBody {
+                path,
+                limit: bytes,
+                read_timeout,
+            });
+        })
     }
 
     /// Sets how long a request may take before it is answered with 503.
@@ -249,6 +322,7 @@ impl OpsLayer {
             body_limit: self.shared.body_limit,
             request_timeout: self.shared.request_timeout,
             body_read_timeout: self.shared.body_read_timeout,
+            larger_bodies: self.shared.larger_bodies.clone(),
             in_flight: self.shared.in_flight.clone(),
             services: self.shared.services.clone(),
             connect_info: self.shared.connect_info,

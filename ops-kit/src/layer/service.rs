@@ -137,12 +137,13 @@ where
             parts.extensions.insert(ConnectInfo(peer));
         }
         let registration = self.shared.in_flight.register(scope.clone());
+        let (body_limit, body_read_timeout) = self.shared.body_rules(parts.uri.path());
         let meta = Meta {
             scope,
             span,
-            body_limit: self.shared.body_limit,
+            body_limit,
             timeout: self.shared.request_timeout,
-            body_read_timeout: self.shared.body_read_timeout,
+            body_read_timeout,
             _registration: registration,
         };
 
@@ -158,7 +159,7 @@ where
         }
         // A body known to be over the limit (hyper knows it from
         // Content-Length) is refused before a byte of it is read.
-        if http_body::Body::size_hint(&body).lower() > self.shared.body_limit as u64 {
+        if http_body::Body::size_hint(&body).lower() > body_limit as u64 {
             linger_unless_expecting(&parts, body);
             return ResponseFuture::refused(meta, Refusal::Status(StatusCode::PAYLOAD_TOO_LARGE));
         }
@@ -174,8 +175,8 @@ where
         let mut ready = std::mem::replace(&mut self.inner, clone);
         let read = ReadBody::new(
             Body::new(body),
-            self.shared.body_limit,
-            meta.scope.started + self.shared.body_read_timeout,
+            body_limit,
+            meta.scope.started + body_read_timeout,
         );
         ResponseFuture::reading(
             meta,

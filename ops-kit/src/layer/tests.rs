@@ -22,6 +22,10 @@ fn app() -> Router {
             get(|Path(id): Path<u32>| async move { id.to_string() }),
         )
         .route("/echo", post(|Json(v): Json<Value>| async move { Json(v) }))
+        .route(
+            "/upload",
+            post(|body: bytes::Bytes| async move { body.len().to_string() }),
+        )
         .route("/typed", post(|Json(v): Json<Typed>| async move { v.name }))
         .route(
             "/slow",
@@ -47,6 +51,7 @@ fn app() -> Router {
         );
     App::new("test", "0.0.0")
         .body_limit(1024)
+        .body_limit_for("/upload", 4096, Duration::from_secs(10))
         .request_timeout(Duration::from_secs(5))
         .router(routes)
         .into_router()
@@ -236,6 +241,35 @@ async fn refuses_a_declared_body_over_the_limit_with_413() {
         body["error"],
         "request body is larger than the limit of 1024 bytes"
     );
+}
+
+#[tokio::test]
+async fn a_path_with_its_own_body_limit_takes_a_larger_body_while_others_keep_theirs() {
+    let upload = |path: &str, size: usize| {
+        Request::post(path)
+            .header("content-length", size.to_string())
+            .body(Body::from(vec![b'x'; size]))
+            .unwrap()
+    };
+    let taken = send(upload("/upload", 3000)).await;
+    assert_eq!(taken.status(), StatusCode::OK);
+    assert_eq!(text_of(taken).await, "3000");
+
+    let body = envelope(
+        send(upload("/upload", 5000)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    assert_eq!(
+        body["error"],
+        "request body is larger than the limit of 4096 bytes"
+    );
+    // The path is matched exactly: a neighbour keeps the service's limit.
+    envelope(
+        send(upload("/upload/more", 3000)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
 }
 
 #[tokio::test]
