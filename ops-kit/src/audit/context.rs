@@ -159,6 +159,45 @@ impl AuditContext {
         entry
     }
 
+    /// Records `entry` inside `tx` through the sink of the app this
+    /// context was captured in, as [`record`] does during the request,
+    /// and after it too: a background job the request started (an import
+    /// working through its rows, say) keeps its facts and its sink. Outside
+    /// an ops-kit app the entry is written with [`insert`](super::insert).
+    ///
+    /// # Errors
+    ///
+    /// The sink's [`AuditError`]; the caller should roll back.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use axum::extract::FromRequestParts;
+    /// use ops_kit::audit::{self, AuditContext};
+    ///
+    /// let pool = ops_kit::sql::Pool::connect_lazy("sqlite::memory:")?;
+    /// audit::migrate(&pool).await?;
+    /// let (mut parts, ()) = http::Request::new(()).into_parts();
+    /// let facts = AuditContext::from_request_parts(&mut parts, &()).await.unwrap();
+    /// let job = tokio::spawn(async move {
+    ///     let mut tx = pool.begin().await?;
+    ///     facts.record(&mut tx, &facts.entry("lead.upsert", "lead", "L-1".to_owned())).await?;
+    ///     tx.commit().await?;
+    ///     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(audit::verify(&pool, None).await?.entries)
+    /// });
+    /// assert_eq!(job.await?.unwrap(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn record(&self, tx: &mut Transaction, entry: &AuditEntry) -> Result<(), AuditError> {
+        let Some(services) = self.services.clone() else {
+            return super::insert(tx, entry).await;
+        };
+        let result = services.audit_sink.record(entry, Some(tx)).await;
+        services.metrics.record_audit(result.is_ok());
+        result
+    }
+
     /// The app's services, or the defaults outside an ops-kit app.
     pub(crate) fn services(&self) -> Arc<Services> {
         self.services.clone().unwrap_or_default()
