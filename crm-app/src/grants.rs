@@ -35,6 +35,7 @@ pub const REQUIRED: &[(&str, &[&str])] = &[
     ("audit_logs", &["SELECT", "INSERT"]),
     ("audit_chain_heads", &["SELECT", "INSERT", "UPDATE"]),
     ("browser_sessions", ALL),
+    ("lead_imports", ALL),
 ];
 
 const ALL: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE"];

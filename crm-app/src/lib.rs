@@ -162,7 +162,14 @@ pub fn build(config: &Config, pool: Pool) -> App {
         .configure(config.validated())
         .trusted_proxy_hops(config.trusted_proxy_hops)
         .database(pool.clone())
-        .audit_sink(SqlSink::new(pool.clone()));
+        .audit_sink(SqlSink::new(pool.clone()))
+        // A CSV file of leads is larger than any JSON body; it may take
+        // as long to arrive as a request may take.
+        .body_limit_for(
+            console::IMPORT_PATH,
+            console::IMPORT_MAX_BYTES,
+            std::time::Duration::from_secs(30),
+        );
     // Redis is a dependency worth a readiness line; memory is not.
     let app = if cache.backend() == "redis" {
         app.readiness_check("cache", cache.clone())

@@ -458,6 +458,17 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot choose {value:?} in {css:?}: {e}"));
     }
 
+    /// Chooses the file at `path` (absolute) in the file input matching
+    /// `css`, as a person picking it in the file dialog.
+    pub async fn choose_file(&self, css: &str, path: &Path) {
+        let path = path.to_str().expect("a UTF-8 path");
+        self.find(css)
+            .await
+            .send_keys(path)
+            .await
+            .unwrap_or_else(|e| panic!("cannot choose {path:?} in {css:?}: {e}"));
+    }
+
     /// The visible text of the element matching `css`.
     pub async fn text(&self, css: &str) -> String {
         self.find(css)

@@ -563,7 +563,150 @@ async fn the_lead_list_searches_sorts_pages_and_exports_its_filter_as_csv() {
         let text = csv.text().await.unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
-        assert!(lines[1].contains("Walnut Vanity") && lines[1].contains("18,450.00 USD"));
+        assert!(
+            lines[0].starts_with("id,external_id,name,company,email"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("Walnut Vanity") && lines[1].contains(",18450.00,USD,"),
+            "{text}"
+        );
+    })
+    .await;
+}
+
+/// Writes `contents` to a fresh file named `name` and answers its path.
+fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("console-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// Waits until the main heading reads `heading` (the import's page
+/// updates itself while the import runs).
+async fn heading_becomes(browser: &Browser, heading: &str) {
+    for _ in 0..400 {
+        if browser.text("h1").await.starts_with(heading) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "the heading never became {heading:?}: {}",
+        browser.text("h1").await
+    );
+}
+
+#[tokio::test]
+async fn a_csv_import_is_previewed_with_its_row_errors_then_written_with_its_progress() {
+    both(async |console, browser| {
+        let (status, existing) = console
+            .api(
+                "POST",
+                "/api/crm/leads",
+                json!({"name": "Old Pantry", "email": "pantry@customer.test"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{existing}");
+        let existing = existing["id"].as_str().unwrap().to_owned();
+        let file = temp_file(
+            "shop leads.csv",
+            "Customer,Email,Project type,Value\n\
+             Iris Bench,iris@customer.test,Built-in,\"$4,800.00\"\n\
+             Pantry Redo,pantry@customer.test,,\n\
+             Bad Row,not-an-email,,\n\
+             <script>alert(1)</script>,xss@customer.test,,\n",
+        );
+        sign_in(browser, console, ADMIN).await;
+        browser.goto(&console.url("/leads")).await;
+        click_and_load(browser, "a[href='/leads/import']").await;
+        browser.assert_accessible("import").await;
+
+        // The upload form is refused without its CSRF token.
+        browser.choose_file("#file", &file).await;
+        browser
+            .execute(
+                "document.querySelector(arguments[0]).remove()",
+                vec![json!("form[action='/leads/import'] input[name=csrf_token]")],
+            )
+            .await;
+        submit_and_load(browser, "form[action='/leads/import']").await;
+        assert_eq!(browser.text("h1").await, "This form could not be accepted");
+
+        browser.goto(&console.url("/leads/import")).await;
+        browser.choose_file("#file", &file).await;
+        submit_and_load(browser, "form[action='/leads/import']").await;
+        assert_eq!(browser.text("h1").await, "Import preview: shop leads.csv");
+        let main = browser.text("main").await;
+        for expected in [
+            "2 new leads",
+            "1 row updates an existing lead",
+            "1 row will not be imported",
+            "Bad Row",
+            "<script>alert(1)</script>",
+        ] {
+            assert!(main.contains(expected), "{expected:?} in {main}");
+        }
+        assert!(
+            !browser.exists("main script").await,
+            "the name is inert text"
+        );
+        assert!(
+            browser
+                .exists(&format!("a[href='/leads/{existing}']"))
+                .await
+        );
+        browser.assert_accessible("import preview").await;
+        let (_, found) = console
+            .api("GET", "/api/crm/leads?q=iris", json!(null))
+            .await;
+        assert_eq!(
+            found["data"],
+            json!([]),
+            "nothing written before the import"
+        );
+
+        submit_and_load(browser, "form[action$='/start']").await;
+        heading_becomes(browser, "Imported").await;
+        let main = browser.text("main").await;
+        assert!(
+            main.contains("2 new leads") && main.contains("1 lead updated"),
+            "{main}"
+        );
+        browser.assert_accessible("import result").await;
+
+        let (_, pantry) = console
+            .api("GET", &format!("/api/crm/leads/{existing}"), json!(null))
+            .await;
+        assert_eq!(pantry["name"], "Pantry Redo");
+        let (_, iris) = console
+            .api("GET", "/api/crm/leads?q=iris", json!(null))
+            .await;
+        assert_eq!(iris["data"][0]["projectType"], "built_in");
+        assert_eq!(iris["data"][0]["estimatedValue"], "4800.00");
+        let (_, audit) = console
+            .api(
+                "GET",
+                "/api/audit-logs?action=lead.upsert&limit=100",
+                json!(null),
+            )
+            .await;
+        let imported = audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["userAgent"]
+                    .as_str()
+                    .is_some_and(|ua| ua.contains("Chrome"))
+            })
+            .count();
+        assert_eq!(
+            imported, 3,
+            "each imported row audited as lead.upsert: {audit}"
+        );
     })
     .await;
 }

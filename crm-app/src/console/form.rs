@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use ops_kit::web::csrf;
 use serde::de::DeserializeOwned;
@@ -29,11 +29,6 @@ where
         let app = AppState::from_ref(state);
         let staff = request.extensions().get::<Staff>().cloned();
         let headers = request.headers().clone();
-        let expected = match &staff {
-            Some(staff) => Some(staff.csrf_token().to_owned()),
-            None => csrf::pre_session_token(&headers, app.sessions.config().is_secure())
-                .map(str::to_owned),
-        };
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|_| unreadable(staff.as_ref()))?;
@@ -43,33 +38,52 @@ where
             .iter()
             .find(|(name, _)| name == csrf::FIELD)
             .map(|(_, v)| v.as_str());
-        let checked = match &expected {
-            Some(expected) => csrf::verify(&headers, expected, given),
-            None => Err(csrf::CsrfError::WrongToken),
-        };
-        if let Err(refused) = checked {
-            tracing::warn!(reason = %refused, "a console form was refused by the CSRF check");
-            return Err(page::problem(
-                StatusCode::FORBIDDEN,
-                staff.as_ref(),
-                "This form could not be accepted",
-                match refused {
-                    csrf::CsrfError::CrossOrigin => {
-                        "It was sent from another website. Nothing was changed."
-                    }
-                    _ => {
-                        "It has expired or was not sent from this console. Nothing was changed: go back, reload the page and try again."
-                    }
-                },
-            ));
-        }
+        check_csrf(&app, staff.as_ref(), &headers, given).map_err(|refused| *refused)?;
         serde_urlencoded::from_bytes(&bytes)
             .map(CsrfForm)
             .map_err(|_| unreadable(staff.as_ref()))
     }
 }
 
-fn unreadable(staff: Option<&Staff>) -> Response {
+/// The CSRF checks of a console form (its `Origin` and `given`, the
+/// token it carried), for forms [`CsrfForm`] cannot read (file uploads):
+/// the page that refuses it when they fail.
+pub(super) fn check_csrf(
+    app: &AppState,
+    staff: Option<&Staff>,
+    headers: &HeaderMap,
+    given: Option<&str>,
+) -> Result<(), Box<Response>> {
+    let expected = match staff {
+        Some(staff) => Some(staff.csrf_token().to_owned()),
+        None => {
+            csrf::pre_session_token(headers, app.sessions.config().is_secure()).map(str::to_owned)
+        }
+    };
+    let checked = match &expected {
+        Some(expected) => csrf::verify(headers, expected, given),
+        None => Err(csrf::CsrfError::WrongToken),
+    };
+    let Err(refused) = checked else {
+        return Ok(());
+    };
+    tracing::warn!(reason = %refused, "a console form was refused by the CSRF check");
+    Err(Box::new(page::problem(
+        StatusCode::FORBIDDEN,
+        staff,
+        "This form could not be accepted",
+        match refused {
+            csrf::CsrfError::CrossOrigin => {
+                "It was sent from another website. Nothing was changed."
+            }
+            _ => {
+                "It has expired or was not sent from this console. Nothing was changed: go back, reload the page and try again."
+            }
+        },
+    )))
+}
+
+pub(super) fn unreadable(staff: Option<&Staff>) -> Response {
     page::problem(
         StatusCode::BAD_REQUEST,
         staff,

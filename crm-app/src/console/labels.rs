@@ -70,6 +70,28 @@ pub(super) fn statuses_or(list: &[LeadStatus]) -> String {
     }
 }
 
+/// The label of a lead field named as the API names it.
+pub(super) fn lead_field(name: &str) -> &str {
+    match name {
+        "id" => "Id",
+        "externalId" => "External id",
+        "name" => "Name",
+        "company" => "Company",
+        "email" => "Email",
+        "phone" => "Phone",
+        "source" => "Source",
+        "projectType" => "Project type",
+        "estimatedValue" => "Estimated value",
+        "currency" => "Currency",
+        "siteAddress" => "Site address",
+        "desiredInstallDate" => "Desired install date",
+        "ownerUserId" => "Owner",
+        "tags" => "Tags",
+        "notes" => "Notes",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

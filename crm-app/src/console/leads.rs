@@ -15,15 +15,18 @@ use super::staff::{Staff, encode};
 use crate::api::list::{Cursor, Deleted, Sort};
 use crate::auth::store as auth_store;
 use crate::leads::domain::{self, ListFilters};
-use crate::leads::model::{Lead, LeadSource, LeadStatus};
+use crate::leads::model::{Lead, LeadSource, LeadStatus, ProjectType};
 use crate::leads::store::{self, SORTS};
 use crate::state::AppState;
 
 /// Rows per page of the table.
 const PAGE: i64 = 50;
 
-/// The most rows one CSV export holds.
-const EXPORT_LIMIT: i64 = 200;
+/// The most rows one CSV export holds: as many as one import takes.
+const EXPORT_LIMIT: usize = crate::leads::import::MAX_ROWS;
+
+/// Rows read per query while exporting.
+const EXPORT_PAGE: i64 = 200;
 
 /// The list's query string (empty means any).
 #[derive(Debug, Default, Deserialize)]
@@ -88,13 +91,25 @@ impl ListQuery {
 
 struct Row {
     id: uuid::Uuid,
+    external_id: String,
     name: String,
     company: String,
     email: String,
+    phone: String,
     status: LeadStatus,
     source: LeadSource,
+    project_type: ProjectType,
+    /// Shown: `18,450.00 USD`.
     value: String,
+    /// As the API writes it: `18450.00`.
+    amount: String,
+    currency: String,
     owner: String,
+    owner_email: String,
+    tags: String,
+    site_address: String,
+    desired_install_date: String,
+    notes: String,
     updated: String,
 }
 
@@ -127,23 +142,37 @@ async fn rows(
         let owner = |l: &Lead<'_>| {
             l.owner_user_id
                 .and_then(|o| users.iter().find(|u| u.id == o))
-                .map(|u| u.name.clone())
-                .unwrap_or_default()
         };
         let rows = shown
             .iter()
             .map(|l| Row {
                 id: l.id,
+                external_id: l.external_id.unwrap_or_default().to_owned(),
                 name: l.name.to_owned(),
                 company: l.company.unwrap_or_default().to_owned(),
                 email: l.email.unwrap_or_default().to_owned(),
+                phone: l.phone.unwrap_or_default().to_owned(),
                 status: l.status,
                 source: l.source,
+                project_type: l.project_type,
                 value: l
                     .estimated_value
                     .map(|a| money(a, l.currency))
                     .unwrap_or_default(),
-                owner: owner(l),
+                amount: l
+                    .estimated_value
+                    .map(|a| a.format_to(&mut [0; 32]).to_owned())
+                    .unwrap_or_default(),
+                currency: l.currency.unwrap_or_default().to_owned(),
+                owner: owner(l).map(|u| u.name.clone()).unwrap_or_default(),
+                owner_email: owner(l).map(|u| u.email.clone()).unwrap_or_default(),
+                tags: l.tags.join("; "),
+                site_address: l.site_address.unwrap_or_default().to_owned(),
+                desired_install_date: l
+                    .desired_install_date
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                notes: l.notes.unwrap_or_default().to_owned(),
                 updated: l.updated_at.format("%Y-%m-%d").to_string(),
             })
             .collect();
@@ -185,7 +214,10 @@ pub(super) async fn list(
         html! {
             h1 { "Leads" }
             (filters(&query, &users))
-            p { a href={ "/leads.csv" @if !qs.is_empty() { "?" (qs) } } download { "Export these leads as CSV" } }
+            p.actions {
+                a href={ "/leads.csv" @if !qs.is_empty() { "?" (qs) } } download { "Export these leads as CSV" }
+                a href="/leads/import" { "Import leads from a CSV file" }
+            }
             @if rows.is_empty() {
                 p { "No leads match." }
             } @else {
@@ -281,34 +313,54 @@ pub(super) fn csv_field(value: &str) -> String {
     }
 }
 
-/// `GET /leads.csv`: the list's filter as CSV (the first
-/// [`EXPORT_LIMIT`] rows in its order).
+/// The columns of the export, in the import's words: an exported file
+/// can be edited in a spreadsheet and imported again.
+const EXPORT_COLUMNS: &str = "id,external_id,name,company,email,phone,status,source,project_type,\
+     estimated_value,currency,owner,tags,site_address,desired_install_date,notes,updated_at";
+
+/// `GET /leads.csv`: the list's filter as CSV, in its order, up to
+/// [`EXPORT_LIMIT`] rows (what one import takes).
 pub(super) async fn export(
     State(state): State<AppState>,
     staff: Staff,
-    Query(query): Query<ListQuery>,
+    Query(mut query): Query<ListQuery>,
 ) -> Response {
-    let (rows, _, _) = match rows(&state, &staff, &query, EXPORT_LIMIT).await {
-        Ok(found) => found,
-        Err(err) => return page::api_error(Some(&staff), err),
-    };
-    let mut out =
-        String::from("id,name,company,email,status,source,estimated_value,owner,updated\r\n");
-    for row in &rows {
-        let fields = [
-            row.id.to_string(),
-            row.name.clone(),
-            row.company.clone(),
-            row.email.clone(),
-            row.status.as_str().to_owned(),
-            row.source.as_str().to_owned(),
-            row.value.clone(),
-            row.owner.clone(),
-            row.updated.clone(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+    let mut out = format!("{EXPORT_COLUMNS}\r\n");
+    let mut written = 0;
+    loop {
+        let (rows, next, _) = match rows(&state, &staff, &query, EXPORT_PAGE).await {
+            Ok(found) => found,
+            Err(err) => return page::api_error(Some(&staff), err),
+        };
+        for row in &rows {
+            let fields = [
+                row.id.to_string(),
+                row.external_id.clone(),
+                row.name.clone(),
+                row.company.clone(),
+                row.email.clone(),
+                row.phone.clone(),
+                row.status.as_str().to_owned(),
+                row.source.as_str().to_owned(),
+                row.project_type.as_str().to_owned(),
+                row.amount.clone(),
+                row.currency.clone(),
+                row.owner_email.clone(),
+                row.tags.clone(),
+                row.site_address.clone(),
+                row.desired_install_date.clone(),
+                row.notes.clone(),
+                row.updated.clone(),
+            ];
+            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            out.push_str(&line.join(","));
+            out.push_str("\r\n");
+        }
+        written += rows.len();
+        match next {
+            Some(next) if written < EXPORT_LIMIT => query.cursor = next,
+            _ => break,
+        }
     }
     (
         [

@@ -12,6 +12,7 @@ mod activities;
 mod assets;
 mod board;
 mod form;
+mod import;
 mod labels;
 mod lead;
 mod leads;
@@ -26,6 +27,7 @@ use ops_kit::web::SecurityHeadersLayer;
 use crate::state::AppState;
 
 pub use self::assets::{Asset, asset_path};
+pub(crate) use self::import::{MAX_FILE_BYTES as IMPORT_MAX_BYTES, UPLOAD_PATH as IMPORT_PATH};
 
 /// The console's routes, with the session check on every page but the
 /// sign-in and registration pages and the assets, and the security headers
@@ -36,6 +38,13 @@ pub fn router(state: AppState, production: bool) -> Router<AppState> {
         .route("/board/{status}", get(board::column_page))
         .route("/leads", get(leads::list))
         .route("/leads.csv", get(leads::export))
+        .route(
+            import::UPLOAD_PATH,
+            get(import::upload_page).post(import::upload),
+        )
+        .route("/leads/imports/{id}", get(import::import_page))
+        .route("/leads/imports/{id}/start", post(import::import_start))
+        .route("/leads/imports/{id}/discard", post(import::import_discard))
         .route("/leads/{id}", get(lead::lead_page).post(lead::lead_save))
         .route("/leads/{id}/status", post(board::lead_move))
         .route("/leads/{id}/activities", post(activities::activity_log))

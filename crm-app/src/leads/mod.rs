@@ -7,6 +7,7 @@
 //! [`input`] what a client writes, [`pipeline`] the allowed moves.
 
 pub mod domain;
+pub mod import;
 pub mod input;
 pub mod kinds;
 pub mod model;

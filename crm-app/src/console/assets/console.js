@@ -97,3 +97,37 @@
     dragged = null;
   });
 })();
+
+// An import's progress, updated in place while it runs (without the
+// script, the page has a link that shows the latest progress).
+(function () {
+  if (!document.querySelector("[data-poll]")) return;
+  function poll() {
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((html) => {
+        const next = new DOMParser().parseFromString(html, "text/html");
+        const region = document.getElementById("import-progress");
+        const update = next.getElementById("import-progress");
+        if (region && update) {
+          region.innerHTML = update.innerHTML;
+          window.setTimeout(poll, 700);
+          return;
+        }
+        // Finished: show the result and say so.
+        const main = document.querySelector("main");
+        const result = next.querySelector("main");
+        if (main && result) {
+          main.replaceWith(result);
+          document.title = next.title;
+          const heading = result.querySelector("h1");
+          if (heading) {
+            heading.setAttribute("tabindex", "-1");
+            heading.focus();
+          }
+        }
+      })
+      .catch(() => window.setTimeout(poll, 3000));
+  }
+  window.setTimeout(poll, 700);
+})();

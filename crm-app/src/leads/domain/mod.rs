@@ -41,6 +41,8 @@ pub struct Upserted {
     pub lead: LeadRow,
     /// Created (or else updated).
     pub created: bool,
+    /// Whether it was written (an update that changes no field is not).
+    pub changed: bool,
 }
 
 /// A status move asked for by a user, checked.
@@ -128,13 +130,26 @@ async fn check_unique(
     Ok(())
 }
 
-/// Creates or updates a lead, matched by `id`, then `externalId`, then
-/// `email`. The status is never changed by an upsert.
-pub async fn upsert(
+/// What an upsert of `input` would write, found and checked without
+/// writing anything ([`plan_upsert`]): the lead as it would be, and the
+/// lead it updates (`None` for a new lead).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedUpsert {
+    /// The lead as the upsert would leave it.
+    pub lead: LeadRow,
+    /// The lead it matched, as it is now (locked for the transaction).
+    pub existing: Option<LeadRow>,
+}
+
+/// Finds the lead an upsert of `input` matches (by `id`, then
+/// `externalId`, then `email`) and checks every rule [`upsert`] applies,
+/// writing nothing: what it answers is what [`upsert`] would do in the
+/// same transaction. A CSV import's preview asks this of each row.
+pub async fn plan_upsert(
     tx: &mut Transaction,
     actor: &Principal,
-    input: LeadInput,
-) -> Result<Upserted, LeadError> {
+    input: &LeadInput,
+) -> Result<PlannedUpsert, LeadError> {
     let tenant = actor.tenant_id;
     let now = now();
     let mut scratch = LeadRow::new(tenant, input.id.unwrap_or_else(Uuid::new_v4), now);
@@ -189,11 +204,10 @@ pub async fn upsert(
             if lead != existing {
                 lead.version += 1;
                 lead.updated_at = now;
-                store::update(tx, &lead).await?;
             }
-            Ok(Upserted {
+            Ok(PlannedUpsert {
                 lead,
-                created: false,
+                existing: Some(existing),
             })
         }
         None => {
@@ -203,13 +217,42 @@ pub async fn upsert(
                     "is required",
                 )]));
             }
-            let lead = scratch;
-            check_owner(tx, actor, &lead, None).await?;
+            check_owner(tx, actor, &scratch, None).await?;
+            Ok(PlannedUpsert {
+                lead: scratch,
+                existing: None,
+            })
+        }
+    }
+}
+
+/// Creates or updates a lead, matched by `id`, then `externalId`, then
+/// `email` (the rules of [`plan_upsert`]). The status is never changed by
+/// an upsert.
+pub async fn upsert(
+    tx: &mut Transaction,
+    actor: &Principal,
+    input: LeadInput,
+) -> Result<Upserted, LeadError> {
+    let PlannedUpsert { lead, existing } = plan_upsert(tx, actor, &input).await?;
+    match existing {
+        Some(existing) => {
+            let changed = lead != existing;
+            if changed {
+                store::update(tx, &lead).await?;
+            }
+            Ok(Upserted {
+                lead,
+                created: false,
+                changed,
+            })
+        }
+        None => {
             store::insert(tx, &lead).await?;
             store::insert_event(
                 tx,
                 &StatusEvent {
-                    tenant_id: tenant,
+                    tenant_id: actor.tenant_id,
                     id: Uuid::new_v4(),
                     lead_id: lead.id,
                     from_status: None,
@@ -217,13 +260,14 @@ pub async fn upsert(
                     lost_reason: None,
                     note: None,
                     user_id: Some(actor.user_id),
-                    occurred_at: now,
+                    occurred_at: lead.created_at,
                 },
             )
             .await?;
             Ok(Upserted {
                 lead,
                 created: true,
+                changed: true,
             })
         }
     }
