@@ -57,9 +57,10 @@ impl Console {
         let request = match method {
             "POST" => client.post(self.url(path)),
             "PATCH" => client.patch(self.url(path)).header("if-match", "*"),
+            "DELETE" => client.delete(self.url(path)).header("if-match", "*"),
             _ => client.get(self.url(path)),
         };
-        let request = if method == "GET" {
+        let request = if method == "GET" || method == "DELETE" {
             request
         } else {
             request.json(&body)
@@ -80,6 +81,26 @@ impl Console {
             .await;
         assert!(status == 201, "{status} {body}");
         body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Records an activity through the API; its id.
+    async fn activity(&self, body: Value) -> String {
+        let (status, created) = self.api("POST", "/api/crm/activities", body).await;
+        assert!(status == 201, "{status} {created}");
+        created["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Adds the member [`MEMBER`] through the API; their id.
+    async fn add_member(&self) -> String {
+        let (status, user) = self
+            .api(
+                "POST",
+                "/api/users",
+                json!({"email": MEMBER.0, "name": "Sam Member", "password": MEMBER.1, "role": "member"}),
+            )
+            .await;
+        assert!(status == 201, "{status} {user}");
+        user["id"].as_str().unwrap().to_owned()
     }
 
     async fn status_of(&self, id: &str) -> String {
@@ -823,6 +844,131 @@ async fn signing_out_on_every_device_ends_the_users_other_sessions_too() {
         tablet.wait_for("#email").await;
         assert!(tablet.current_url().await.ends_with("/sign-in"));
         tablet.close().await;
+    })
+    .await;
+}
+
+/// A time later today (UTC), with room to spare: past 23:55 UTC, it waits
+/// for the next day first, so that "later today" stays today while the
+/// test runs.
+async fn later_today() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{Duration as Days, Utc};
+    let midnight = |now: chrono::DateTime<Utc>| {
+        (now.date_naive() + Days::days(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+    };
+    let mut now = Utc::now();
+    if midnight(now) - now < Days::minutes(5) {
+        tokio::time::sleep((midnight(now) - now + Days::seconds(1)).to_std().unwrap()).await;
+        now = Utc::now();
+    }
+    now + (midnight(now) - now) / 2
+}
+
+#[tokio::test]
+async fn my_day_lists_my_open_tasks_overdue_and_due_today_and_completes_them_in_place() {
+    both(async |console, browser| {
+        let admin = crm_app::seed::DEV_ADMIN_ID.to_string();
+        let member = console.add_member().await;
+        let lead = console.lead("Day Planner Kitchen").await;
+        let gone = console.lead("Deleted Pantry").await;
+        let long_ago = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+        let today = later_today().await.to_rfc3339();
+        let task = |subject: &str, due: &str, user: &str| {
+            json!({"leadId": lead, "type": "task", "subject": subject, "dueAt": due, "assignedUserId": user})
+        };
+        let overdue = console
+            .activity(task("Order the soft-close hinges", &long_ago, &admin))
+            .await;
+        let due_today = console
+            .activity(json!({"leadId": lead, "type": "call", "subject": "Call about the island", "dueAt": today, "assignedUserId": admin}))
+            .await;
+        console
+            .activity(task("Sam's template check", &today, &member))
+            .await;
+        let mut done = task("Already measured", &long_ago, &admin);
+        done["completed"] = json!(true);
+        console.activity(done).await;
+        console
+            .activity(json!({"leadId": gone, "type": "task", "subject": "Task on a deleted lead", "dueAt": long_ago, "assignedUserId": admin}))
+            .await;
+        let (status, _) = console
+            .api("DELETE", &format!("/api/crm/leads/{gone}"), Value::Null)
+            .await;
+        assert_eq!(status, 200);
+
+        sign_in(browser, console, ADMIN).await;
+        click_and_load(browser, "header nav a[href='/my-day']").await;
+        browser.wait_for("h1").await;
+        assert_eq!(browser.text("h1").await, "My day");
+        assert!(
+            browser
+                .exists("header nav a[href='/my-day'][aria-current=page]")
+                .await
+        );
+        let overdue_row = browser.text(&format!("#overdue #due-{overdue}")).await;
+        assert!(
+            overdue_row.contains("Order the soft-close hinges")
+                && overdue_row.contains("Task")
+                && overdue_row.contains("Day Planner Kitchen"),
+            "{overdue_row}"
+        );
+        assert!(
+            browser
+                .exists(&format!("#due-{overdue} a[href='/leads/{lead}']"))
+                .await
+        );
+        let today_row = browser.text(&format!("#today #due-{due_today}")).await;
+        assert!(
+            today_row.contains("Call about the island") && today_row.contains("Call"),
+            "{today_row}"
+        );
+        let main = browser.text("main").await;
+        for hidden in [
+            "Sam's template check",
+            "Already measured",
+            "Task on a deleted lead",
+        ] {
+            assert!(!main.contains(hidden), "{hidden} is not on my day");
+        }
+        browser.assert_accessible("my-day").await;
+
+        click_and_load(browser, &format!("#due-{overdue} form.inline button")).await;
+        browser.wait_for(".flash.done").await;
+        assert!(browser.current_url().await.ends_with("/my-day"));
+        assert!(
+            browser
+                .text(".flash")
+                .await
+                .contains("Completed “Order the soft-close hinges”")
+        );
+        assert!(!browser.exists(&format!("#due-{overdue}")).await);
+        assert!(browser.exists(&format!("#due-{due_today}")).await);
+        let (_, completed) = console
+            .api("GET", &format!("/api/crm/activities/{overdue}"), Value::Null)
+            .await;
+        assert!(completed["completedAt"].is_string(), "{completed}");
+
+        // The member's day holds only their task; completed, the day is
+        // empty and says so.
+        click_and_load(browser, "header .who form[action='/sign-out'] button").await;
+        browser.wait_for("#email").await;
+        sign_in(browser, console, MEMBER).await;
+        browser.goto(&console.url("/my-day")).await;
+        let main = browser.text("main").await;
+        assert!(main.contains("Sam's template check"), "{main}");
+        assert!(!main.contains("Call about the island"), "{main}");
+        click_and_load(browser, "#today form.inline button").await;
+        browser.wait_for(".flash.done").await;
+        assert!(
+            browser
+                .text("main .empty")
+                .await
+                .contains("Nothing is overdue or due today")
+        );
+        browser.assert_accessible("my-day, empty").await;
     })
     .await;
 }

@@ -1,6 +1,6 @@
 //! The rules of activities, for every front end: recording one on a live
 //! lead, changing, completing, deleting and restoring it, reading and
-//! listing them.
+//! listing them, and what is due for someone ([`due_for`]).
 //!
 //! Each function takes the request's transaction, the acting user and a
 //! typed input, and answers with the activity as clients see it or an
@@ -14,7 +14,7 @@ use ops_kit::{ApiError, FieldError};
 use uuid::Uuid;
 
 use super::input::{ActivityInput, ActivityPatch, Parsed};
-use super::model::{Activity, ActivityRow};
+use super::model::{Activity, ActivityRow, Due};
 use super::store::{self, Filter};
 use crate::api::etag::IfMatch;
 use crate::api::fields::Errors;
@@ -283,4 +283,25 @@ pub async fn list(
         },
         |a| a.show(now),
     ))
+}
+
+/// The actor's open activities (assigned to them, not completed) that are
+/// due before `until`, on the tenant's live leads, soonest first: up to
+/// `limit` of them, each with its lead's name. Overdue ones are those due
+/// before now, as `isOverdue` says.
+pub async fn due_for(
+    tx: &mut Transaction,
+    actor: &Principal,
+    until: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<Vec<Due>, ActivityError> {
+    let now = now();
+    let rows = store::due_for(tx, actor.tenant_id, actor.user_id, until, limit).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Due {
+            activity: row.activity.show(now),
+            lead_name: row.lead_name,
+        })
+        .collect())
 }

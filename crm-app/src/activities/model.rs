@@ -276,6 +276,27 @@ pub struct Activity {
     pub is_overdue: bool,
 }
 
+/// An open activity due for someone, with the name of its lead, as
+/// [`store::due_for`](super::store::due_for) reads it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DueRow {
+    /// The activity.
+    #[sqlx(flatten)]
+    pub activity: ActivityRow,
+    /// Its lead's name.
+    pub lead_name: String,
+}
+
+/// An open activity on someone's list of what is due: the activity as
+/// clients see it, and its lead's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Due {
+    /// The activity.
+    pub activity: Activity,
+    /// Its lead's name.
+    pub lead_name: String,
+}
+
 /// A page of activities.
 #[allow(missing_docs)]
 #[derive(Debug, Serialize, ToSchema)]

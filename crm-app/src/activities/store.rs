@@ -7,7 +7,7 @@ use ops_kit::on_backend;
 use ops_kit::sql::Transaction;
 use uuid::Uuid;
 
-use super::model::{ActivityKind, ActivityRow, COLUMNS};
+use super::model::{ActivityKind, ActivityRow, COLUMNS, DueRow};
 use crate::api::list::{Cursor, Deleted, Sort};
 use crate::api::sql::{Arg, Sql};
 use crate::bind_args;
@@ -139,6 +139,42 @@ pub async fn list(
     sql.push(&sort.order_by("id"));
     sql.and(" LIMIT ?", [Arg::Int(limit + 1)]);
     run(tx, &sql).await
+}
+
+/// The open activities assigned to `user` that are due before `until`,
+/// on live leads of the tenant, soonest first, each with its lead's name:
+/// up to `limit` of them.
+pub async fn due_for(
+    tx: &mut Transaction,
+    tenant: Uuid,
+    user: Uuid,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<DueRow>, sqlx::Error> {
+    let columns: Vec<String> = COLUMNS
+        .split(',')
+        .map(|c| format!("a.{}", c.trim()))
+        .collect();
+    // Times compare as stored on both databases (PostgreSQL's timestamptz,
+    // SQLite's RFC 3339 text in UTC), as in `list`.
+    let sql = format!(
+        "SELECT {}, l.name AS lead_name FROM activities a \
+         JOIN leads l ON l.tenant_id = a.tenant_id AND l.id = a.lead_id \
+         WHERE a.tenant_id = $1 AND a.assigned_user_id = $2 AND a.completed_at IS NULL \
+         AND a.deleted_at IS NULL AND l.deleted_at IS NULL \
+         AND a.due_at IS NOT NULL AND a.due_at < $3 \
+         ORDER BY a.due_at, a.id LIMIT $4",
+        columns.join(", ")
+    );
+    on_backend!(tx, conn => {
+        sqlx::query_as(&sql)
+            .bind(tenant)
+            .bind(user)
+            .bind(until)
+            .bind(limit)
+            .fetch_all(&mut **conn)
+            .await
+    })
 }
 
 async fn run(tx: &mut Transaction, sql: &Sql) -> Result<Vec<ActivityRow>, sqlx::Error> {

@@ -16,6 +16,7 @@ mod import;
 mod labels;
 mod lead;
 mod leads;
+mod my_day;
 mod page;
 mod sign_in;
 mod staff;
@@ -45,6 +46,7 @@ pub fn router(state: AppState, production: bool) -> Router<AppState> {
         .route("/leads/imports/{id}", get(import::import_page))
         .route("/leads/imports/{id}/start", post(import::import_start))
         .route("/leads/imports/{id}/discard", post(import::import_discard))
+        .route("/my-day", get(my_day::my_day))
         .route("/leads/{id}", get(lead::lead_page).post(lead::lead_save))
         .route("/leads/{id}/status", post(board::lead_move))
         .route("/leads/{id}/activities", post(activities::activity_log))

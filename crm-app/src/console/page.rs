@@ -16,6 +16,7 @@ use super::staff::Staff;
 pub(super) enum Nav {
     Board,
     Leads,
+    MyDay,
     None,
 }
 
@@ -122,6 +123,7 @@ pub(super) fn document(chrome: Chrome<'_>, main: Markup) -> Markup {
                         nav aria-label="Main" {
                             a href="/" aria-current=[(chrome.nav == Nav::Board).then_some("page")] { "Pipeline" }
                             a href="/leads" aria-current=[(chrome.nav == Nav::Leads).then_some("page")] { "Leads" }
+                            a href="/my-day" aria-current=[(chrome.nav == Nav::MyDay).then_some("page")] { "My day" }
                         }
                         div.who {
                             span { (staff.name) " · " (staff.shop) }
