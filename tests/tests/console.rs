@@ -972,3 +972,30 @@ async fn my_day_lists_my_open_tasks_overdue_and_due_today_and_completes_them_in_
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_removed_users_next_page_load_lands_on_the_sign_in_page() {
+    both(async |console, browser| {
+        let member = console.add_member().await;
+        sign_in(browser, console, MEMBER).await;
+        assert!(browser.text("header .who").await.contains("Sam Member"));
+        let (status, body) = console
+            .api("DELETE", &format!("/api/users/{member}"), Value::Null)
+            .await;
+        assert_eq!(status, 204, "{body}");
+        browser.goto(&console.url("/leads")).await;
+        browser.wait_for("#email").await;
+        assert!(
+            browser.current_url().await.contains("/sign-in"),
+            "{}",
+            browser.current_url().await
+        );
+        assert!(!browser.exists("header nav").await, "no page of the shop");
+        // Signing in again is refused: the account is gone.
+        browser.fill("#email", MEMBER.0).await;
+        browser.fill("#password", MEMBER.1).await;
+        click_and_load(browser, "button[type=submit]").await;
+        browser.wait_for(".error-summary").await;
+    })
+    .await;
+}
